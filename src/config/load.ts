@@ -1,0 +1,112 @@
+import { QtError } from '../errors.js';
+import { type Env, EnvSchema } from './schema.js';
+
+/** Where to find Redis: one URL, or Sentinels that name the master. */
+export type RedisTarget =
+  | { readonly mode: 'standalone'; readonly url: string }
+  | {
+      readonly mode: 'sentinel';
+      readonly sentinels: readonly { host: string; port: number }[];
+      readonly masterName: string;
+      /** Credentials and TLS for the data nodes, taken from REDIS_URL. */
+      readonly url: string;
+    };
+
+/** The runtime's settings, grouped by the part of the system that uses them. */
+export interface Config {
+  readonly redis: RedisTarget & { readonly minReplicasAck: number; readonly explicit: boolean };
+  readonly keyPrefix: string;
+  readonly producerId: string | undefined;
+  readonly dataDir: string;
+  readonly log: { readonly level: Env['QT_LOG_LEVEL']; readonly pretty: boolean | undefined };
+  readonly consumer: {
+    readonly maxDeliveries: number;
+    readonly claimIdleMs: number;
+    readonly blockMs: number;
+    readonly readCount: number;
+    readonly retryDelayMs: number;
+  };
+  readonly publisher: { readonly batchSize: number };
+  readonly retention: {
+    readonly maxLen: number | undefined;
+    readonly maxAgeMs: number | undefined;
+    readonly intervalMs: number;
+  };
+  readonly adminToken: string | undefined;
+}
+
+/** One bad setting: the environment variable and what is wrong with it. */
+export interface ConfigIssue {
+  readonly key: string;
+  readonly message: string;
+}
+
+/**
+ * Parses the environment into a frozen {@link Config}. Throws a `QtError`
+ * with code `QT_CONFIG_INVALID` whose `details.issues` names every bad key;
+ * nothing is partially applied.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const picked: Record<string, string> = {};
+  for (const key of Object.keys(EnvSchema.shape)) {
+    const value = env[key];
+    // An empty variable means "not set", as shells make it easy to export one.
+    if (value !== undefined && value !== '') picked[key] = value;
+  }
+  const parsed = EnvSchema.safeParse(picked);
+  if (!parsed.success) {
+    const issues: ConfigIssue[] = parsed.error.issues.map((i) => ({
+      key: String(i.path[0] ?? '(root)'),
+      message: i.message,
+    }));
+    throw new QtError('QT_CONFIG_INVALID', formatConfigIssues(issues), { details: { issues } });
+  }
+  const e = parsed.data;
+  const redisBase = e.REDIS_SENTINELS
+    ? {
+        mode: 'sentinel' as const,
+        sentinels: e.REDIS_SENTINELS,
+        masterName: e.REDIS_MASTER_NAME,
+        url: e.REDIS_URL,
+      }
+    : { mode: 'standalone' as const, url: e.REDIS_URL };
+  return deepFreeze({
+    redis: {
+      ...redisBase,
+      minReplicasAck: e.REDIS_MIN_REPLICAS_ACK,
+      explicit: picked.REDIS_URL !== undefined || picked.REDIS_SENTINELS !== undefined,
+    },
+    keyPrefix: e.QT_KEY_PREFIX,
+    producerId: e.QT_PRODUCER_ID,
+    dataDir: e.QT_DATA_DIR,
+    log: { level: e.QT_LOG_LEVEL, pretty: e.QT_LOG_PRETTY },
+    consumer: {
+      maxDeliveries: e.QT_MAX_DELIVERIES,
+      claimIdleMs: e.QT_CLAIM_IDLE_MS,
+      blockMs: e.QT_BLOCK_MS,
+      readCount: e.QT_READ_COUNT,
+      retryDelayMs: e.QT_RETRY_DELAY_MS,
+    },
+    publisher: { batchSize: e.QT_PUBLISH_BATCH },
+    retention: {
+      maxLen: e.QT_RETENTION_MAXLEN,
+      maxAgeMs: e.QT_RETENTION_MAX_AGE_MS,
+      intervalMs: e.QT_RETENTION_INTERVAL_MS,
+    },
+    adminToken: e.QT_ADMIN_TOKEN,
+  });
+}
+
+/** Renders config issues as the message an operator sees at start-up. */
+export function formatConfigIssues(issues: readonly ConfigIssue[]): string {
+  const lines = issues.map((i) => `  - ${i.key}: ${i.message}`);
+  return `Invalid configuration (${issues.length} ${issues.length === 1 ? 'problem' : 'problems'}):\n${lines.join('\n')}`;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

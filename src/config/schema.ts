@@ -1,0 +1,76 @@
+import { z } from 'zod';
+
+/** Default Redis URL: the local server on its standard port. */
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+/** Default key prefix; every Redis key starts with it. */
+export const DEFAULT_KEY_PREFIX = 'qt';
+/** A handler that fails this many deliveries sends the entry to the DLQ. */
+export const DEFAULT_MAX_DELIVERIES = 5;
+/** Entries idle this long on another consumer are reclaimed (XAUTOCLAIM). */
+export const DEFAULT_CLAIM_IDLE_MS = 30_000;
+/** Longest BLOCK of one XREADGROUP; short enough to notice a dead connection. */
+export const DEFAULT_BLOCK_MS = 2_000;
+/** Entries read per XREADGROUP. */
+export const DEFAULT_READ_COUNT = 256;
+/** Events sent per publish batch (one Lua call). */
+export const DEFAULT_PUBLISH_BATCH = 512;
+/** Delay before a failed handler is retried. */
+export const DEFAULT_RETRY_DELAY_MS = 500;
+
+const boolish = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().nonnegative();
+
+const redisUrl = z
+  .string()
+  .refine((s) => /^rediss?:\/\//.test(s) && URL.canParse(s), 'must be a redis:// or rediss:// URL');
+
+const hostPortList = z
+  .string()
+  .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
+  .pipe(
+    z
+      .array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'each entry must be host:port'))
+      .min(1, 'needs at least one host:port'),
+  )
+  .transform((list) =>
+    list.map((hp) => {
+      const i = hp.lastIndexOf(':');
+      return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) };
+    }),
+  );
+
+const keyPart = z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/i, 'letters, digits, _ . - only');
+
+/**
+ * Every setting of the runtime, read from the environment. Each key is the
+ * environment variable's name; `docs/configuration.md` lists them with their
+ * defaults. Parse once with {@link loadConfig}, then pass the frozen result.
+ */
+export const EnvSchema = z.object({
+  REDIS_URL: redisUrl.default(DEFAULT_REDIS_URL),
+  REDIS_SENTINELS: hostPortList.optional(),
+  REDIS_MASTER_NAME: keyPart.default('mymaster'),
+  REDIS_MIN_REPLICAS_ACK: nonNegativeInt.default(0),
+  QT_KEY_PREFIX: keyPart.default(DEFAULT_KEY_PREFIX),
+  QT_PRODUCER_ID: keyPart.optional(),
+  QT_DATA_DIR: z.string().min(1).default('var'),
+  QT_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  QT_LOG_PRETTY: boolish.optional(),
+  QT_MAX_DELIVERIES: positiveInt.default(DEFAULT_MAX_DELIVERIES),
+  QT_CLAIM_IDLE_MS: positiveInt.default(DEFAULT_CLAIM_IDLE_MS),
+  QT_BLOCK_MS: positiveInt.max(60_000).default(DEFAULT_BLOCK_MS),
+  QT_READ_COUNT: positiveInt.max(10_000).default(DEFAULT_READ_COUNT),
+  QT_PUBLISH_BATCH: positiveInt.max(10_000).default(DEFAULT_PUBLISH_BATCH),
+  QT_RETRY_DELAY_MS: nonNegativeInt.default(DEFAULT_RETRY_DELAY_MS),
+  QT_RETENTION_MAXLEN: positiveInt.optional(),
+  QT_RETENTION_MAX_AGE_MS: positiveInt.optional(),
+  QT_RETENTION_INTERVAL_MS: positiveInt.default(60_000),
+  QT_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+});
+
+/** The parsed settings, as the environment spelled them. */
+export type Env = z.infer<typeof EnvSchema>;

@@ -1,0 +1,42 @@
+/**
+ * The project's error registry: every error the runtime raises on purpose has
+ * a stable `code` listed here, so operators can grep logs and scripts can
+ * branch on codes instead of messages. `docs/errors.md` documents each code;
+ * a test keeps the two in step.
+ */
+export const ERROR_CODES = {
+  QT_CONFIG_INVALID: 'A setting is missing or invalid; start-up stops.',
+  QT_ENVELOPE_INVALID: 'An event envelope or its data failed schema validation.',
+  QT_UNKNOWN_EVENT_TYPE: 'An event type is not in the event catalog.',
+  QT_KEY_PART_INVALID: 'A topic, group or id cannot be used inside a Redis key.',
+  QT_PUBLISH_FAILED: 'Redis did not acknowledge a publish.',
+  QT_PUBLISHER_CLOSED: 'publish() was called after the publisher was closed.',
+  QT_PUBLISH_OUT_OF_ORDER: 'Redis already holds a higher sequence number for this producer.',
+  QT_CONSUMER_CLOSED: 'The consumer was closed.',
+  QT_REDIS_FIXTURE: 'The test Redis fixture could not start or stop a server.',
+} as const;
+
+/** A registered error code. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The base error of the project: a message, a stable `code`, and an optional `cause`. */
+export class QtError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'QtError';
+    this.code = code;
+    this.details = options.details;
+  }
+}
+
+/** True when `err` is a {@link QtError}, optionally with the given code. */
+export function isQtError(err: unknown, code?: ErrorCode): err is QtError {
+  return err instanceof QtError && (code === undefined || err.code === code);
+}

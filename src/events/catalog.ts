@@ -1,0 +1,155 @@
+import { z } from 'zod';
+
+/**
+ * The event catalog v1: one zod schema for the `data` of every event type.
+ * An event's topic (and so its stream) is the first segment of its type.
+ * Add a type here and it is publishable and decodable everywhere; the table
+ * in `docs/events.md` describes each one.
+ */
+
+const symbol = z.string().regex(/^[A-Z0-9]{2,20}$/, 'symbol like BTCUSDT');
+const price = z.number().positive().finite();
+const qty = z.number().positive().finite();
+const money = z.number().finite();
+const side = z.enum(['buy', 'sell']);
+const isoTime = z.iso.datetime({ offset: false });
+const id = z.string().min(1).max(64);
+
+/** Why risk-safety refused an order. */
+export const RejectReasonSchema = z.enum([
+  'TRADING_HALTED',
+  'REDUCE_ONLY',
+  'RATE_LIMIT_EXCEEDED',
+  'NOTIONAL_EXCEEDS_MAX',
+  'POSITION_LIMIT',
+  'MAX_OPEN_ORDERS',
+  'LOW_CONFIDENCE',
+  'STALE_SIGNAL',
+  'INVALID_ORDER',
+]);
+export type RejectReason = z.infer<typeof RejectReasonSchema>;
+
+/** States of the Emergency Stop System. */
+export const EssStateSchema = z.enum(['armed', 'reducing', 'tripped', 'awaitingReset']);
+export type EssState = z.infer<typeof EssStateSchema>;
+
+/** What tripped or reduced the ESS. */
+export const EssTriggerSchema = z.enum([
+  'drawdown_soft',
+  'drawdown_hard',
+  'flash_crash',
+  'daily_loss',
+  'health_critical',
+  'manual',
+]);
+
+const orderRef = { orderId: id, symbol, side };
+
+/** Data schemas by event type. */
+export const EVENT_CATALOG = {
+  'market.tick': z.object({ symbol, price, volume: z.number().nonnegative().finite().default(0) }),
+  'market.candle': z.object({
+    symbol,
+    interval: z.string().regex(/^\d+[smhd]$/),
+    openTime: isoTime,
+    open: price,
+    high: price,
+    low: price,
+    close: price,
+    volume: z.number().nonnegative().finite(),
+  }),
+  'signal.generated': z.object({
+    signalId: id,
+    symbol,
+    side,
+    confidence: z.number().min(0).max(1),
+    price,
+    strategies: z.array(z.object({ name: z.string(), side: z.enum(['buy', 'sell', 'hold']), score: z.number() })),
+  }),
+  'order.approved': z.object({
+    ...orderRef,
+    signalId: id.optional(),
+    type: z.enum(['market', 'limit']),
+    quantity: qty,
+    price: price.optional(),
+    reduceOnly: z.boolean(),
+    notional: z.number().nonnegative().finite(),
+  }),
+  'order.rejected': z.object({
+    ...orderRef,
+    signalId: id.optional(),
+    reason: RejectReasonSchema,
+    detail: z.string(),
+  }),
+  'order.placed': z.object({ ...orderRef, venue: z.string(), venueOrderId: z.string(), quantity: qty, price: price.optional() }),
+  'order.filled': z.object({
+    ...orderRef,
+    venue: z.string(),
+    venueOrderId: z.string(),
+    quantity: qty,
+    price,
+    fee: z.number().nonnegative().finite(),
+    feeAsset: z.string(),
+  }),
+  'order.cancelled': z.object({ ...orderRef, reason: z.string() }),
+  'order.failed': z.object({ ...orderRef, reason: z.string(), retryable: z.boolean() }),
+  'portfolio.updated': z.object({
+    equity: money,
+    cash: money,
+    peakEquity: money,
+    drawdown: z.number().min(0).max(1),
+    realizedPnl: money,
+    unrealizedPnl: money,
+    dailyRealizedPnl: money,
+    exposure: z.number().nonnegative().finite(),
+    positions: z.array(z.object({ symbol, quantity: money, avgPrice: z.number().nonnegative(), markPrice: z.number().nonnegative() })),
+  }),
+  'ess.tripped': z.object({ trigger: EssTriggerSchema, reason: z.string(), cooldownUntil: isoTime, operator: z.string().optional() }),
+  'ess.state_changed': z.object({
+    from: EssStateSchema,
+    to: EssStateSchema,
+    trigger: EssTriggerSchema.optional(),
+    reason: z.string(),
+    cooldownUntil: isoTime.optional(),
+  }),
+  'ess.reset': z.object({ operator: z.string().min(1), reason: z.string().min(1) }),
+  'risk.policy_updated': z.object({ operator: z.string().min(1), policy: z.record(z.string(), z.unknown()) }),
+  'health.snapshot_updated': z.object({
+    status: z.enum(['OK', 'DEGRADED', 'CRITICAL']),
+    services: z.record(z.string(), z.object({ status: z.enum(['OK', 'DEGRADED', 'DOWN']), latencyMs: z.number().nonnegative() })),
+  }),
+  'health.alert_raised': z.object({ alertId: id, severity: z.enum(['warning', 'critical']), source: z.string(), message: z.string() }),
+  'health.alert_cleared': z.object({ alertId: id, clearedBy: z.string().optional() }),
+  'model.evaluated': z.object({
+    modelId: id,
+    liveModelId: id,
+    windowSize: z.number().int().positive(),
+    candidateScore: z.number().finite(),
+    liveScore: z.number().finite(),
+  }),
+  'model.promoted': z.object({ modelId: id, previousModelId: id, reason: z.string() }),
+} as const satisfies Record<string, z.ZodType>;
+
+/** Every event type of the catalog. */
+export type EventType = keyof typeof EVENT_CATALOG;
+/** The `data` of an event type. */
+export type EventData<T extends EventType> = z.infer<(typeof EVENT_CATALOG)[T]>;
+/** Schema version of every v1 type; bump per type when its data changes shape. */
+export const EVENT_SCHEMA_VERSION = 1;
+
+/** All event types, in catalog order. */
+export const EVENT_TYPES = Object.keys(EVENT_CATALOG) as EventType[];
+
+/** True when `type` is in the catalog. */
+export function isEventType(type: string): type is EventType {
+  return Object.hasOwn(EVENT_CATALOG, type);
+}
+
+/** The topic (stream) of an event type: its first dotted segment. */
+export function topicOf(type: string): string {
+  const dot = type.indexOf('.');
+  return dot === -1 ? type : type.slice(0, dot);
+}
+
+/** Every topic that has at least one event type in the catalog. */
+export const TOPICS = [...new Set(EVENT_TYPES.map(topicOf))];

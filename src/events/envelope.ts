@@ -1,0 +1,83 @@
+import { v7 as uuidv7 } from 'uuid';
+import { z } from 'zod';
+import { QtError } from '../errors.js';
+import { KEY_PART_PATTERN } from '../streams/keys.js';
+import { EVENT_CATALOG, EVENT_SCHEMA_VERSION, type EventData, type EventType, isEventType } from './catalog.js';
+
+/**
+ * The envelope every event travels in. `id` is a UUIDv7 and the idempotency
+ * key; `(producer, seq)` orders a producer's events on one topic and lets a
+ * consumer spot duplicates and gaps.
+ */
+export const EnvelopeSchema = z.object({
+  id: z.uuid({ version: 'v7' }),
+  type: z.string().regex(/^[a-z]+\.[a-z_]+$/),
+  source: z.string().min(1).max(64),
+  producer: z.string().regex(KEY_PART_PATTERN).max(128),
+  seq: z.number().int().positive(),
+  time: z.iso.datetime({ offset: false }),
+  correlationId: z.string().min(1).max(128),
+  causationId: z.string().min(1).max(128).optional(),
+  version: z.number().int().positive(),
+  data: z.unknown(),
+});
+
+/** An envelope whose `data` matches its type's schema. */
+export type Envelope<T extends EventType = EventType> = T extends EventType
+  ? Omit<z.infer<typeof EnvelopeSchema>, 'type' | 'data'> & { type: T; data: EventData<T> }
+  : never;
+
+/** What a caller supplies to build an envelope; the rest is filled in. */
+export interface EnvelopeInput<T extends EventType> {
+  readonly type: T;
+  readonly data: EventData<T>;
+  readonly source: string;
+  readonly producer: string;
+  readonly seq: number;
+  readonly correlationId?: string | undefined;
+  readonly causationId?: string | undefined;
+  readonly now?: Date;
+}
+
+/** Builds and validates an envelope; throws QT_ENVELOPE_INVALID on bad data. */
+export function createEnvelope<T extends EventType>(input: EnvelopeInput<T>): Envelope<T> {
+  const id = uuidv7();
+  const candidate = {
+    id,
+    type: input.type,
+    source: input.source,
+    producer: input.producer,
+    seq: input.seq,
+    time: (input.now ?? new Date()).toISOString(),
+    correlationId: input.correlationId ?? id,
+    ...(input.causationId === undefined ? {} : { causationId: input.causationId }),
+    version: EVENT_SCHEMA_VERSION,
+    data: input.data,
+  };
+  return validateEnvelope(candidate) as Envelope<T>;
+}
+
+/**
+ * Validates an untrusted value as an envelope of a known type. Throws
+ * QT_UNKNOWN_EVENT_TYPE or QT_ENVELOPE_INVALID with the zod issues in
+ * `details.issues`.
+ */
+export function validateEnvelope(value: unknown): Envelope {
+  const head = EnvelopeSchema.safeParse(value);
+  if (!head.success) {
+    throw new QtError('QT_ENVELOPE_INVALID', `invalid envelope: ${z.prettifyError(head.error)}`, {
+      details: { issues: head.error.issues },
+    });
+  }
+  const env = head.data;
+  if (!isEventType(env.type)) {
+    throw new QtError('QT_UNKNOWN_EVENT_TYPE', `unknown event type "${env.type}"`, { details: { type: env.type } });
+  }
+  const data = EVENT_CATALOG[env.type].safeParse(env.data);
+  if (!data.success) {
+    throw new QtError('QT_ENVELOPE_INVALID', `invalid ${env.type} data: ${z.prettifyError(data.error)}`, {
+      details: { issues: data.error.issues },
+    });
+  }
+  return { ...env, data: data.data } as Envelope;
+}

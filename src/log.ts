@@ -1,0 +1,59 @@
+import { pino, type Logger } from 'pino';
+
+/**
+ * Paths whose values are secrets. pino replaces them before a line is
+ * written, so a logged config, request or error cannot leak them.
+ */
+export const REDACT_PATHS = [
+  'password',
+  '*.password',
+  'secret',
+  '*.secret',
+  'apiKey',
+  '*.apiKey',
+  'apiSecret',
+  '*.apiSecret',
+  'token',
+  '*.token',
+  'adminToken',
+  '*.adminToken',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  'req.headers.authorization',
+];
+
+export type { Logger };
+
+/** Options of {@link createLogger}. */
+export interface LoggerOptions {
+  readonly level?: string;
+  /** Pretty output for people; defaults to true when stdout is a TTY. */
+  readonly pretty?: boolean | undefined;
+  readonly name?: string;
+}
+
+/** Creates the process logger: JSON lines to stdout, secrets redacted. */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const pretty = options.pretty ?? process.stdout.isTTY === true;
+  return pino({
+    level: options.level ?? 'info',
+    ...(options.name ? { name: options.name } : {}),
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true } } } : {}),
+  });
+}
+
+/** A logger that writes nothing, for tests and library defaults. */
+export const silentLogger: Logger = pino({ level: 'silent' });
+
+/** A URL with its password replaced, safe to log (Redis URLs carry ACL passwords). */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = 'redacted';
+    return u.toString();
+  } catch {
+    return '[unparseable url]';
+  }
+}

@@ -1,0 +1,40 @@
+import { validateEnvelope, type Envelope } from '../events/envelope.js';
+import { QtError } from '../errors.js';
+
+/**
+ * How an envelope is laid out in a stream entry: `type` for cheap filtering
+ * (CLI tail, redis-cli) and `env` holding the whole envelope as JSON.
+ */
+export const FIELD_TYPE = 'type';
+export const FIELD_ENVELOPE = 'env';
+
+/** The flat field list XADD takes for an envelope. */
+export function encodeEntry(env: Envelope): [string, string, string, string] {
+  return [FIELD_TYPE, env.type, FIELD_ENVELOPE, JSON.stringify(env)];
+}
+
+/** Reads the fields of a stream entry into a `name → value` map. */
+export function fieldsToRecord(fields: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) out[fields[i] as string] = fields[i + 1] as string;
+  return out;
+}
+
+/**
+ * Decodes and validates a stream entry. Throws QT_ENVELOPE_INVALID (or
+ * QT_UNKNOWN_EVENT_TYPE) for anything that is not a valid envelope; the
+ * consumer sends such entries to the DLQ with the message as the reason.
+ */
+export function decodeEntry(fields: readonly string[]): Envelope {
+  const raw = fieldsToRecord(fields)[FIELD_ENVELOPE];
+  if (raw === undefined) {
+    throw new QtError('QT_ENVELOPE_INVALID', `entry has no "${FIELD_ENVELOPE}" field`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (cause) {
+    throw new QtError('QT_ENVELOPE_INVALID', `"${FIELD_ENVELOPE}" is not JSON: ${(cause as Error).message}`, { cause });
+  }
+  return validateEnvelope(parsed);
+}

@@ -1,0 +1,67 @@
+import { QtError } from '../errors.js';
+
+/**
+ * The one place Redis keys are built. Every key of a topic carries the topic
+ * as a Cluster hash tag (`qt:stream:{order}`), so a Lua script or MULTI that
+ * touches a topic's stream and its bookkeeping stays in one slot.
+ *
+ * | builder | key | type |
+ * |---|---|---|
+ * | `stream(topic)` | `qt:stream:{topic}` | stream of events |
+ * | `producerSeqs(topic)` | `qt:seq:{topic}` | hash producer → last appended seq |
+ * | `groupSeqs(topic, group)` | `qt:gseq:{topic}:group` | hash of what a group has processed |
+ * | `dlq()` | `qt:stream:{dlq}` | stream of dead letters |
+ * | `gaps(topic)` | `qt:gaps:{topic}` | hash producer → seq gaps seen on append |
+ */
+export interface Keys {
+  readonly prefix: string;
+  stream(topic: string): string;
+  producerSeqs(topic: string): string;
+  groupSeqs(topic: string, group: string): string;
+  dlq(): string;
+  gaps(topic: string): string;
+  /** Pattern matching every topic stream, for SCAN. */
+  streamPattern(): string;
+  /** The topic of a stream key built by {@link Keys.stream}, or undefined. */
+  topicOfStream(key: string): string | undefined;
+}
+
+/** Topic, group, producer and prefix names: no braces, colons or spaces. */
+export const KEY_PART_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/** The topic name of dead letters. */
+export const DLQ_TOPIC = 'dlq';
+
+/** Throws QT_KEY_PART_INVALID unless `part` is safe inside a key. */
+export function assertKeyPart(kind: string, part: string): string {
+  if (!KEY_PART_PATTERN.test(part)) {
+    throw new QtError(
+      'QT_KEY_PART_INVALID',
+      `${kind} "${part}" is not usable in a Redis key (letters, digits, _ . - only)`,
+      { details: { kind, part } },
+    );
+  }
+  return part;
+}
+
+/** Creates the key builder for a prefix (default `qt`). */
+export function createKeys(prefix: string): Keys {
+  assertKeyPart('prefix', prefix);
+  const tag = (topic: string) => `{${assertKeyPart('topic', topic)}}`;
+  const streamHead = `${prefix}:stream:`;
+  return Object.freeze({
+    prefix,
+    stream: (topic: string) => `${streamHead}${tag(topic)}`,
+    producerSeqs: (topic: string) => `${prefix}:seq:${tag(topic)}`,
+    groupSeqs: (topic: string, group: string) =>
+      `${prefix}:gseq:${tag(topic)}:${assertKeyPart('group', group)}`,
+    dlq: () => `${streamHead}{${DLQ_TOPIC}}`,
+    gaps: (topic: string) => `${prefix}:gaps:${tag(topic)}`,
+    streamPattern: () => `${streamHead}{*}`,
+    topicOfStream: (key: string) => {
+      if (!key.startsWith(streamHead)) return undefined;
+      const m = /^\{([^{}]+)\}$/.exec(key.slice(streamHead.length));
+      return m?.[1];
+    },
+  });
+}
