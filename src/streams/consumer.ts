@@ -1,0 +1,428 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
+import {
+  DEFAULT_BLOCK_MS,
+  DEFAULT_CLAIM_IDLE_MS,
+  DEFAULT_MAX_DELIVERIES,
+  DEFAULT_READ_COUNT,
+  DEFAULT_RETRY_DELAY_MS,
+} from '../config/schema.js';
+import type { Envelope } from '../events/envelope.js';
+import { type Logger, silentLogger } from '../log.js';
+import { decodeEntry } from './codec.js';
+import { type DeadLetterReason, writeDeadLetter } from './dlq.js';
+import { assertKeyPart, type Keys } from './keys.js';
+import { type BusMetrics, busMetrics } from './metrics.js';
+import { type RawEntry, isNoGroupError, parseEntries, parseFlatRecord } from './redis-replies.js';
+import { withScripts } from './scripts.js';
+
+/** What a handler learns about the entry besides the event itself. */
+export interface DeliveryContext {
+  readonly topic: string;
+  readonly group: string;
+  readonly entryId: string;
+  /** How many times this entry has been delivered, this time included. */
+  readonly deliveries: number;
+}
+
+/** Processes one event. Throwing (or rejecting) leaves the entry pending for redelivery. */
+export type EventHandler = (event: Envelope, context: DeliveryContext) => void | Promise<void>;
+
+/** A gap in a producer's sequence seen by a group: events that never arrived. */
+export interface SequenceGap {
+  readonly topic: string;
+  readonly group: string;
+  readonly producer: string;
+  readonly missing: number;
+  readonly afterSeq: number;
+  readonly seenSeq: number;
+}
+
+/** Settings of {@link StreamConsumer}. */
+export interface StreamConsumerOptions {
+  /** Command connection (shared); the consumer makes its own blocking reader from it. */
+  readonly redis: Redis;
+  readonly keys: Keys;
+  readonly topic: string;
+  readonly group: string;
+  /** Stable consumer name: a restarted process reclaims its own pending entries first. */
+  readonly consumer: string;
+  readonly handler: EventHandler;
+  readonly maxDeliveries?: number;
+  readonly claimIdleMs?: number;
+  /** How often to look for entries of dead consumers; default claimIdleMs / 2. */
+  readonly claimIntervalMs?: number;
+  readonly blockMs?: number;
+  readonly readCount?: number;
+  readonly retryDelayMs?: number;
+  /** Where a new group starts: '0' (all history, the default) or '$' (new entries only). */
+  readonly startFrom?: '0' | '$';
+  readonly log?: Logger;
+  readonly registry?: Registry;
+  readonly onGap?: (gap: SequenceGap) => void;
+}
+
+interface Delivery extends RawEntry {
+  deliveries: number;
+}
+
+type Ack = [entryId: string, producer: string, seq: number];
+
+/**
+ * Runs one consumer of one group on one topic stream.
+ *
+ * Contract:
+ * - Entries are handled one at a time in stream order; an entry is XACKed
+ *   only after its handler succeeded, together with the group's record of
+ *   what it has processed (one Lua script).
+ * - A failing handler is retried (after `retryDelayMs`, the delivery count
+ *   raised with XCLAIM) before later entries, so per-producer order holds;
+ *   after `maxDeliveries` deliveries the entry goes to `dlq` and is acked.
+ * - An entry that is not a valid envelope goes to `dlq` at once.
+ * - An event the group already processed (same producer and seq) is acked
+ *   without reaching the handler. A seq that skips numbers is a gap: counted
+ *   in `eventbus_sequence_gaps_total`, logged, and passed to `onGap`.
+ * - On start it handles its own pending entries first; every
+ *   `claimIntervalMs` it reclaims entries idle longer than `claimIdleMs` on
+ *   other consumers (XAUTOCLAIM).
+ * - A lost group (NOGROUP) is recreated from the start of the stream; the
+ *   processed-record keeps already-handled entries from running twice.
+ * - `close()` breaks a blocking read at once, lets the current entry finish,
+ *   acks what was handled, and leaves the rest pending. Idempotent.
+ */
+export class StreamConsumer {
+  readonly topic: string;
+  readonly group: string;
+  readonly consumer: string;
+  readonly #redis: Redis;
+  readonly #reader: Redis;
+  readonly #keys: Keys;
+  readonly #stream: string;
+  readonly #handler: EventHandler;
+  readonly #maxDeliveries: number;
+  readonly #claimIdleMs: number;
+  readonly #claimIntervalMs: number;
+  readonly #blockMs: number;
+  readonly #readCount: number;
+  readonly #retryDelayMs: number;
+  readonly #startFrom: '0' | '$';
+  readonly #log: Logger;
+  readonly #metrics: BusMetrics;
+  readonly #onGap: ((gap: SequenceGap) => void) | undefined;
+  readonly #abort = new AbortController();
+  #loop: Promise<void> | undefined;
+  #closed: Promise<void> | undefined;
+  #ownPendingFirst = true;
+  #lastClaimAt = 0;
+
+  constructor(options: StreamConsumerOptions) {
+    this.topic = assertKeyPart('topic', options.topic);
+    this.group = assertKeyPart('group', options.group);
+    this.consumer = assertKeyPart('consumer', options.consumer);
+    this.#redis = withScripts(options.redis);
+    this.#keys = options.keys;
+    this.#stream = options.keys.stream(this.topic);
+    this.#handler = options.handler;
+    this.#maxDeliveries = options.maxDeliveries ?? DEFAULT_MAX_DELIVERIES;
+    this.#claimIdleMs = options.claimIdleMs ?? DEFAULT_CLAIM_IDLE_MS;
+    this.#claimIntervalMs = options.claimIntervalMs ?? Math.max(100, Math.floor(this.#claimIdleMs / 2));
+    this.#blockMs = options.blockMs ?? DEFAULT_BLOCK_MS;
+    this.#readCount = options.readCount ?? DEFAULT_READ_COUNT;
+    this.#retryDelayMs = options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
+    this.#startFrom = options.startFrom ?? '0';
+    this.#log = (options.log ?? silentLogger).child({ topic: this.topic, group: this.group, consumer: this.consumer });
+    this.#metrics = busMetrics(options.registry ?? new Registry());
+    this.#onGap = options.onGap;
+    // A dedicated connection: a blocking XREADGROUP holds its connection. The
+    // command timeout is the watchdog for a read that a silent reconnect or a
+    // failover left hanging; replies that never come are not re-sent blindly.
+    this.#reader = options.redis.duplicate({
+      commandTimeout: this.#blockMs + 5_000,
+      autoResendUnfulfilledCommands: false,
+      connectionName: `qt:${this.group}:${this.consumer}`,
+    });
+    this.#reader.on('error', (err) => this.#log.debug({ err }, 'reader connection error'));
+    // After any reconnect, entries a lost reply delivered to us sit in our
+    // pending list: read those first.
+    this.#reader.on('ready', () => {
+      this.#ownPendingFirst = true;
+    });
+  }
+
+  /** Creates the group if needed and starts the loop. Resolves once the group exists. */
+  async start(): Promise<void> {
+    if (this.#loop) return;
+    await this.#ensureGroup(this.#startFrom);
+    this.#loop = this.#run();
+  }
+
+  /** Stops the consumer; see the class contract. Returns the same promise on repeat calls. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      this.#abort.abort();
+      this.#reader.disconnect();
+      await this.#loop;
+    })();
+    return this.#closed;
+  }
+
+  get #closing(): boolean {
+    return this.#abort.signal.aborted;
+  }
+
+  async #ensureGroup(from: '0' | '$'): Promise<void> {
+    try {
+      await this.#redis.xgroup('CREATE', this.#stream, this.group, from, 'MKSTREAM');
+      this.#log.info({ from }, 'consumer group created');
+    } catch (err) {
+      if (!String((err as Error).message).startsWith('BUSYGROUP')) throw err;
+    }
+  }
+
+  async #run(): Promise<void> {
+    let failures = 0;
+    while (!this.#closing) {
+      try {
+        if (this.#ownPendingFirst) {
+          await this.#drainOwnPending();
+          this.#ownPendingFirst = false;
+        }
+        if (Date.now() - this.#lastClaimAt >= this.#claimIntervalMs) {
+          await this.#reclaim();
+          this.#lastClaimAt = Date.now();
+        }
+        const fresh = await this.#readNew();
+        if (fresh.length > 0) await this.#process(fresh.map((e) => ({ ...e, deliveries: 1 })));
+        failures = 0;
+      } catch (err) {
+        if (this.#closing) break;
+        this.#ownPendingFirst = true;
+        if (isNoGroupError(err)) {
+          this.#log.warn('consumer group lost; recreating it from the start of the stream');
+          await this.#ensureGroup('0').catch((e) => this.#log.warn({ err: e }, 'recreating group failed'));
+          continue;
+        }
+        failures++;
+        const delay = Math.min(5_000, 100 * 2 ** Math.min(failures, 6));
+        this.#log.warn({ err, retryInMs: delay }, 'consumer loop error');
+        await this.#pause(delay);
+      }
+    }
+  }
+
+  async #readNew(): Promise<RawEntry[]> {
+    const reply = await this.#reader.xreadgroup(
+      'GROUP',
+      this.group,
+      this.consumer,
+      'COUNT',
+      this.#readCount,
+      'BLOCK',
+      this.#blockMs,
+      'STREAMS',
+      this.#stream,
+      '>',
+    );
+    return parseEntries(reply);
+  }
+
+  /** Our own pending entries (read back from the PEL) are handled before anything new. */
+  async #drainOwnPending(): Promise<void> {
+    let cursor = '0';
+    while (!this.#closing) {
+      const reply = await this.#redis.xreadgroup(
+        'GROUP',
+        this.group,
+        this.consumer,
+        'COUNT',
+        this.#readCount,
+        'STREAMS',
+        this.#stream,
+        cursor,
+      );
+      const entries = parseEntries(reply);
+      if (entries.length === 0) return;
+      cursor = (entries.at(-1) as RawEntry).id;
+      await this.#process(await this.#withDeliveries(entries));
+    }
+  }
+
+  /** Takes over entries that other (dead) consumers left idle past claimIdleMs. */
+  async #reclaim(): Promise<void> {
+    let cursor = '0-0';
+    do {
+      const [next, raw, deleted] = (await this.#redis.xautoclaim(
+        this.#stream,
+        this.group,
+        this.consumer,
+        this.#claimIdleMs,
+        cursor,
+        'COUNT',
+        this.#readCount,
+      )) as [string, unknown[], string[]?];
+      cursor = next;
+      if (deleted && deleted.length > 0) {
+        this.#log.warn({ entries: deleted }, 'pending entries were trimmed before they were processed');
+      }
+      const entries = parseEntries([[this.#stream, raw]]);
+      if (entries.length > 0) {
+        this.#log.info({ entries: entries.length }, 'reclaimed idle entries');
+        await this.#process(await this.#withDeliveries(entries));
+      }
+    } while (cursor !== '0-0' && !this.#closing);
+    await this.#updateLag();
+  }
+
+  async #withDeliveries(entries: RawEntry[]): Promise<Delivery[]> {
+    const first = (entries[0] as RawEntry).id;
+    const last = (entries.at(-1) as RawEntry).id;
+    const rows = (await this.#redis.xpending(
+      this.#stream,
+      this.group,
+      first,
+      last,
+      entries.length * 2,
+      this.consumer,
+    )) as [string, string, number, number][];
+    const counts = new Map(rows.map((r) => [r[0], Number(r[3])]));
+    return entries.map((e) => ({ ...e, deliveries: counts.get(e.id) ?? 1 }));
+  }
+
+  async #process(batch: Delivery[]): Promise<void> {
+    const acks: Ack[] = [];
+    const decoded = batch.map((entry) => {
+      if (entry.fields === null) return { entry, error: 'entry was deleted from the stream' };
+      try {
+        return { entry, event: decodeEntry(entry.fields) };
+      } catch (err) {
+        return { entry, error: (err as Error).message };
+      }
+    });
+    const seen = await this.#seen(decoded.flatMap((d) => (d.event ? [d.event] : [])));
+    const doneHere = new Set<string>();
+    for (const item of decoded) {
+      if (this.#closing) break;
+      const { entry } = item;
+      if (!item.event) {
+        if (entry.fields !== null) await this.#deadLetter(entry, 'invalid', item.error);
+        acks.push([entry.id, '', 0]);
+        continue;
+      }
+      const event = item.event;
+      const key = `${event.producer}#${event.seq}`;
+      if (seen.has(key) || doneHere.has(key)) {
+        this.#metrics.consumed.inc({ topic: this.topic, group: this.group, outcome: 'duplicate' });
+        this.#log.debug({ id: entry.id, producer: event.producer, seq: event.seq }, 'duplicate acked');
+        acks.push([entry.id, event.producer, event.seq]);
+        continue;
+      }
+      const outcome = await this.#handle(entry, event, acks);
+      if (outcome === 'stopped') break;
+      if (outcome === 'gone') continue;
+      doneHere.add(key);
+      acks.push([entry.id, event.producer, event.seq]);
+    }
+    await this.#commit(acks);
+  }
+
+  /** Runs the handler until it succeeds, the entry is dead-lettered, or we are closing. */
+  async #handle(entry: Delivery, event: Envelope, acks: Ack[]): Promise<'handled' | 'dead' | 'stopped' | 'gone'> {
+    let deliveries = entry.deliveries;
+    if (deliveries > this.#maxDeliveries) {
+      await this.#deadLetter(entry, 'max_deliveries', `delivered ${deliveries} times without success`);
+      return 'dead';
+    }
+    for (;;) {
+      const started = process.hrtime.bigint();
+      try {
+        await this.#handler(event, { topic: this.topic, group: this.group, entryId: entry.id, deliveries });
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        this.#metrics.processing.observe({ topic: this.topic, group: this.group }, seconds);
+        this.#metrics.consumed.inc({ topic: this.topic, group: this.group, outcome: 'handled' });
+        return 'handled';
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        if (deliveries >= this.#maxDeliveries) {
+          await this.#deadLetter(entry, 'max_deliveries', message);
+          return 'dead';
+        }
+        this.#metrics.consumed.inc({ topic: this.topic, group: this.group, outcome: 'retried' });
+        this.#log.warn({ id: entry.id, type: event.type, deliveries, err }, 'handler failed; will redeliver');
+        // Make what was handled before this entry durable before waiting.
+        await this.#commit(acks.splice(0));
+        await this.#pause(this.#retryDelayMs);
+        if (this.#closing) return 'stopped';
+        const claimed = await this.#redis.xclaim(this.#stream, this.group, this.consumer, 0, entry.id);
+        if (claimed.length === 0) return 'gone'; // acked or trimmed meanwhile: nothing to redeliver
+        deliveries++;
+      }
+    }
+  }
+
+  async #seen(events: Envelope[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    if (events.length === 0) return out;
+    const args: (string | number)[] = [events.length];
+    for (const e of events) args.push(e.producer, e.seq);
+    const flags = await this.#redis.qtSeen(this.#keys.groupSeqs(this.topic, this.group), ...args);
+    events.forEach((e, i) => {
+      if (Number(flags[i]) === 1) out.add(`${e.producer}#${e.seq}`);
+    });
+    return out;
+  }
+
+  async #commit(acks: Ack[]): Promise<void> {
+    if (acks.length === 0) return;
+    const args: (string | number)[] = [this.group, acks.length];
+    for (const a of acks) args.push(...a);
+    const gaps = await this.#redis.qtCommit(this.#stream, this.#keys.groupSeqs(this.topic, this.group), ...args);
+    for (let i = 0; i + 3 < gaps.length; i += 4) {
+      const gap: SequenceGap = {
+        topic: this.topic,
+        group: this.group,
+        producer: String(gaps[i]),
+        missing: Number(gaps[i + 1]),
+        afterSeq: Number(gaps[i + 2]),
+        seenSeq: Number(gaps[i + 3]),
+      };
+      this.#metrics.gaps.inc({ topic: this.topic, group: this.group }, gap.missing);
+      this.#log.error({ ...gap }, 'sequence gap: events of this producer are missing');
+      this.#onGap?.(gap);
+    }
+  }
+
+  async #deadLetter(entry: Delivery, reason: DeadLetterReason, error: string): Promise<void> {
+    await writeDeadLetter(this.#redis, this.#keys, {
+      topic: this.topic,
+      entryId: entry.id,
+      group: this.group,
+      consumer: this.consumer,
+      deliveries: entry.deliveries,
+      reason,
+      error,
+      fields: entry.fields ?? [],
+    });
+    this.#metrics.deadLettered.inc({ topic: this.topic, group: this.group, reason });
+    this.#metrics.consumed.inc({ topic: this.topic, group: this.group, outcome: 'dead_lettered' });
+    this.#log.warn({ id: entry.id, reason, error }, 'entry moved to dlq');
+  }
+
+  async #updateLag(): Promise<void> {
+    const groups = (await this.#redis.xinfo('GROUPS', this.#stream)) as unknown[][];
+    for (const g of groups) {
+      const info = parseFlatRecord(g);
+      if (info.name === this.group && typeof info.lag === 'number') {
+        this.#metrics.lag.set({ topic: this.topic, group: this.group }, info.lag);
+      }
+    }
+  }
+
+  async #pause(ms: number): Promise<void> {
+    try {
+      await sleep(ms, undefined, { signal: this.#abort.signal });
+    } catch {
+      // aborted by close()
+    }
+  }
+}
