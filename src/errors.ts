@@ -11,8 +11,7 @@ export const ERROR_CODES = {
   QT_KEY_PART_INVALID: 'A topic, group or id cannot be used inside a Redis key.',
   QT_PUBLISH_FAILED: 'Redis did not acknowledge a publish.',
   QT_PUBLISHER_CLOSED: 'publish() was called after the publisher was closed.',
-  QT_PUBLISH_OUT_OF_ORDER: 'Redis already holds a higher sequence number for this producer.',
-  QT_CONSUMER_CLOSED: 'The consumer was closed.',
+  QT_PUBLISH_OUT_OF_ORDER: 'Another process appended with this producer id; the batch was not appended.',
   QT_REDIS_FIXTURE: 'The test Redis fixture could not start or stop a server.',
 } as const;
 

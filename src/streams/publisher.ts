@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { DEFAULT_PUBLISH_BATCH } from '../config/schema.js';
 import { EVENT_CATALOG, EVENT_SCHEMA_VERSION, type EventData, type EventType, isEventType, topicOf } from '../events/catalog.js';
 import type { Envelope } from '../events/envelope.js';
-import { QtError } from '../errors.js';
+import { isQtError, QtError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
 import { assertKeyPart, type Keys } from './keys.js';
 import { type BusMetrics, busMetrics } from './metrics.js';
@@ -95,6 +95,8 @@ export class RedisPublisher implements Publisher {
   readonly #metrics: BusMetrics;
   readonly #now: () => Date;
   readonly #lanes = new Map<string, Lane>();
+  /** Identifies this process's instance of the producer in Redis. */
+  readonly #instance = uuidv7();
   #closing: Promise<void> | undefined;
 
   constructor(options: RedisPublisherOptions) {
@@ -176,6 +178,13 @@ export class RedisPublisher implements Publisher {
         const envelopes = batch.map((p) => this.#envelope(p, (lane.nextSeq as number)++));
         await this.#append(lane, envelopes, batch);
       } catch (cause) {
+        if (isQtError(cause, 'QT_PUBLISH_OUT_OF_ORDER')) {
+          lane.nextSeq = undefined;
+          this.#metrics.published.inc({ topic: lane.topic, outcome: 'failed' }, batch.length);
+          this.#log.error({ topic: lane.topic, producer: this.#producer }, cause.message);
+          for (const p of batch) p.reject(cause);
+          continue;
+        }
         // The batch may or may not have landed. Re-read the seq from Redis so a
         // batch that did not land leaves no gap, and one that did is not reused.
         lane.nextSeq = undefined;
@@ -211,7 +220,7 @@ export class RedisPublisher implements Publisher {
   }
 
   async #append(lane: Lane, envelopes: Envelope[], batch: Pending[]): Promise<void> {
-    const args: (string | number)[] = [this.#producer, envelopes.length];
+    const args: (string | number)[] = [this.#producer, this.#instance, envelopes.length];
     for (const env of envelopes) args.push(env.seq, env.type, JSON.stringify(env));
     const reply = await this.#redis.qtAppend(
       this.#keys.stream(lane.topic),
@@ -220,6 +229,12 @@ export class RedisPublisher implements Publisher {
       ...args,
     );
     const before = Number(reply[0]);
+    if (Number(reply[1]) === -1) {
+      throw new QtError(
+        'QT_PUBLISH_OUT_OF_ORDER',
+        `another process is publishing to "${lane.topic}" as producer "${this.#producer}" (Redis is at seq ${before})`,
+      );
+    }
     if (before < lane.lastAcked) {
       // Redis acknowledged seqs it no longer has: it restarted without them or
       // failed over to a replica that never got them.

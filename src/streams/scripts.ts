@@ -13,28 +13,38 @@ import type { Redis, Result } from 'ioredis';
  * the check and the XADD happen in one script, a retried batch can never
  * create a duplicate entry.
  *
+ * The field `producer@owner` names the process instance that appended last.
+ * If a different instance already holds seqs this batch would reuse, two
+ * live processes share one producer id: the script appends nothing and
+ * returns gap -1 so the publisher can fail loudly instead of having its
+ * events mistaken for duplicates.
+ *
  * KEYS: stream, producerSeqs, gaps
- * ARGV: producer, n, then n × (seq, type, envelopeJson)
- * Returns: [lastSeqBefore, gapSize, id1|0, id2|0, ...] (0 marks a duplicate)
+ * ARGV: producer, instance, n, then n × (seq, type, envelopeJson)
+ * Returns: [lastSeqBefore, gapSize | -1, id1|0, id2|0, ...] (0 marks a duplicate)
  */
 export const APPEND_LUA = `
-local producer = ARGV[1]
-local n = tonumber(ARGV[2])
+local producer, instance = ARGV[1], ARGV[2]
+local n = tonumber(ARGV[3])
 local before = tonumber(redis.call('HGET', KEYS[2], producer) or '0')
+local owner = redis.call('HGET', KEYS[2], producer .. '@owner')
+if owner and owner ~= instance and before >= tonumber(ARGV[4]) then
+  return {before, -1}
+end
 local last = before
 local gap = 0
 local out = {before, 0}
 for i = 0, n - 1 do
-  local seq = tonumber(ARGV[3 + i * 3])
+  local seq = tonumber(ARGV[4 + i * 3])
   if seq <= last then
     out[#out + 1] = 0
   else
     if last > 0 and seq > last + 1 then gap = gap + (seq - last - 1) end
-    out[#out + 1] = redis.call('XADD', KEYS[1], '*', 'type', ARGV[4 + i * 3], 'env', ARGV[5 + i * 3])
+    out[#out + 1] = redis.call('XADD', KEYS[1], '*', 'type', ARGV[5 + i * 3], 'env', ARGV[6 + i * 3])
     last = seq
   end
 end
-if last > before then redis.call('HSET', KEYS[2], producer, last) end
+if last > before then redis.call('HSET', KEYS[2], producer, last, producer .. '@owner', instance) end
 if gap > 0 then redis.call('HINCRBY', KEYS[3], producer, gap) end
 out[2] = gap
 return out

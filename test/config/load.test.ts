@@ -1,0 +1,55 @@
+import test from 'ava';
+import { loadConfig } from '../../src/config/load.js';
+import { DEFAULT_CLAIM_IDLE_MS, DEFAULT_MAX_DELIVERIES, DEFAULT_REDIS_URL } from '../../src/config/schema.js';
+import { isQtError, type QtError } from '../../src/errors.js';
+
+test('an empty environment gives the documented defaults', (t) => {
+  const c = loadConfig({});
+  t.deepEqual(c.redis, { mode: 'standalone', url: DEFAULT_REDIS_URL, minReplicasAck: 0, explicit: false });
+  t.is(c.keyPrefix, 'qt');
+  t.is(c.consumer.maxDeliveries, DEFAULT_MAX_DELIVERIES);
+  t.is(c.consumer.claimIdleMs, DEFAULT_CLAIM_IDLE_MS);
+  t.is(c.retention.maxLen, undefined);
+  t.is(c.adminToken, undefined);
+});
+
+test('values are coerced from strings and the result is frozen', (t) => {
+  const c = loadConfig({ QT_MAX_DELIVERIES: '7', REDIS_URL: 'rediss://u:p@example.test:6380', QT_LOG_PRETTY: 'false' });
+  t.is(c.consumer.maxDeliveries, 7);
+  t.true(c.redis.explicit);
+  t.is(c.log.pretty, false);
+  t.true(Object.isFrozen(c));
+  t.true(Object.isFrozen(c.consumer));
+});
+
+test('sentinels are parsed into host/port pairs', (t) => {
+  const c = loadConfig({ REDIS_SENTINELS: '10.0.0.1:26379, 10.0.0.2:26380', REDIS_MASTER_NAME: 'main' });
+  t.is(c.redis.mode, 'sentinel');
+  if (c.redis.mode !== 'sentinel') return;
+  t.deepEqual(c.redis.sentinels, [
+    { host: '10.0.0.1', port: 26379 },
+    { host: '10.0.0.2', port: 26380 },
+  ]);
+  t.is(c.redis.masterName, 'main');
+});
+
+test('empty variables count as unset', (t) => {
+  t.is(loadConfig({ QT_MAX_DELIVERIES: '' }).consumer.maxDeliveries, DEFAULT_MAX_DELIVERIES);
+});
+
+test('every bad key is named, with why, in one error', (t) => {
+  const err = t.throws(() =>
+    loadConfig({ REDIS_URL: 'http://x', QT_MAX_DELIVERIES: '-1', QT_BLOCK_MS: 'soon', QT_ADMIN_TOKEN: 'short' }),
+  ) as QtError;
+  t.true(isQtError(err, 'QT_CONFIG_INVALID'));
+  const keys = (err.details?.issues as { key: string }[]).map((i) => i.key).sort();
+  t.deepEqual(keys, ['QT_ADMIN_TOKEN', 'QT_BLOCK_MS', 'QT_MAX_DELIVERIES', 'REDIS_URL']);
+  t.regex(err.message, /REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL/);
+  t.regex(err.message, /QT_ADMIN_TOKEN: must be at least 16 characters/);
+  t.regex(err.message, /4 problems/);
+});
+
+test('secrets are not echoed in the error', (t) => {
+  const err = t.throws(() => loadConfig({ QT_ADMIN_TOKEN: 'tiny-secret' })) as QtError;
+  t.false(err.message.includes('tiny-secret'));
+});
