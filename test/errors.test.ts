@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import test from 'ava';
-import { ERROR_CODES, QtError, isQtError } from '../src/errors.js';
+import { ERROR_CODES, isQtError, QtError } from '../src/errors.js';
 
 const doc = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
 
 test('every error code is documented in docs/errors.md', (t) => {
-  for (const code of Object.keys(ERROR_CODES)) t.true(doc.includes(`\`${code}\``), `${code} missing from docs/errors.md`);
+  for (const code of Object.keys(ERROR_CODES))
+    t.true(doc.includes(`\`${code}\``), `${code} missing from docs/errors.md`);
 });
 
 test('docs/errors.md documents no code that does not exist', (t) => {

@@ -30,7 +30,12 @@ const redisUrl = z
 
 const hostPortList = z
   .string()
-  .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
+  .transform((s) =>
+    s
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean),
+  )
   .pipe(
     z
       .array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'each entry must be host:port'))

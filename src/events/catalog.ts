@@ -81,7 +81,13 @@ export const EVENT_CATALOG = {
     reason: RejectReasonSchema,
     detail: z.string(),
   }),
-  'order.placed': z.object({ ...orderRef, venue: z.string(), venueOrderId: z.string(), quantity: qty, price: price.optional() }),
+  'order.placed': z.object({
+    ...orderRef,
+    venue: z.string(),
+    venueOrderId: z.string(),
+    quantity: qty,
+    price: price.optional(),
+  }),
   'order.filled': z.object({
     ...orderRef,
     venue: z.string(),
@@ -102,9 +108,16 @@ export const EVENT_CATALOG = {
     unrealizedPnl: money,
     dailyRealizedPnl: money,
     exposure: z.number().nonnegative().finite(),
-    positions: z.array(z.object({ symbol, quantity: money, avgPrice: z.number().nonnegative(), markPrice: z.number().nonnegative() })),
+    positions: z.array(
+      z.object({ symbol, quantity: money, avgPrice: z.number().nonnegative(), markPrice: z.number().nonnegative() }),
+    ),
   }),
-  'ess.tripped': z.object({ trigger: EssTriggerSchema, reason: z.string(), cooldownUntil: isoTime, operator: z.string().optional() }),
+  'ess.tripped': z.object({
+    trigger: EssTriggerSchema,
+    reason: z.string(),
+    cooldownUntil: isoTime,
+    operator: z.string().optional(),
+  }),
   'ess.state_changed': z.object({
     from: EssStateSchema,
     to: EssStateSchema,
@@ -116,9 +129,17 @@ export const EVENT_CATALOG = {
   'risk.policy_updated': z.object({ operator: z.string().min(1), policy: z.record(z.string(), z.unknown()) }),
   'health.snapshot_updated': z.object({
     status: z.enum(['OK', 'DEGRADED', 'CRITICAL']),
-    services: z.record(z.string(), z.object({ status: z.enum(['OK', 'DEGRADED', 'DOWN']), latencyMs: z.number().nonnegative() })),
+    services: z.record(
+      z.string(),
+      z.object({ status: z.enum(['OK', 'DEGRADED', 'DOWN']), latencyMs: z.number().nonnegative() }),
+    ),
   }),
-  'health.alert_raised': z.object({ alertId: id, severity: z.enum(['warning', 'critical']), source: z.string(), message: z.string() }),
+  'health.alert_raised': z.object({
+    alertId: id,
+    severity: z.enum(['warning', 'critical']),
+    source: z.string(),
+    message: z.string(),
+  }),
   'health.alert_cleared': z.object({ alertId: id, clearedBy: z.string().optional() }),
   'model.evaluated': z.object({
     modelId: id,

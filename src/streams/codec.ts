@@ -1,5 +1,5 @@
-import { validateEnvelope, type Envelope } from '../events/envelope.js';
 import { QtError } from '../errors.js';
+import { type Envelope, validateEnvelope } from '../events/envelope.js';
 
 /**
  * How an envelope is laid out in a stream entry: `type` for cheap filtering

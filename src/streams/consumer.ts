@@ -14,7 +14,7 @@ import { decodeEntry } from './codec.js';
 import { type DeadLetterReason, writeDeadLetter } from './dlq.js';
 import { assertKeyPart, type Keys } from './keys.js';
 import { type BusMetrics, busMetrics } from './metrics.js';
-import { type RawEntry, isNoGroupError, parseEntries, parseFlatRecord } from './redis-replies.js';
+import { isNoGroupError, parseEntries, parseFlatRecord, type RawEntry } from './redis-replies.js';
 import { withScripts } from './scripts.js';
 
 /** What a handler learns about the entry besides the event itself. */
@@ -61,13 +61,29 @@ export interface StreamConsumerOptions {
   readonly log?: Logger;
   readonly registry?: Registry;
   readonly onGap?: (gap: SequenceGap) => void;
+  /**
+   * Extra commands committed atomically with the XACK of the events they
+   * follow (MULTI/EXEC): an actor's snapshot, a projection. A crash before
+   * the commit leaves both the ack and these writes undone, so the events are
+   * redelivered and nothing is applied twice.
+   */
+  readonly commitWith?: (handled: readonly Envelope[]) => readonly CommitCommand[];
 }
 
 interface Delivery extends RawEntry {
   deliveries: number;
 }
 
-type Ack = [entryId: string, producer: string, seq: number];
+/** One Redis command, as `[name, ...args]`, run inside the ack transaction. */
+export type CommitCommand = readonly [name: string, ...args: (string | number | Buffer)[]];
+
+/** An entry ready to ack; `event` is set when its handler ran. */
+interface Ack {
+  readonly entryId: string;
+  readonly producer: string;
+  readonly seq: number;
+  readonly handled?: Envelope;
+}
 
 /**
  * Runs one consumer of one group on one topic stream.
@@ -110,6 +126,7 @@ export class StreamConsumer {
   readonly #log: Logger;
   readonly #metrics: BusMetrics;
   readonly #onGap: ((gap: SequenceGap) => void) | undefined;
+  readonly #commitWith: StreamConsumerOptions['commitWith'];
   readonly #abort = new AbortController();
   #loop: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
@@ -134,6 +151,7 @@ export class StreamConsumer {
     this.#log = (options.log ?? silentLogger).child({ topic: this.topic, group: this.group, consumer: this.consumer });
     this.#metrics = busMetrics(options.registry ?? new Registry());
     this.#onGap = options.onGap;
+    this.#commitWith = options.commitWith;
     // A dedicated connection: a blocking XREADGROUP holds its connection. The
     // command timeout is the watchdog for a read that a silent reconnect or a
     // failover left hanging; replies that never come are not re-sent blindly.
@@ -305,8 +323,8 @@ export class StreamConsumer {
       if (this.#closing) break;
       const { entry } = item;
       if (!item.event) {
-        if (entry.fields !== null) await this.#deadLetter(entry, 'invalid', item.error);
-        acks.push([entry.id, '', 0]);
+        if (entry.fields !== null) await this.#deadLetter(entry, entry.deliveries, 'invalid', item.error);
+        acks.push({ entryId: entry.id, producer: '', seq: 0 });
         continue;
       }
       const event = item.event;
@@ -314,14 +332,19 @@ export class StreamConsumer {
       if (seen.has(key) || doneHere.has(key)) {
         this.#metrics.consumed.inc({ topic: this.topic, group: this.group, outcome: 'duplicate' });
         this.#log.debug({ id: entry.id, producer: event.producer, seq: event.seq }, 'duplicate acked');
-        acks.push([entry.id, event.producer, event.seq]);
+        acks.push({ entryId: entry.id, producer: event.producer, seq: event.seq });
         continue;
       }
       const outcome = await this.#handle(entry, event, acks);
       if (outcome === 'stopped') break;
       if (outcome === 'gone') continue;
       doneHere.add(key);
-      acks.push([entry.id, event.producer, event.seq]);
+      acks.push({
+        entryId: entry.id,
+        producer: event.producer,
+        seq: event.seq,
+        ...(outcome === 'handled' ? { handled: event } : {}),
+      });
     }
     await this.#commit(acks);
   }
@@ -330,7 +353,7 @@ export class StreamConsumer {
   async #handle(entry: Delivery, event: Envelope, acks: Ack[]): Promise<'handled' | 'dead' | 'stopped' | 'gone'> {
     let deliveries = entry.deliveries;
     if (deliveries > this.#maxDeliveries) {
-      await this.#deadLetter(entry, 'max_deliveries', `delivered ${deliveries} times without success`);
+      await this.#deadLetter(entry, deliveries, 'max_deliveries', `delivered ${deliveries} times without success`);
       return 'dead';
     }
     for (;;) {
@@ -344,7 +367,7 @@ export class StreamConsumer {
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         if (deliveries >= this.#maxDeliveries) {
-          await this.#deadLetter(entry, 'max_deliveries', message);
+          await this.#deadLetter(entry, deliveries, 'max_deliveries', message);
           return 'dead';
         }
         this.#metrics.consumed.inc({ topic: this.topic, group: this.group, outcome: 'retried' });
@@ -375,8 +398,23 @@ export class StreamConsumer {
   async #commit(acks: Ack[]): Promise<void> {
     if (acks.length === 0) return;
     const args: (string | number)[] = [this.group, acks.length];
-    for (const a of acks) args.push(...a);
-    const gaps = await this.#redis.qtCommit(this.#stream, this.#keys.groupSeqs(this.topic, this.group), ...args);
+    for (const a of acks) args.push(a.entryId, a.producer, a.seq);
+    const stream = this.#stream;
+    const groupSeqs = this.#keys.groupSeqs(this.topic, this.group);
+    const handled = acks.flatMap((a) => (a.handled ? [a.handled] : []));
+    const extra = this.#commitWith && handled.length > 0 ? this.#commitWith(handled) : [];
+    let gaps: (string | number)[];
+    if (extra.length === 0) {
+      gaps = await this.#redis.qtCommit(stream, groupSeqs, ...args);
+    } else {
+      const tx = this.#redis.multi().qtCommit(stream, groupSeqs, ...args);
+      for (const [name, ...cmdArgs] of extra) tx.call(name, ...cmdArgs);
+      const results = await tx.exec();
+      if (!results) throw new Error('commit transaction was discarded');
+      const failed = results.find(([err]) => err);
+      if (failed) throw failed[0];
+      gaps = results[0]?.[1] as (string | number)[];
+    }
     for (let i = 0; i + 3 < gaps.length; i += 4) {
       const gap: SequenceGap = {
         topic: this.topic,
@@ -392,13 +430,13 @@ export class StreamConsumer {
     }
   }
 
-  async #deadLetter(entry: Delivery, reason: DeadLetterReason, error: string): Promise<void> {
+  async #deadLetter(entry: Delivery, deliveries: number, reason: DeadLetterReason, error: string): Promise<void> {
     await writeDeadLetter(this.#redis, this.#keys, {
       topic: this.topic,
       entryId: entry.id,
       group: this.group,
       consumer: this.consumer,
-      deliveries: entry.deliveries,
+      deliveries,
       reason,
       error,
       fields: entry.fields ?? [],

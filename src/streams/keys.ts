@@ -53,8 +53,7 @@ export function createKeys(prefix: string): Keys {
     prefix,
     stream: (topic: string) => `${streamHead}${tag(topic)}`,
     producerSeqs: (topic: string) => `${prefix}:seq:${tag(topic)}`,
-    groupSeqs: (topic: string, group: string) =>
-      `${prefix}:gseq:${tag(topic)}:${assertKeyPart('group', group)}`,
+    groupSeqs: (topic: string, group: string) => `${prefix}:gseq:${tag(topic)}:${assertKeyPart('group', group)}`,
     dlq: () => `${streamHead}{${DLQ_TOPIC}}`,
     gaps: (topic: string) => `${prefix}:gaps:${tag(topic)}`,
     streamPattern: () => `${streamHead}{*}`,

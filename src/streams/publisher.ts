@@ -3,9 +3,16 @@ import { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import { DEFAULT_PUBLISH_BATCH } from '../config/schema.js';
-import { EVENT_CATALOG, EVENT_SCHEMA_VERSION, type EventData, type EventType, isEventType, topicOf } from '../events/catalog.js';
-import type { Envelope } from '../events/envelope.js';
 import { isQtError, QtError } from '../errors.js';
+import {
+  EVENT_CATALOG,
+  EVENT_SCHEMA_VERSION,
+  type EventData,
+  type EventType,
+  isEventType,
+  topicOf,
+} from '../events/catalog.js';
+import type { Envelope } from '../events/envelope.js';
 import { type Logger, silentLogger } from '../log.js';
 import { assertKeyPart, type Keys } from './keys.js';
 import { type BusMetrics, busMetrics } from './metrics.js';
@@ -255,4 +262,3 @@ export class RedisPublisher implements Publisher {
     if (duplicates > 0) this.#metrics.published.inc({ topic: lane.topic, outcome: 'duplicate' }, duplicates);
   }
 }
-

@@ -84,7 +84,8 @@ export async function trimTopic(
       const keep = await redis.xrevrange(stream, '+', '-', 'COUNT', policy.maxLen);
       const firstKept = keep.at(-1)?.[0];
       if (firstKept !== undefined) {
-        policyMin = policyMin === undefined ? firstKept : (compareStreamIds(policyMin, firstKept) >= 0 ? policyMin : firstKept);
+        policyMin =
+          policyMin === undefined ? firstKept : compareStreamIds(policyMin, firstKept) >= 0 ? policyMin : firstKept;
       }
     }
   }

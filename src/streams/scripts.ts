@@ -150,7 +150,12 @@ return gaps
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    qtAppend(stream: string, seqs: string, gaps: string, ...args: (string | number)[]): Result<(string | number)[], Context>;
+    qtAppend(
+      stream: string,
+      seqs: string,
+      gaps: string,
+      ...args: (string | number)[]
+    ): Result<(string | number)[], Context>;
     qtSeen(groupSeqs: string, ...args: (string | number)[]): Result<number[], Context>;
     qtCommit(stream: string, groupSeqs: string, ...args: (string | number)[]): Result<(string | number)[], Context>;
   }

@@ -42,7 +42,7 @@ test('every bad key is named, with why, in one error', (t) => {
     loadConfig({ REDIS_URL: 'http://x', QT_MAX_DELIVERIES: '-1', QT_BLOCK_MS: 'soon', QT_ADMIN_TOKEN: 'short' }),
   ) as QtError;
   t.true(isQtError(err, 'QT_CONFIG_INVALID'));
-  const keys = (err.details?.issues as { key: string }[]).map((i) => i.key).sort();
+  const keys = ((err.details?.issues ?? []) as { key: string }[]).map((i) => i.key).sort();
   t.deepEqual(keys, ['QT_ADMIN_TOKEN', 'QT_BLOCK_MS', 'QT_MAX_DELIVERIES', 'REDIS_URL']);
   t.regex(err.message, /REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL/);
   t.regex(err.message, /QT_ADMIN_TOKEN: must be at least 16 characters/);

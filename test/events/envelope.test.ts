@@ -7,10 +7,25 @@ const tick = { symbol: 'BTCUSDT', price: 65000.5, volume: 1.2 };
 
 test('the catalog has every v1 type of the design, each with its topic', (t) => {
   const expected = [
-    'market.tick', 'market.candle', 'signal.generated', 'order.approved', 'order.rejected', 'order.placed',
-    'order.filled', 'order.cancelled', 'order.failed', 'portfolio.updated', 'ess.tripped', 'ess.state_changed',
-    'ess.reset', 'risk.policy_updated', 'health.snapshot_updated', 'health.alert_raised', 'health.alert_cleared',
-    'model.evaluated', 'model.promoted',
+    'market.tick',
+    'market.candle',
+    'signal.generated',
+    'order.approved',
+    'order.rejected',
+    'order.placed',
+    'order.filled',
+    'order.cancelled',
+    'order.failed',
+    'portfolio.updated',
+    'ess.tripped',
+    'ess.state_changed',
+    'ess.reset',
+    'risk.policy_updated',
+    'health.snapshot_updated',
+    'health.alert_raised',
+    'health.alert_cleared',
+    'model.evaluated',
+    'model.promoted',
   ];
   t.deepEqual([...EVENT_TYPES].sort(), [...expected].sort());
   t.deepEqual([...TOPICS].sort(), ['ess', 'health', 'market', 'model', 'order', 'portfolio', 'risk', 'signal']);
@@ -27,15 +42,22 @@ test('createEnvelope fills id (UUIDv7), time, version and correlation id', (t) =
 });
 
 test('UUIDv7 ids sort in creation order', (t) => {
-  const ids = Array.from({ length: 50 }, (_, i) =>
-    createEnvelope({ type: 'market.tick', data: tick, source: 's', producer: 'p', seq: i + 1 }).id,
+  const ids = Array.from(
+    { length: 50 },
+    (_, i) => createEnvelope({ type: 'market.tick', data: tick, source: 's', producer: 'p', seq: i + 1 }).id,
   );
   t.deepEqual([...ids].sort(), ids);
 });
 
 test('bad data is refused with the zod issues', (t) => {
   const err = t.throws(() =>
-    createEnvelope({ type: 'market.tick', data: { symbol: 'btc', price: -1 } as never, source: 's', producer: 'p', seq: 1 }),
+    createEnvelope({
+      type: 'market.tick',
+      data: { symbol: 'btc', price: -1 } as never,
+      source: 's',
+      producer: 'p',
+      seq: 1,
+    }),
   );
   t.is((err as { code?: string }).code, 'QT_ENVELOPE_INVALID');
   t.regex(err?.message ?? '', /symbol/);
