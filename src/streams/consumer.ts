@@ -203,7 +203,7 @@ export class StreamConsumer {
     while (!this.#closing) {
       try {
         if (this.#ownPendingFirst) {
-          await this.#drainOwnPending();
+          await this.#replayOwnPending();
           this.#ownPendingFirst = false;
         }
         if (Date.now() - this.#lastClaimAt >= this.#claimIntervalMs) {
@@ -245,32 +245,46 @@ export class StreamConsumer {
     return parseEntries(reply);
   }
 
-  /** Our own pending entries (read back from the PEL) are handled before anything new. */
-  async #drainOwnPending(): Promise<void> {
-    let cursor = '0';
+  /**
+   * Handles our own pending entries, oldest first, before anything new.
+   *
+   * The PEL is listed with XPENDING, which has no side effects, and each entry
+   * is XCLAIMed (raising its delivery count) only right before its attempt.
+   * Re-reading the PEL with XREADGROUP would charge a delivery to every entry
+   * read, so a few crashes would dead-letter entries never even attempted.
+   */
+  async #replayOwnPending(): Promise<void> {
+    let start = '-';
     while (!this.#closing) {
-      const reply = await this.#redis.xreadgroup(
-        'GROUP',
-        this.group,
-        this.consumer,
-        'COUNT',
-        this.#readCount,
-        'STREAMS',
+      const rows = (await this.#redis.xpending(
         this.#stream,
-        cursor,
-      );
-      const entries = parseEntries(reply);
-      if (entries.length === 0) return;
-      cursor = (entries.at(-1) as RawEntry).id;
-      await this.#process(await this.#withDeliveries(entries));
+        this.group,
+        start,
+        '+',
+        this.#readCount,
+        this.consumer,
+      )) as [string, string, number, number][];
+      if (rows.length === 0) return;
+      for (const [id, , , count] of rows) {
+        if (this.#closing) return;
+        const claimed = (await this.#redis.xclaim(this.#stream, this.group, this.consumer, 0, id)) as [string, string[]][];
+        const fields = claimed[0]?.[1] ?? null;
+        await this.#process([{ id, fields, deliveries: Number(count) + 1 }]);
+      }
+      start = `(${(rows.at(-1) as [string, ...unknown[]])[0]}`;
     }
   }
 
-  /** Takes over entries that other (dead) consumers left idle past claimIdleMs. */
+  /**
+   * Takes over entries that other (dead) consumers left idle past
+   * claimIdleMs. JUSTID moves ownership without charging a delivery; the
+   * replay then charges each one as it is attempted.
+   */
   async #reclaim(): Promise<void> {
     let cursor = '0-0';
+    let claimed = 0;
     do {
-      const [next, raw, deleted] = (await this.#redis.xautoclaim(
+      const [next, ids, deleted] = (await this.#redis.xautoclaim(
         this.#stream,
         this.group,
         this.consumer,
@@ -278,33 +292,19 @@ export class StreamConsumer {
         cursor,
         'COUNT',
         this.#readCount,
-      )) as [string, unknown[], string[]?];
+        'JUSTID',
+      )) as [string, string[], string[]?];
       cursor = next;
+      claimed += ids.length;
       if (deleted && deleted.length > 0) {
         this.#log.warn({ entries: deleted }, 'pending entries were trimmed before they were processed');
       }
-      const entries = parseEntries([[this.#stream, raw]]);
-      if (entries.length > 0) {
-        this.#log.info({ entries: entries.length }, 'reclaimed idle entries');
-        await this.#process(await this.#withDeliveries(entries));
-      }
     } while (cursor !== '0-0' && !this.#closing);
+    if (claimed > 0) {
+      this.#log.info({ entries: claimed }, 'reclaimed idle entries');
+      await this.#replayOwnPending();
+    }
     await this.#updateLag();
-  }
-
-  async #withDeliveries(entries: RawEntry[]): Promise<Delivery[]> {
-    const first = (entries[0] as RawEntry).id;
-    const last = (entries.at(-1) as RawEntry).id;
-    const rows = (await this.#redis.xpending(
-      this.#stream,
-      this.group,
-      first,
-      last,
-      entries.length * 2,
-      this.consumer,
-    )) as [string, string, number, number][];
-    const counts = new Map(rows.map((r) => [r[0], Number(r[3])]));
-    return entries.map((e) => ({ ...e, deliveries: counts.get(e.id) ?? 1 }));
   }
 
   async #process(batch: Delivery[]): Promise<void> {

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { closeSync, openSync, rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
@@ -106,6 +106,8 @@ export interface SentinelGroup {
  * reachable, otherwise as a local `redis-server` child process on a free loopback port.
  *
  * Set `QT_TEST_REDIS=local` to skip container detection, or `QT_TEST_REDIS=container` to require it.
+ * The local path needs `redis-server` on PATH. Call {@link RedisServer.stop} when done; if the test
+ * process dies without it, the server is still killed, but after a signal death its temp dir remains.
  */
 export async function startRedis(options: StartRedisOptions = {}): Promise<RedisServer> {
   const name = options.name ?? 'redis';
@@ -113,11 +115,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   const extra = options.args ?? [];
   assertNoOwnedArgs(extra);
   if (await containerRuntimeAvailable()) return startContainer(name, persistence, extra);
-  return spawnLocal({
-    name,
-    argv: (port, dir, logfile) =>
-      Promise.resolve(serverArgs({ port, bind: LOOPBACK, dir, logfile, persistence, extra })),
-  });
+  return spawnLocal(localServerSpec(name, extra, persistence));
 }
 
 /**
@@ -286,25 +284,31 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   // 'exit' handlers must be synchronous; kill() and rmSync() are. This catches test files that crash or
-  // forget stop(), so no redis-server or temp dir outlives the test process (nothing helps against a
-  // SIGKILL of the test process itself).
-  process.on('exit', () => {
-    for (const child of liveChildren) {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        // Already gone; nothing else to do while exiting.
-      }
+  // forget stop(), so no redis-server or temp dir outlives the test process.
+  process.on('exit', cleanUpSync);
+  // No SIGTERM/SIGINT handlers: with signal-exit (loaded by testcontainers) also listening, each would
+  // defer to the other and the process would no longer die of the signal. Signal deaths of the test
+  // process, e.g. ava's timeout SIGTERMing a worker, are covered by the parent-death signal instead
+  // (see redisServerCommand).
+}
+
+function cleanUpSync(): void {
+  for (const child of liveChildren) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // Already gone; nothing else to do while exiting.
     }
-    for (const dir of liveDirs) {
-      try {
-        // Retries cover a dying server still creating files in the dir.
-        rmSync(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 10 });
-      } catch {
-        // Best effort: a leftover temp dir is harmless, a throwing exit handler is not.
-      }
+  }
+  for (const dir of liveDirs) {
+    try {
+      // Retries cover a dying server still creating files in the dir.
+      rmSync(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 10 });
+    } catch {
+      // Best effort: a leftover temp dir is harmless, a throwing exit handler is not.
     }
-  });
+  }
+  liveDirs.clear();
 }
 
 function localServerSpec(name: string, extra: string[], persistence: RedisPersistence = 'none'): LocalSpec {
@@ -446,13 +450,29 @@ async function launchAndWait(
   }
 }
 
+let serverCommand: string[] | undefined;
+
+/**
+ * The command that runs `redis-server`: through `setpriv --pdeathsig KILL` where available, so the kernel
+ * SIGKILLs the server when the test process dies in a way no 'exit' handler sees (a signal, SIGKILL).
+ * setpriv execs redis-server in place, so the pid we get is still the server's own.
+ */
+function redisServerCommand(): string[] {
+  serverCommand ??=
+    spawnSync('setpriv', ['--pdeathsig', 'KILL', 'true'], { stdio: 'ignore' }).status === 0
+      ? ['setpriv', '--pdeathsig', 'KILL', 'redis-server']
+      : ['redis-server'];
+  return serverCommand;
+}
+
 function launch(args: string[], dir: string): Launched {
   // stdout/stderr go to a file rather than a pipe: config errors are printed there before the logfile is
   // opened, and a file needs no open handle in this process.
   const out = openSync(join(dir, 'stdout.log'), 'a');
   let child: ChildProcess;
   try {
-    child = spawn('redis-server', args, { cwd: dir, stdio: ['ignore', out, out] });
+    const [file, ...prefix] = redisServerCommand();
+    child = spawn(file!, [...prefix, ...args], { cwd: dir, stdio: ['ignore', out, out] });
   } finally {
     closeSync(out);
   }
