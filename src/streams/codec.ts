@@ -26,7 +26,13 @@ export function fieldsToRecord(fields: readonly string[]): Record<string, string
  * consumer sends such entries to the DLQ with the message as the reason.
  */
 export function decodeEntry(fields: readonly string[]): Envelope {
-  const raw = fieldsToRecord(fields)[FIELD_ENVELOPE];
+  let raw: string | undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i] === FIELD_ENVELOPE) {
+      raw = fields[i + 1];
+      break;
+    }
+  }
   if (raw === undefined) {
     throw new QtError('QT_ENVELOPE_INVALID', `entry has no "${FIELD_ENVELOPE}" field`);
   }

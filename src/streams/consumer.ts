@@ -125,6 +125,8 @@ export class StreamConsumer {
   readonly #startFrom: '0' | '$';
   readonly #log: Logger;
   readonly #metrics: BusMetrics;
+  readonly #handledTimer: { observe(seconds: number): void };
+  readonly #count: Record<'handled' | 'duplicate' | 'retried' | 'dead_lettered', { inc(n?: number): void }>;
   readonly #onGap: ((gap: SequenceGap) => void) | undefined;
   readonly #commitWith: StreamConsumerOptions['commitWith'];
   readonly #abort = new AbortController();
@@ -150,6 +152,14 @@ export class StreamConsumer {
     this.#startFrom = options.startFrom ?? '0';
     this.#log = (options.log ?? silentLogger).child({ topic: this.topic, group: this.group, consumer: this.consumer });
     this.#metrics = busMetrics(options.registry ?? new Registry());
+    const labels = { topic: this.topic, group: this.group };
+    this.#handledTimer = this.#metrics.processing.labels(labels);
+    this.#count = {
+      handled: this.#metrics.consumed.labels({ ...labels, outcome: 'handled' }),
+      duplicate: this.#metrics.consumed.labels({ ...labels, outcome: 'duplicate' }),
+      retried: this.#metrics.consumed.labels({ ...labels, outcome: 'retried' }),
+      dead_lettered: this.#metrics.consumed.labels({ ...labels, outcome: 'dead_lettered' }),
+    };
     this.#onGap = options.onGap;
     this.#commitWith = options.commitWith;
     // A dedicated connection: a blocking XREADGROUP holds its connection. The
@@ -200,20 +210,42 @@ export class StreamConsumer {
 
   async #run(): Promise<void> {
     let failures = 0;
+    // Two overlaps keep Redis and this process busy at once: the next batch
+    // is read (on the reader connection) while this one is handled, and a
+    // batch's commit is still in flight while the next seen-check goes out
+    // behind it on the same connection, so Redis applies the commit first.
+    let committing: Promise<void> = Promise.resolve();
+    let reading: Promise<RawEntry[]> | undefined;
     while (!this.#closing) {
       try {
         if (this.#ownPendingFirst) {
+          await committing;
+          // Whatever an in-flight read delivered is in our PEL: the replay takes it, in order.
+          await reading?.catch(() => []);
+          reading = undefined;
           await this.#replayOwnPending();
           this.#ownPendingFirst = false;
         }
-        if (Date.now() - this.#lastClaimAt >= this.#claimIntervalMs) {
+        if (reading === undefined && this.#claimDue()) {
+          await committing;
           await this.#reclaim();
           this.#lastClaimAt = Date.now();
         }
-        const fresh = await this.#readNew();
-        if (fresh.length > 0) await this.#process(fresh.map((e) => ({ ...e, deliveries: 1 })));
+        const fresh = await (reading ?? this.#readNew());
+        reading = undefined;
+        // No read-ahead when a reclaim is due, so a busy stream still gets one.
+        if (fresh.length > 0 && !this.#closing && !this.#claimDue()) {
+          reading = this.#readNew();
+          reading.catch(() => undefined); // observed when awaited; never unhandled
+        }
+        if (fresh.length > 0) {
+          const batch = fresh as Delivery[];
+          for (const entry of batch) entry.deliveries = 1;
+          committing = (await this.#process(batch, committing)).committed;
+        }
         failures = 0;
       } catch (err) {
+        committing = Promise.resolve();
         if (this.#closing) break;
         this.#ownPendingFirst = true;
         if (isNoGroupError(err)) {
@@ -227,6 +259,11 @@ export class StreamConsumer {
         await this.#pause(delay);
       }
     }
+    await committing.catch((err) => this.#log.warn({ err }, 'final commit failed; entries stay pending'));
+  }
+
+  #claimDue(): boolean {
+    return Date.now() - this.#lastClaimAt >= this.#claimIntervalMs;
   }
 
   async #readNew(): Promise<RawEntry[]> {
@@ -267,9 +304,12 @@ export class StreamConsumer {
       if (rows.length === 0) return;
       for (const [id, , , count] of rows) {
         if (this.#closing) return;
-        const claimed = (await this.#redis.xclaim(this.#stream, this.group, this.consumer, 0, id)) as [string, string[]][];
+        const claimed = (await this.#redis.xclaim(this.#stream, this.group, this.consumer, 0, id)) as [
+          string,
+          string[],
+        ][];
         const fields = claimed[0]?.[1] ?? null;
-        await this.#process([{ id, fields, deliveries: Number(count) + 1 }]);
+        await (await this.#process([{ id, fields, deliveries: Number(count) + 1 }])).committed;
       }
       start = `(${(rows.at(-1) as [string, ...unknown[]])[0]}`;
     }
@@ -307,7 +347,12 @@ export class StreamConsumer {
     await this.#updateLag();
   }
 
-  async #process(batch: Delivery[]): Promise<void> {
+  /**
+   * Handles a batch in order and starts its commit. The commit promise is
+   * returned wrapped, not awaited, so the caller can overlap it with the next
+   * batch; `previousCommit` must succeed before this batch is handled.
+   */
+  async #process(batch: Delivery[], previousCommit?: Promise<void>): Promise<{ committed: Promise<void> }> {
     const acks: Ack[] = [];
     const decoded = batch.map((entry) => {
       if (entry.fields === null) return { entry, error: 'entry was deleted from the stream' };
@@ -317,7 +362,10 @@ export class StreamConsumer {
         return { entry, error: (err as Error).message };
       }
     });
-    const seen = await this.#seen(decoded.flatMap((d) => (d.event ? [d.event] : [])));
+    // The seen-check is sent now, behind the previous commit; nothing is
+    // handled until that commit is confirmed, or a failed commit could let
+    // this batch overtake the one before it.
+    const [seen] = await Promise.all([this.#seen(decoded.flatMap((d) => (d.event ? [d.event] : []))), previousCommit]);
     const doneHere = new Set<string>();
     for (const item of decoded) {
       if (this.#closing) break;
@@ -330,7 +378,7 @@ export class StreamConsumer {
       const event = item.event;
       const key = `${event.producer}#${event.seq}`;
       if (seen.has(key) || doneHere.has(key)) {
-        this.#metrics.consumed.inc({ topic: this.topic, group: this.group, outcome: 'duplicate' });
+        this.#count.duplicate.inc();
         this.#log.debug({ id: entry.id, producer: event.producer, seq: event.seq }, 'duplicate acked');
         acks.push({ entryId: entry.id, producer: event.producer, seq: event.seq });
         continue;
@@ -346,7 +394,7 @@ export class StreamConsumer {
         ...(outcome === 'handled' ? { handled: event } : {}),
       });
     }
-    await this.#commit(acks);
+    return { committed: this.#commit(acks) };
   }
 
   /** Runs the handler until it succeeds, the entry is dead-lettered, or we are closing. */
@@ -357,12 +405,11 @@ export class StreamConsumer {
       return 'dead';
     }
     for (;;) {
-      const started = process.hrtime.bigint();
+      const started = performance.now();
       try {
         await this.#handler(event, { topic: this.topic, group: this.group, entryId: entry.id, deliveries });
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        this.#metrics.processing.observe({ topic: this.topic, group: this.group }, seconds);
-        this.#metrics.consumed.inc({ topic: this.topic, group: this.group, outcome: 'handled' });
+        this.#handledTimer.observe((performance.now() - started) / 1000);
+        this.#count.handled.inc();
         return 'handled';
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
@@ -370,7 +417,7 @@ export class StreamConsumer {
           await this.#deadLetter(entry, deliveries, 'max_deliveries', message);
           return 'dead';
         }
-        this.#metrics.consumed.inc({ topic: this.topic, group: this.group, outcome: 'retried' });
+        this.#count.retried.inc();
         this.#log.warn({ id: entry.id, type: event.type, deliveries, err }, 'handler failed; will redeliver');
         // Make what was handled before this entry durable before waiting.
         await this.#commit(acks.splice(0));
@@ -442,7 +489,7 @@ export class StreamConsumer {
       fields: entry.fields ?? [],
     });
     this.#metrics.deadLettered.inc({ topic: this.topic, group: this.group, reason });
-    this.#metrics.consumed.inc({ topic: this.topic, group: this.group, outcome: 'dead_lettered' });
+    this.#count.dead_lettered.inc();
     this.#log.warn({ id: entry.id, reason, error }, 'entry moved to dlq');
   }
 

@@ -100,7 +100,9 @@ export class RedisPublisher implements Publisher {
   readonly #batchSize: number;
   readonly #log: Logger;
   readonly #metrics: BusMetrics;
-  readonly #now: () => Date;
+  readonly #now: (() => Date) | undefined;
+  #isoMs = -1;
+  #iso = '';
   readonly #lanes = new Map<string, Lane>();
   /** Identifies this process's instance of the producer in Redis. */
   readonly #instance = uuidv7();
@@ -114,7 +116,7 @@ export class RedisPublisher implements Publisher {
     this.#batchSize = options.batchSize ?? DEFAULT_PUBLISH_BATCH;
     this.#log = options.log ?? silentLogger;
     this.#metrics = busMetrics(options.registry ?? new Registry());
-    this.#now = options.now ?? (() => new Date());
+    this.#now = options.now;
   }
 
   publish<T extends EventType>(type: T, data: EventData<T>, options: PublishOptions = {}): Promise<Published<T>> {
@@ -142,12 +144,23 @@ export class RedisPublisher implements Publisher {
         data: parsed.data,
         correlationId: options.correlationId,
         causationId: options.causationId,
-        time: this.#now().toISOString(),
+        time: this.#isoNow(),
         resolve: resolve as (p: Published) => void,
         reject,
       });
       this.#kick(lane);
     });
+  }
+
+  /** The event time; formatting a date is costly, so it is reused within a millisecond. */
+  #isoNow(): string {
+    if (this.#now) return this.#now().toISOString();
+    const ms = Date.now();
+    if (ms !== this.#isoMs) {
+      this.#isoMs = ms;
+      this.#iso = new Date(ms).toISOString();
+    }
+    return this.#iso;
   }
 
   close(): Promise<void> {
@@ -227,8 +240,9 @@ export class RedisPublisher implements Publisher {
   }
 
   async #append(lane: Lane, envelopes: Envelope[], batch: Pending[]): Promise<void> {
-    const args: (string | number)[] = [this.#producer, this.#instance, envelopes.length];
-    for (const env of envelopes) args.push(env.seq, env.type, JSON.stringify(env));
+    const first = envelopes[0] as Envelope;
+    const args: (string | number)[] = [this.#producer, this.#instance, first.seq, envelopes.length];
+    for (const env of envelopes) args.push(env.type, JSON.stringify(env));
     const reply = await this.#redis.qtAppend(
       this.#keys.stream(lane.topic),
       this.#keys.producerSeqs(lane.topic),

@@ -7,46 +7,47 @@ import type { Redis, Result } from 'ioredis';
 
 /**
  * Appends a batch of one producer's events to a topic stream, idempotently
- * and in order. The hash `producerSeqs` holds the last seq appended per
- * producer; an event whose seq is not above it is already in the stream (a
- * replay, or ioredis re-sending after a reconnect) and is skipped. Because
- * the check and the XADD happen in one script, a retried batch can never
- * create a duplicate entry.
+ * and in order. A batch carries consecutive seqs starting at `firstSeq`. The
+ * hash `producerSeqs` holds the last seq appended per producer; events at or
+ * below it are already in the stream (a replay, or ioredis re-sending after a
+ * reconnect) and are skipped. Because the check and the XADDs run in one
+ * script, a re-sent batch can never create a duplicate entry.
  *
  * The field `producer@owner` names the process instance that appended last.
  * If a different instance already holds seqs this batch would reuse, two
  * live processes share one producer id: the script appends nothing and
- * returns gap -1 so the publisher can fail loudly instead of having its
- * events mistaken for duplicates.
+ * returns gap -1 so the publisher fails loudly instead of having its events
+ * mistaken for duplicates.
  *
  * KEYS: stream, producerSeqs, gaps
- * ARGV: producer, instance, n, then n × (seq, type, envelopeJson)
+ * ARGV: producer, instance, firstSeq, n, then n × (type, envelopeJson)
  * Returns: [lastSeqBefore, gapSize | -1, id1|0, id2|0, ...] (0 marks a duplicate)
  */
 export const APPEND_LUA = `
 local producer, instance = ARGV[1], ARGV[2]
-local n = tonumber(ARGV[3])
-local before = tonumber(redis.call('HGET', KEYS[2], producer) or '0')
-local owner = redis.call('HGET', KEYS[2], producer .. '@owner')
-if owner and owner ~= instance and before >= tonumber(ARGV[4]) then
+local first, n = tonumber(ARGV[3]), tonumber(ARGV[4])
+local head = redis.call('HMGET', KEYS[2], producer, producer .. '@owner')
+local before = tonumber(head[1] or '0')
+local owner = head[2]
+if owner and owner ~= instance and before >= first then
   return {before, -1}
 end
-local last = before
 local gap = 0
-local out = {before, 0}
+if before > 0 and first > before + 1 then
+  gap = first - before - 1
+  redis.call('HINCRBY', KEYS[3], producer, gap)
+end
+local skip = before - first + 1
+local out = {before, gap}
 for i = 0, n - 1 do
-  local seq = tonumber(ARGV[4 + i * 3])
-  if seq <= last then
-    out[#out + 1] = 0
+  if i < skip then
+    out[i + 3] = 0
   else
-    if last > 0 and seq > last + 1 then gap = gap + (seq - last - 1) end
-    out[#out + 1] = redis.call('XADD', KEYS[1], '*', 'type', ARGV[5 + i * 3], 'env', ARGV[6 + i * 3])
-    last = seq
+    out[i + 3] = redis.call('XADD', KEYS[1], '*', 'type', ARGV[5 + i * 2], 'env', ARGV[6 + i * 2])
   end
 end
+local last = first + n - 1
 if last > before then redis.call('HSET', KEYS[2], producer, last, producer .. '@owner', instance) end
-if gap > 0 then redis.call('HINCRBY', KEYS[3], producer, gap) end
-out[2] = gap
 return out
 `;
 
@@ -54,7 +55,8 @@ return out
  * Tells, for a batch of decoded entries, which ones this group has already
  * processed. A group's progress per producer is a low watermark `low` (every
  * seq ≤ low is done) plus marks `producer#seq` for seqs done out of order
- * (reclaimed or concurrent entries).
+ * (reclaimed or concurrent entries); `#marks` counts the marks so the common
+ * in-order case costs no mark look-ups.
  *
  * KEYS: groupSeqs
  * ARGV: n, then n × (producer, seq)
@@ -62,6 +64,7 @@ return out
  */
 export const SEEN_LUA = `
 local n = tonumber(ARGV[1])
+local marks = tonumber(redis.call('HGET', KEYS[1], '#marks') or '0')
 local out = {}
 local lows = {}
 for i = 0, n - 1 do
@@ -72,7 +75,7 @@ for i = 0, n - 1 do
     low = tonumber(redis.call('HGET', KEYS[1], p) or '0')
     lows[p] = low
   end
-  if (low > 0 and seq <= low) or redis.call('HEXISTS', KEYS[1], p .. '#' .. seq) == 1 then
+  if (low > 0 and seq <= low) or (marks > 0 and redis.call('HEXISTS', KEYS[1], p .. '#' .. seq) == 1) then
     out[i + 1] = 1
   else
     out[i + 1] = 0
@@ -85,11 +88,12 @@ return out
  * Acknowledges a batch and records it as processed, in one step, so a crash
  * can never leave an entry acked but not recorded (or the reverse).
  *
- * For each entry: XACK, then advance the producer's watermark. A seq that is
- * not next in line is either out of order (an older entry of the group is
- * still pending: record a mark) or follows a loss (nothing older is pending:
- * count the gap and move the watermark past it). With no watermark yet (a new
- * group, or a Redis that lost its data) the first seq is the baseline.
+ * The batch is XACKed, then each entry advances its producer's watermark. A
+ * seq that is not next in line is either out of order (an older entry of the
+ * group is still pending: record a mark) or follows a loss (nothing older is
+ * pending: count the gap and move the watermark past it). With no watermark
+ * yet (a new group, or a Redis that lost its data) the first seq is the
+ * baseline.
  *
  * KEYS: stream, groupSeqs
  * ARGV: group, n, then n × (entryId, producer, seq); producer '' = ack only
@@ -98,8 +102,18 @@ return out
 export const COMMIT_LUA = `
 local stream, gs, group = KEYS[1], KEYS[2], ARGV[1]
 local n = tonumber(ARGV[2])
+local ids = {}
+for i = 0, n - 1 do
+  ids[#ids + 1] = ARGV[3 + i * 3]
+  if #ids == 500 then
+    redis.call('XACK', stream, group, unpack(ids))
+    ids = {}
+  end
+end
+if #ids > 0 then redis.call('XACK', stream, group, unpack(ids)) end
+local marks0 = tonumber(redis.call('HGET', gs, '#marks') or '0')
+local marks = marks0
 local lows = {}
-local dirty = {}
 local gaps = {}
 local function clearMarksBelow(p, limit)
   local cursor = '0'
@@ -108,13 +122,14 @@ local function clearMarksBelow(p, limit)
     cursor = r[1]
     for j = 1, #r[2], 2 do
       local s = tonumber(string.sub(r[2][j], #p + 2))
-      if s and s <= limit then redis.call('HDEL', gs, r[2][j]) end
+      if s and s <= limit then
+        marks = marks - redis.call('HDEL', gs, r[2][j])
+      end
     end
   until cursor == '0'
 end
 for i = 0, n - 1 do
   local id, p, seq = ARGV[3 + i * 3], ARGV[4 + i * 3], tonumber(ARGV[5 + i * 3])
-  redis.call('XACK', stream, group, id)
   if p ~= '' then
     local low = lows[p]
     if low == nil then
@@ -128,6 +143,7 @@ for i = 0, n - 1 do
       local older = redis.call('XPENDING', stream, group, '-', '(' .. id, 1)
       if #older > 0 then
         redis.call('HSET', gs, p .. '#' .. seq, 1)
+        marks = marks + 1
       else
         if low > 0 then
           gaps[#gaps + 1] = p
@@ -135,16 +151,27 @@ for i = 0, n - 1 do
           gaps[#gaps + 1] = low
           gaps[#gaps + 1] = seq
         end
-        clearMarksBelow(p, seq)
+        if marks > 0 then clearMarksBelow(p, seq) end
         low = seq
       end
     end
-    while low > 0 and redis.call('HDEL', gs, p .. '#' .. (low + 1)) == 1 do low = low + 1 end
+    while marks > 0 and redis.call('HDEL', gs, p .. '#' .. (low + 1)) == 1 do
+      low = low + 1
+      marks = marks - 1
+    end
     lows[p] = low
-    dirty[p] = true
   end
 end
-for p, _ in pairs(dirty) do redis.call('HSET', gs, p, lows[p]) end
+local fields = {}
+for p, low in pairs(lows) do
+  fields[#fields + 1] = p
+  fields[#fields + 1] = low
+end
+if marks ~= marks0 then
+  fields[#fields + 1] = '#marks'
+  fields[#fields + 1] = marks
+end
+if #fields > 0 then redis.call('HSET', gs, unpack(fields)) end
 return gaps
 `;
 

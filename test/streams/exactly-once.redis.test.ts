@@ -28,9 +28,19 @@ type Step =
   | { kind: 'crashInHandler' }
   | { kind: 'pause'; ms: number };
 
-const failures = fc.oneof({ weight: 6, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 3 }) });
+const failures = fc.oneof(
+  { weight: 6, arbitrary: fc.constant(0) },
+  { weight: 1, arbitrary: fc.integer({ min: 1, max: 3 }) },
+);
 const step: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('publish' as const), producer: fc.constantFrom('p1' as const, 'p2' as const), failures: fc.array(failures, { minLength: 1, maxLength: 15 }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('publish' as const),
+      producer: fc.constantFrom('p1' as const, 'p2' as const),
+      failures: fc.array(failures, { minLength: 1, maxLength: 15 }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('crash' as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('crashInHandler' as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('pause' as const), ms: fc.integer({ min: 0, max: 30 }) }) },
@@ -140,7 +150,11 @@ testProp(
     t.is(applied.length, total, 'no effect applied twice, none lost');
     for (const producer of ['p1', 'p2'] as const) {
       const seqs = applied.filter((a) => a.startsWith(`${producer}:`)).map((a) => Number(a.split(':')[1]));
-      t.deepEqual(seqs, Array.from({ length: published[producer] }, (_, i) => i + 1), `${producer} in order`);
+      t.deepEqual(
+        seqs,
+        Array.from({ length: published[producer] }, (_, i) => i + 1),
+        `${producer} in order`,
+      );
     }
     t.is(await redis.xlen(keys.dlq()), 0, 'nothing is dead-lettered');
     redis.disconnect();
