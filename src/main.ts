@@ -1,0 +1,138 @@
+#!/usr/bin/env node
+/**
+ * Runtime entry point: `node dist/main.js --actors=all|LIST`. Parses the
+ * command line and the environment, connects to Redis (starting a local
+ * redis-server when none is reachable and none was configured), hosts the
+ * chosen services, and shuts down cleanly on SIGTERM/SIGINT.
+ */
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import type { Redis } from 'ioredis';
+import { parseActors, SERVICE_NAMES, SERVICES, type ServiceName } from './actors/services.js';
+import { type Config, loadConfig } from './config/load.js';
+import { isQtError } from './errors.js';
+import { TOPICS } from './events/catalog.js';
+import { createLogger, type Logger, redactUrl } from './log.js';
+import { createRedis } from './streams/connection.js';
+import { createKeys } from './streams/keys.js';
+import { isRedisReachable, type LocalRedis, startLocalRedis } from './streams/local-redis.js';
+import { RetentionLoop } from './streams/retention.js';
+
+/** Exit code for bad usage or bad configuration. */
+export const EXIT_USAGE = 2;
+
+interface Options {
+  readonly actors: string;
+  readonly duration?: number;
+}
+
+function positiveSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number of seconds');
+  return n;
+}
+
+function buildProgram(): Command {
+  return new Command('qt-runtime')
+    .description('Quantum Trader runtime: hosts services as actors on Redis Streams.')
+    .option('--actors <list>', `"all" or a comma-separated list of: ${SERVICE_NAMES.join(', ')}`, 'all')
+    .option('--duration <seconds>', 'stop by itself after this many seconds (demos, tests)', positiveSeconds)
+    .addHelpText('after', '\nSettings come from the environment; see docs/configuration.md.')
+    .exitOverride()
+    .showHelpAfterError();
+}
+
+async function run(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    program.parse([...argv], { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : EXIT_USAGE;
+    }
+    throw err;
+  }
+  const options = program.opts<Options>();
+  const selection = parseActors(options.actors);
+  if (!selection.ok) {
+    process.stderr.write(
+      `error: unknown service(s): ${selection.unknown.join(', ')}\nvalid: all, ${SERVICE_NAMES.join(', ')}\n\n${program.helpInformation()}`,
+    );
+    return EXIT_USAGE;
+  }
+
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (isQtError(err, 'QT_CONFIG_INVALID')) {
+      process.stderr.write(`${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw err;
+  }
+  const log = createLogger({ level: config.log.level, pretty: config.log.pretty, name: 'qt' });
+  return host(config, selection.services, options.duration, log);
+}
+
+async function host(
+  config: Config,
+  services: ServiceName[],
+  duration: number | undefined,
+  log: Logger,
+): Promise<number> {
+  let local: LocalRedis | undefined;
+  if (config.redis.mode === 'standalone' && !(await isRedisReachable(config.redis.url))) {
+    if (config.redis.explicit) {
+      log.error({ url: redactUrl(config.redis.url) }, 'redis is not reachable; starting anyway, it will reconnect');
+    } else {
+      const port = Number(new URL(config.redis.url).port || 6379);
+      local = await startLocalRedis({ dataDir: config.dataDir, port, log });
+    }
+  }
+  const redis: Redis = createRedis(config);
+  redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+  await redis.connect().catch((err) => log.error({ err: err.message }, 'redis connect failed; retrying in background'));
+
+  const keys = createKeys(config.keyPrefix);
+  const retention = new RetentionLoop({
+    redis,
+    keys,
+    topics: TOPICS,
+    policy: { maxLen: config.retention.maxLen, maxAgeMs: config.retention.maxAgeMs },
+    intervalMs: config.retention.intervalMs,
+    log,
+  });
+  retention.start();
+
+  const pending = services.map((name) => `${name}:${SERVICES[name].port}`);
+  log.warn({ services: pending }, 'services are not implemented yet; only the event bus is running');
+  log.info(
+    {
+      services,
+      redis: redactUrl(local?.url ?? (config.redis.mode === 'standalone' ? config.redis.url : config.redis.masterName)),
+    },
+    'runtime started',
+  );
+
+  const reason = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+    if (duration !== undefined) setTimeout(() => resolve('duration elapsed'), duration * 1_000).unref();
+  });
+  log.info({ reason }, 'shutting down');
+  await retention.close();
+  await redis.quit().catch(() => redis.disconnect());
+  await local?.stop();
+  log.info('stopped');
+  return 0;
+}
+
+run(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`fatal: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,44 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Config } from '../config/load.js';
+
+/** Reconnect delays: 1 s, 2, 4, 8, 16, then 30 s, each with ±20 % jitter (DESIGN §5). */
+export function reconnectDelayMs(attempt: number, random: () => number = Math.random): number {
+  const base = Math.min(30_000, 1_000 * 2 ** Math.max(0, attempt - 1));
+  return Math.round(base * (0.8 + 0.4 * random()));
+}
+
+/**
+ * ioredis options for the runtime's connections. The offline queue is off so
+ * a command made while disconnected fails at once instead of waiting in
+ * memory (DESIGN §5: the disk buffer, not RAM, holds publishes during an
+ * outage); commands time out instead of hanging on a dead socket.
+ */
+export function redisOptions(config: Config, overrides: RedisOptions = {}): RedisOptions {
+  const base: RedisOptions = {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 5_000,
+    connectTimeout: 5_000,
+    retryStrategy: (attempt) => reconnectDelayMs(attempt),
+    lazyConnect: true,
+  };
+  if (config.redis.mode === 'sentinel') {
+    const url = new URL(config.redis.url);
+    return {
+      ...base,
+      sentinels: config.redis.sentinels.map((s) => ({ ...s })),
+      name: config.redis.masterName,
+      ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+      ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+      ...(url.protocol === 'rediss:' ? { tls: {}, enableTLSForSentinelMode: true } : {}),
+      ...overrides,
+    };
+  }
+  return { ...base, ...overrides };
+}
+
+/** Creates (without connecting) a client for the configured Redis. */
+export function createRedis(config: Config, overrides: RedisOptions = {}): Redis {
+  const options = redisOptions(config, overrides);
+  return config.redis.mode === 'sentinel' ? new Redis(options) : new Redis(config.redis.url, options);
+}
