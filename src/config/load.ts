@@ -14,7 +14,21 @@ export type RedisTarget =
 
 /** The runtime's settings, grouped by the part of the system that uses them. */
 export interface Config {
-  readonly redis: RedisTarget & { readonly minReplicasAck: number; readonly explicit: boolean };
+  readonly redis: RedisTarget & {
+    readonly minReplicasAck: number;
+    readonly waitTimeoutMs: number;
+    readonly commandTimeoutMs: number;
+    readonly breakerHalfOpenMs: number;
+    /** True when REDIS_URL or REDIS_SENTINELS was set (no local redis-server is started then). */
+    readonly explicit: boolean;
+  };
+  readonly buffer: {
+    readonly synchronous: 'FULL' | 'NORMAL';
+    readonly maxRows: number;
+    readonly maxBytes: number;
+    readonly whenFull: 'block' | 'reject';
+    readonly blockTimeoutMs: number;
+  };
   readonly keyPrefix: string;
   readonly producerId: string | undefined;
   readonly dataDir: string;
@@ -74,7 +88,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redis: {
       ...redisBase,
       minReplicasAck: e.REDIS_MIN_REPLICAS_ACK,
+      waitTimeoutMs: e.REDIS_WAIT_TIMEOUT_MS,
+      commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+      breakerHalfOpenMs: e.REDIS_BREAKER_HALF_OPEN_MS,
       explicit: picked.REDIS_URL !== undefined || picked.REDIS_SENTINELS !== undefined,
+    },
+    buffer: {
+      synchronous: e.QT_BUFFER_SYNCHRONOUS,
+      maxRows: e.QT_BUFFER_MAX_ROWS,
+      maxBytes: e.QT_BUFFER_MAX_BYTES,
+      whenFull: e.QT_BUFFER_WHEN_FULL,
+      blockTimeoutMs: e.QT_BUFFER_BLOCK_TIMEOUT_MS,
     },
     keyPrefix: e.QT_KEY_PREFIX,
     producerId: e.QT_PRODUCER_ID,

@@ -74,6 +74,14 @@ export const EnvSchema = z.object({
   QT_RETENTION_MAXLEN: positiveInt.optional(),
   QT_RETENTION_MAX_AGE_MS: positiveInt.optional(),
   QT_RETENTION_INTERVAL_MS: positiveInt.default(60_000),
+  REDIS_COMMAND_TIMEOUT_MS: positiveInt.default(5_000),
+  REDIS_BREAKER_HALF_OPEN_MS: positiveInt.default(60_000),
+  REDIS_WAIT_TIMEOUT_MS: positiveInt.default(1_000),
+  QT_BUFFER_SYNCHRONOUS: z.enum(['FULL', 'NORMAL']).default('FULL'),
+  QT_BUFFER_MAX_ROWS: positiveInt.default(1_000_000),
+  QT_BUFFER_MAX_BYTES: positiveInt.default(1024 ** 3),
+  QT_BUFFER_WHEN_FULL: z.enum(['block', 'reject']).default('block'),
+  QT_BUFFER_BLOCK_TIMEOUT_MS: positiveInt.default(30_000),
   QT_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 

@@ -17,10 +17,13 @@ export function redisOptions(config: Config, overrides: RedisOptions = {}): Redi
   const base: RedisOptions = {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    commandTimeout: 5_000,
+    commandTimeout: config.redis.commandTimeoutMs,
     connectTimeout: 5_000,
     retryStrategy: (attempt) => reconnectDelayMs(attempt),
     lazyConnect: true,
+    // After a failover the old master turns replica and answers writes with
+    // READONLY: reconnect (re-resolving the master through Sentinel).
+    reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 1 : false),
   };
   if (config.redis.mode === 'sentinel') {
     const url = new URL(config.redis.url);

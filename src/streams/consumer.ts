@@ -267,19 +267,30 @@ export class StreamConsumer {
   }
 
   async #readNew(): Promise<RawEntry[]> {
-    const reply = await this.#reader.xreadgroup(
-      'GROUP',
-      this.group,
-      this.consumer,
-      'COUNT',
-      this.#readCount,
-      'BLOCK',
-      this.#blockMs,
-      'STREAMS',
-      this.#stream,
-      '>',
-    );
-    return parseEntries(reply);
+    try {
+      const reply = await this.#reader.xreadgroup(
+        'GROUP',
+        this.group,
+        this.consumer,
+        'COUNT',
+        this.#readCount,
+        'BLOCK',
+        this.#blockMs,
+        'STREAMS',
+        this.#stream,
+        '>',
+      );
+      return parseEntries(reply);
+    } catch (err) {
+      if (!this.#closing && needsNewReaderConnection(err)) {
+        // A read that outlived BLOCK by the watchdog margin sits on a dead
+        // socket; one unblocked by a role change (failover) talks to a
+        // replica. Reconnecting re-resolves the master through Sentinel.
+        this.#log.warn({ err: (err as Error).message }, 'blocking read lost; reconnecting the reader');
+        this.#reader.disconnect(true);
+      }
+      throw err;
+    }
   }
 
   /**
@@ -510,4 +521,10 @@ export class StreamConsumer {
       // aborted by close()
     }
   }
+}
+
+/** Errors after which the blocking reader's connection cannot be trusted. */
+export function needsNewReaderConnection(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : '';
+  return /^(UNBLOCKED|READONLY|LOADING|MASTERDOWN)|Command timed out/.test(message);
 }

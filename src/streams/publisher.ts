@@ -14,9 +14,11 @@ import {
 } from '../events/catalog.js';
 import type { Envelope } from '../events/envelope.js';
 import { type Logger, silentLogger } from '../log.js';
+import { type Appender, appendBatch } from './append.js';
+import type { EventBuffer } from './event-buffer.js';
 import { assertKeyPart, type Keys } from './keys.js';
 import { type BusMetrics, busMetrics } from './metrics.js';
-import { withScripts } from './scripts.js';
+import { RedisLink } from './redis-link.js';
 
 /** Who an event is caused by: carried from the event or request being handled. */
 export interface PublishOptions {
@@ -26,8 +28,11 @@ export interface PublishOptions {
 
 /** What `publish()` resolves with. */
 export interface Published<T extends EventType = EventType> {
-  readonly envelope: Envelope<T>;
-  /** The stream entry id; undefined when Redis already held this event. */
+  /** The envelope; `seq` is known once Redis has the event (`via: 'redis'`). */
+  readonly envelope: Omit<Envelope<T>, 'seq'> & { seq?: number };
+  /** Where the event is durable now. A buffered event reaches Redis later, in order. */
+  readonly via: 'redis' | 'buffer';
+  /** The stream entry id; undefined when buffered or when Redis already held the event. */
   readonly entryId: string | undefined;
 }
 
@@ -35,13 +40,15 @@ export interface Published<T extends EventType = EventType> {
  * Publishes events to their topic streams.
  *
  * Contract:
- * - `publish()` resolves only once Redis has acknowledged the event; it
- *   rejects with a coded `QtError` otherwise, never silently dropping.
+ * - `publish()` resolves only once the event is durable: appended by Redis
+ *   (and confirmed by `minReplicasAck` replicas when set), or committed to the
+ *   disk buffer. Otherwise it rejects with a coded `QtError`; it never drops
+ *   an event silently.
  * - For one publisher and one topic, events reach the stream in call order,
- *   each with the next `seq` of this producer on that topic. Seqs continue
- *   across restarts (they are read back from Redis).
- * - Appends are idempotent per `(producer, seq)`: re-sending a batch never
- *   duplicates an entry.
+ *   each with the next `seq` of this producer on that topic, across Redis
+ *   outages and restarts of this process.
+ * - Appends are idempotent per `(producer, seq)`: re-sending never duplicates
+ *   an entry, so events whose outcome was unknown are simply sent again.
  * - Invalid data rejects at once with QT_ENVELOPE_INVALID; nothing is sent.
  */
 export interface Publisher {
@@ -53,12 +60,21 @@ export interface Publisher {
 /** Settings of {@link RedisPublisher}. */
 export interface RedisPublisherOptions {
   readonly redis: Redis;
+  /** The breaker-guarded connection; made from `redis` when absent. */
+  readonly link?: RedisLink;
   readonly keys: Keys;
   /** Stable producer id: unique per process, the same across its restarts. */
   readonly producer: string;
   /** The service name written into `source`. */
   readonly source: string;
+  /**
+   * Where events wait while Redis is unreachable. Without one, a publish that
+   * Redis does not acknowledge rejects with QT_PUBLISH_FAILED.
+   */
+  readonly buffer?: EventBuffer;
   readonly batchSize?: number;
+  readonly minReplicasAck?: number;
+  readonly waitTimeoutMs?: number;
   readonly log?: Logger;
   readonly registry?: Registry;
   readonly now?: () => Date;
@@ -66,57 +82,84 @@ export interface RedisPublisherOptions {
 
 interface Pending {
   readonly type: EventType;
-  readonly data: unknown;
-  readonly correlationId: string | undefined;
-  readonly causationId: string | undefined;
-  readonly time: string;
+  readonly envelope: Omit<Envelope, 'seq'>;
+  /** The envelope JSON without seq. */
+  readonly body: string;
   readonly resolve: (p: Published) => void;
   readonly reject: (err: unknown) => void;
 }
 
+/** A topic's publish queue. While `buffered`, its events go to the disk buffer and the drainer owns its seqs. */
 interface Lane {
   readonly topic: string;
   readonly queue: Pending[];
-  /** Next seq to assign; unknown until read back from Redis. */
+  mode: 'direct' | 'buffered';
+  /** Next seq for a direct append; unknown until read back from Redis. */
   nextSeq: number | undefined;
+  /** Highest seq this process assigned on the topic. */
+  lastAssigned: number;
   /** Highest seq Redis acknowledged in this process. */
   lastAcked: number;
-  draining: Promise<void> | undefined;
+  running: Promise<void> | undefined;
 }
 
 const CausalIdSchema = z.string().min(1).max(128).optional();
 
 /**
- * The direct-to-Redis publisher. Each topic is a lane with at most one batch
- * in flight: publishes made while a batch is in flight form the next batch
- * (one Lua call), so a lone publish goes out at once and a burst is sent in
- * large batches without a timer.
+ * The publisher. Each topic is a lane with at most one batch in flight:
+ * publishes made meanwhile form the next batch (one Lua call), so a lone
+ * publish goes out at once and a burst goes out in large batches, with no
+ * timer. With a disk buffer, a batch whose outcome is unknown, and everything
+ * queued behind it, is parked in the buffer (the batch keeps its seqs, "in
+ * doubt") and the lane stays buffered until the drainer has replayed it all.
+ * The direct-or-buffer choice is made in the lane, in order, never around
+ * a batch in flight, so parked events can never be overtaken.
  */
 export class RedisPublisher implements Publisher {
-  readonly #redis: Redis;
-  readonly #keys: Keys;
-  readonly #producer: string;
+  readonly #link: RedisLink;
+  readonly #appender: Appender;
+  readonly #buffer: EventBuffer | undefined;
   readonly #source: string;
   readonly #batchSize: number;
   readonly #log: Logger;
   readonly #metrics: BusMetrics;
   readonly #now: (() => Date) | undefined;
+  readonly #lanes = new Map<string, Lane>();
+  readonly #parkedListeners = new Set<(topic: string) => void>();
   #isoMs = -1;
   #iso = '';
-  readonly #lanes = new Map<string, Lane>();
-  /** Identifies this process's instance of the producer in Redis. */
-  readonly #instance = uuidv7();
   #closing: Promise<void> | undefined;
 
   constructor(options: RedisPublisherOptions) {
-    this.#redis = withScripts(options.redis);
-    this.#keys = options.keys;
-    this.#producer = assertKeyPart('producer', options.producer);
+    this.#link = options.link ?? new RedisLink(options.redis, { log: options.log, registry: options.registry });
+    this.#buffer = options.buffer;
+    this.#appender = {
+      redis: this.#link.redis,
+      keys: options.keys,
+      producer: assertKeyPart('producer', options.producer),
+      // With a buffer the instance is the buffer file's: a restarted producer
+      // is recognised as itself when it re-sends its in-doubt events.
+      instance: options.buffer?.instanceId ?? uuidv7(),
+      minReplicasAck: options.minReplicasAck ?? 0,
+      waitTimeoutMs: options.waitTimeoutMs ?? 1_000,
+    };
     this.#source = options.source;
     this.#batchSize = options.batchSize ?? DEFAULT_PUBLISH_BATCH;
     this.#log = options.log ?? silentLogger;
     this.#metrics = busMetrics(options.registry ?? new Registry());
     this.#now = options.now;
+    // Topics with rows left from an earlier run stay buffered until drained.
+    for (const topic of this.#buffer?.topicsWithBacklog() ?? []) this.#lane(topic).mode = 'buffered';
+  }
+
+  /** The appender the drainer shares, so both write as the same producer instance. */
+  get appender(): Appender {
+    return this.#appender;
+  }
+
+  /** The breaker-guarded connection. */
+  get link(): RedisLink {
+    return this.#link;
   }
 
   publish<T extends EventType>(type: T, data: EventData<T>, options: PublishOptions = {}): Promise<Published<T>> {
@@ -137,19 +180,67 @@ export class RedisPublisher implements Publisher {
         }),
       );
     }
+    const id = uuidv7();
+    const envelope = {
+      id,
+      type,
+      source: this.#source,
+      producer: this.#appender.producer,
+      time: this.#isoNow(),
+      correlationId: options.correlationId ?? id,
+      ...(options.causationId === undefined ? {} : { causationId: options.causationId }),
+      version: EVENT_SCHEMA_VERSION,
+      data: parsed.data,
+    } as Omit<Envelope, 'seq'>;
     const lane = this.#lane(topicOf(type));
     return new Promise<Published<T>>((resolve, reject) => {
       lane.queue.push({
         type,
-        data: parsed.data,
-        correlationId: options.correlationId,
-        causationId: options.causationId,
-        time: this.#isoNow(),
+        envelope,
+        body: JSON.stringify(envelope),
         resolve: resolve as (p: Published) => void,
         reject,
       });
       this.#kick(lane);
     });
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      for (const lane of this.#lanes.values()) await lane.running;
+    })();
+    return this.#closing;
+  }
+
+  /** Called with a topic whenever events of it were parked in the buffer (wakes the drainer). */
+  onParked(listener: (topic: string) => void): () => void {
+    this.#parkedListeners.add(listener);
+    return () => this.#parkedListeners.delete(listener);
+  }
+
+  /** The highest seq this process assigned on a topic (0 if none). */
+  lastAssigned(topic: string): number {
+    return this.#lanes.get(topic)?.lastAssigned ?? 0;
+  }
+
+  /** Records seqs the drainer assigned, so later appends continue after them. */
+  noteAssigned(topic: string, seq: number): void {
+    const lane = this.#lane(topic);
+    if (seq > lane.lastAssigned) lane.lastAssigned = seq;
+  }
+
+  /**
+   * The drainer emptied a topic's backlog: publish directly again, from
+   * `nextSeq` (read back from Redis when undefined). Ignored unless the
+   * backlog really is empty at this moment.
+   */
+  resumeDirect(topic: string, nextSeq: number | undefined): void {
+    const lane = this.#lane(topic);
+    if (lane.mode !== 'buffered' || (this.#buffer?.backlog(topic) ?? 0) > 0) return;
+    lane.mode = 'direct';
+    lane.nextSeq = nextSeq;
+    this.#log.info({ topic, nextSeq }, 'backlog replayed; publishing directly again');
+    if (lane.queue.length > 0) this.#kick(lane);
   }
 
   /** The event time; formatting a date is costly, so it is reused within a millisecond. */
@@ -163,116 +254,137 @@ export class RedisPublisher implements Publisher {
     return this.#iso;
   }
 
-  close(): Promise<void> {
-    this.#closing ??= (async () => {
-      for (const lane of this.#lanes.values()) await lane.draining;
-    })();
-    return this.#closing;
-  }
-
   #lane(topic: string): Lane {
     let lane = this.#lanes.get(topic);
     if (!lane) {
-      lane = { topic, queue: [], nextSeq: undefined, lastAcked: 0, draining: undefined };
+      lane = {
+        topic,
+        queue: [],
+        mode: 'direct',
+        nextSeq: undefined,
+        lastAssigned: 0,
+        lastAcked: 0,
+        running: undefined,
+      };
       this.#lanes.set(topic, lane);
     }
     return lane;
   }
 
   #kick(lane: Lane): void {
-    if (lane.draining) return;
+    if (lane.running) return;
     // Start on the next microtask so publishes made in the same tick share a batch.
-    lane.draining = Promise.resolve()
-      .then(() => this.#drain(lane))
+    lane.running = Promise.resolve()
+      .then(() => this.#run(lane))
       .finally(() => {
-        lane.draining = undefined;
+        lane.running = undefined;
         if (lane.queue.length > 0) this.#kick(lane);
       });
   }
 
-  async #drain(lane: Lane): Promise<void> {
+  async #run(lane: Lane): Promise<void> {
     while (lane.queue.length > 0) {
+      if (this.#buffer && (lane.mode === 'buffered' || this.#link.circuitOpen)) {
+        lane.mode = 'buffered';
+        await this.#park(lane, lane.queue.splice(0), undefined);
+        continue;
+      }
       const batch = lane.queue.splice(0, this.#batchSize);
+      let firstSeq: number | undefined;
       try {
-        if (lane.nextSeq === undefined) lane.nextSeq = (await this.#lastSeq(lane.topic)) + 1;
-        const envelopes = batch.map((p) => this.#envelope(p, (lane.nextSeq as number)++));
-        await this.#append(lane, envelopes, batch);
-      } catch (cause) {
-        if (isQtError(cause, 'QT_PUBLISH_OUT_OF_ORDER')) {
-          lane.nextSeq = undefined;
-          this.#metrics.published.inc({ topic: lane.topic, outcome: 'failed' }, batch.length);
-          this.#log.error({ topic: lane.topic, producer: this.#producer }, cause.message);
-          for (const p of batch) p.reject(cause);
+        if (lane.nextSeq === undefined) {
+          const last = await this.#link.execute(() =>
+            this.#appender.redis.hget(this.#appender.keys.producerSeqs(lane.topic), this.#appender.producer),
+          );
+          // Redis's record, not lastAssigned: seqs of a batch that was refused
+          // or failed (and rejected to its caller) are reused, leaving no gap.
+          lane.nextSeq = (last === null ? 0 : Number(last)) + 1;
+        }
+        firstSeq = lane.nextSeq;
+        lane.nextSeq += batch.length;
+        lane.lastAssigned = Math.max(lane.lastAssigned, lane.nextSeq - 1);
+        const outcome = await this.#link.execute(() =>
+          appendBatch(this.#appender, {
+            topic: lane.topic,
+            firstSeq: firstSeq as number,
+            types: batch.map((p) => p.type),
+            bodies: batch.map((p) => p.body),
+          }),
+        );
+        this.#acknowledged(lane, batch, firstSeq, outcome.before, outcome.entryIds);
+      } catch (err) {
+        lane.nextSeq = undefined;
+        if (isQtError(err, 'QT_PUBLISH_OUT_OF_ORDER') || !this.#buffer) {
+          this.#fail(lane, batch, err);
           continue;
         }
-        // The batch may or may not have landed. Re-read the seq from Redis so a
-        // batch that did not land leaves no gap, and one that did is not reused.
-        lane.nextSeq = undefined;
-        this.#metrics.published.inc({ topic: lane.topic, outcome: 'failed' }, batch.length);
-        this.#log.error({ topic: lane.topic, events: batch.length, err: cause }, 'publish failed');
-        const err = new QtError('QT_PUBLISH_FAILED', `publish to "${lane.topic}" failed: ${(cause as Error).message}`, {
-          cause,
-        });
-        for (const p of batch) p.reject(err);
+        // Outcome unknown: park the batch with its seqs (in doubt) and everything behind it.
+        this.#log.warn(
+          { topic: lane.topic, events: batch.length, err: (err as Error).message },
+          'redis unavailable; buffering',
+        );
+        lane.mode = 'buffered';
+        await this.#park(lane, batch, firstSeq);
+        await this.#park(lane, lane.queue.splice(0), undefined);
       }
     }
   }
 
-  async #lastSeq(topic: string): Promise<number> {
-    const raw = await this.#redis.hget(this.#keys.producerSeqs(topic), this.#producer);
-    return raw === null ? 0 : Number(raw);
-  }
-
-  #envelope(p: Pending, seq: number): Envelope {
-    const id = uuidv7();
-    return {
-      id,
-      type: p.type,
-      source: this.#source,
-      producer: this.#producer,
-      seq,
-      time: p.time,
-      correlationId: p.correlationId ?? id,
-      ...(p.causationId === undefined ? {} : { causationId: p.causationId }),
-      version: EVENT_SCHEMA_VERSION,
-      data: p.data,
-    } as Envelope;
-  }
-
-  async #append(lane: Lane, envelopes: Envelope[], batch: Pending[]): Promise<void> {
-    const first = envelopes[0] as Envelope;
-    const args: (string | number)[] = [this.#producer, this.#instance, first.seq, envelopes.length];
-    for (const env of envelopes) args.push(env.type, JSON.stringify(env));
-    const reply = await this.#redis.qtAppend(
-      this.#keys.stream(lane.topic),
-      this.#keys.producerSeqs(lane.topic),
-      this.#keys.gaps(lane.topic),
-      ...args,
-    );
-    const before = Number(reply[0]);
-    if (Number(reply[1]) === -1) {
-      throw new QtError(
-        'QT_PUBLISH_OUT_OF_ORDER',
-        `another process is publishing to "${lane.topic}" as producer "${this.#producer}" (Redis is at seq ${before})`,
-      );
-    }
+  #acknowledged(
+    lane: Lane,
+    batch: Pending[],
+    firstSeq: number,
+    before: number,
+    entryIds: (string | undefined)[],
+  ): void {
     if (before < lane.lastAcked) {
-      // Redis acknowledged seqs it no longer has: it restarted without them or
-      // failed over to a replica that never got them.
+      // Redis acknowledged seqs it no longer has: it restarted without them
+      // or failed over to a replica that never got them.
       this.#log.error(
-        { topic: lane.topic, producer: this.#producer, lastAcked: lane.lastAcked, redisLast: before },
+        { topic: lane.topic, producer: this.#appender.producer, lastAcked: lane.lastAcked, redisLast: before },
         'redis lost acknowledged events of this producer',
       );
     }
     let duplicates = 0;
-    for (let i = 0; i < batch.length; i++) {
-      const id = reply[i + 2];
-      const entryId = typeof id === 'string' ? id : undefined;
+    batch.forEach((p, i) => {
+      const entryId = entryIds[i];
       if (entryId === undefined) duplicates++;
-      (batch[i] as Pending).resolve({ envelope: envelopes[i] as Envelope, entryId });
-    }
-    lane.lastAcked = (envelopes.at(-1) as Envelope).seq;
+      p.resolve({ envelope: { ...p.envelope, seq: firstSeq + i }, via: 'redis', entryId });
+    });
+    lane.lastAcked = firstSeq + batch.length - 1;
     this.#metrics.published.inc({ topic: lane.topic, outcome: 'redis' }, batch.length - duplicates);
     if (duplicates > 0) this.#metrics.published.inc({ topic: lane.topic, outcome: 'duplicate' }, duplicates);
+  }
+
+  #fail(lane: Lane, batch: Pending[], cause: unknown): void {
+    this.#metrics.published.inc({ topic: lane.topic, outcome: 'failed' }, batch.length);
+    this.#log.error({ topic: lane.topic, events: batch.length, err: (cause as Error).message }, 'publish failed');
+    const err = isQtError(cause)
+      ? cause
+      : new QtError('QT_PUBLISH_FAILED', `publish to "${lane.topic}" failed: ${(cause as Error).message}`, { cause });
+    for (const p of batch) p.reject(err);
+  }
+
+  /** Commits events to the disk buffer, then resolves them. `firstSeq` marks them in doubt. */
+  async #park(lane: Lane, batch: Pending[], firstSeq: number | undefined): Promise<void> {
+    if (batch.length === 0) return;
+    const buffer = this.#buffer as EventBuffer;
+    try {
+      await buffer.append(
+        batch.map((p, i) => ({
+          topic: lane.topic,
+          type: p.type,
+          seq: firstSeq === undefined ? null : firstSeq + i,
+          body: p.body,
+        })),
+      );
+    } catch (err) {
+      // Buffer full or closed: the caller learns it; nothing is dropped silently.
+      this.#fail(lane, batch, err);
+      return;
+    }
+    for (const p of batch) p.resolve({ envelope: p.envelope, via: 'buffer', entryId: undefined });
+    this.#metrics.published.inc({ topic: lane.topic, outcome: 'buffer' }, batch.length);
+    for (const l of this.#parkedListeners) l(lane.topic);
   }
 }

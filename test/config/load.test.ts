@@ -5,7 +5,22 @@ import { isQtError, type QtError } from '../../src/errors.js';
 
 test('an empty environment gives the documented defaults', (t) => {
   const c = loadConfig({});
-  t.deepEqual(c.redis, { mode: 'standalone', url: DEFAULT_REDIS_URL, minReplicasAck: 0, explicit: false });
+  t.deepEqual(c.redis, {
+    mode: 'standalone',
+    url: DEFAULT_REDIS_URL,
+    minReplicasAck: 0,
+    waitTimeoutMs: 1_000,
+    commandTimeoutMs: 5_000,
+    breakerHalfOpenMs: 60_000,
+    explicit: false,
+  });
+  t.deepEqual(c.buffer, {
+    synchronous: 'FULL',
+    maxRows: 1_000_000,
+    maxBytes: 1024 ** 3,
+    whenFull: 'block',
+    blockTimeoutMs: 30_000,
+  });
   t.is(c.keyPrefix, 'qt');
   t.is(c.consumer.maxDeliveries, DEFAULT_MAX_DELIVERIES);
   t.is(c.consumer.claimIdleMs, DEFAULT_CLAIM_IDLE_MS);

@@ -223,7 +223,7 @@ test('a duplicate (same producer and seq) is acked without reaching the handler'
   const first = await pub.publish('market.tick', tick(1));
   await pub.publish('market.tick', tick(2));
   // A replayed copy: same envelope, new stream entry (as a re-sent XADD would make).
-  await redis.xadd(keys.stream('market'), '*', ...encodeEntry(first.envelope));
+  await redis.xadd(keys.stream('market'), '*', ...encodeEntry(first.envelope as Envelope));
   await pub.publish('market.tick', tick(3));
   await waitFor(() => handled.length === 3, 'three handled');
   await waitFor(async () => (await pendingCount(redis, keys.stream('market'), 'g')) === 0, 'all acked');

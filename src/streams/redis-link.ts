@@ -1,0 +1,184 @@
+import {
+  BrokenCircuitError,
+  type CircuitBreakerPolicy,
+  CircuitState,
+  ConsecutiveBreaker,
+  circuitBreaker,
+  handleWhen,
+} from 'cockatiel';
+import type { Redis } from 'ioredis';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { isQtError } from '../errors.js';
+import { type Logger, silentLogger } from '../log.js';
+
+/** Consecutive failures that open the circuit (DESIGN §5). */
+export const DEFAULT_BREAKER_THRESHOLD = 3;
+/** How long the circuit stays open before one trial call (DESIGN §5). */
+export const DEFAULT_HALF_OPEN_AFTER_MS = 60_000;
+
+/** What `healthCheck()` reports about Redis (DESIGN §5, §9). */
+export interface RedisHealth {
+  readonly status: 'OK' | 'DEGRADED' | 'DOWN';
+  readonly latencyMs: number | undefined;
+  readonly version: string | undefined;
+  readonly uptimeSeconds: number | undefined;
+  readonly connectedClients: number | undefined;
+  readonly usedMemoryBytes: number | undefined;
+  readonly role: string | undefined;
+  readonly breaker: 'closed' | 'open' | 'half-open';
+  readonly error?: string;
+}
+
+/** Settings of {@link RedisLink}. */
+export interface RedisLinkOptions {
+  readonly breakerThreshold?: number;
+  readonly halfOpenAfterMs?: number;
+  /** Latency above this makes healthCheck() DEGRADED (DESIGN §9: 100 ms for Redis). */
+  readonly slowMs?: number;
+  readonly log?: Logger;
+  readonly registry?: Registry;
+}
+
+const STATE_VALUE: Record<CircuitState, number> = {
+  [CircuitState.Closed]: 0,
+  [CircuitState.HalfOpen]: 1,
+  [CircuitState.Open]: 2,
+  [CircuitState.Isolated]: 2,
+};
+
+const metricCache = new WeakMap<Registry, { reconnects: Counter; breaker: Gauge }>();
+function linkMetrics(registry: Registry) {
+  let m = metricCache.get(registry);
+  if (!m) {
+    m = {
+      reconnects: new Counter({
+        name: 'redis_reconnects_total',
+        help: 'Redis reconnect attempts',
+        registers: [registry],
+      }),
+      breaker: new Gauge({
+        name: 'redis_circuit_breaker_state',
+        help: 'Redis circuit breaker: 0 closed, 1 half-open, 2 open',
+        registers: [registry],
+      }),
+    };
+    metricCache.set(registry, m);
+  }
+  return m;
+}
+
+/**
+ * A Redis command connection with a circuit breaker in front of it. Calls go
+ * through `execute()`: after `breakerThreshold` consecutive failures the
+ * circuit opens and calls fail at once with `BrokenCircuitError` (the
+ * publisher then writes to the disk buffer without waiting on Redis); after
+ * `halfOpenAfterMs` one trial call is let through. Coded `QtError`s (a
+ * refused batch, say) are answers from Redis, not failures, and do not count.
+ */
+export class RedisLink {
+  readonly redis: Redis;
+  readonly #breaker: CircuitBreakerPolicy;
+  readonly #slowMs: number;
+  readonly #log: Logger;
+  readonly #listeners = new Set<() => void>();
+
+  constructor(redis: Redis, options: RedisLinkOptions = {}) {
+    this.redis = redis;
+    this.#slowMs = options.slowMs ?? 100;
+    this.#log = options.log ?? silentLogger;
+    const metrics = linkMetrics(options.registry ?? new Registry());
+    this.#breaker = circuitBreaker(
+      handleWhen((err) => !isQtError(err)),
+      {
+        halfOpenAfter: options.halfOpenAfterMs ?? DEFAULT_HALF_OPEN_AFTER_MS,
+        breaker: new ConsecutiveBreaker(options.breakerThreshold ?? DEFAULT_BREAKER_THRESHOLD),
+      },
+    );
+    this.#breaker.onStateChange((state) => {
+      metrics.breaker.set(STATE_VALUE[state]);
+      this.#log.warn({ state: CircuitState[state] }, 'redis circuit breaker changed state');
+      if (state !== CircuitState.Open) this.#notify();
+    });
+    redis.on('reconnecting', () => metrics.reconnects.inc());
+    redis.on('ready', () => this.#notify());
+  }
+
+  /** True while the circuit is open: calls would fail at once. */
+  get circuitOpen(): boolean {
+    const s = this.#breaker.state;
+    return s === CircuitState.Open || s === CircuitState.Isolated;
+  }
+
+  /** The breaker state as a word, for health output. */
+  get breakerState(): RedisHealth['breaker'] {
+    const s = this.#breaker.state;
+    return s === CircuitState.Closed ? 'closed' : s === CircuitState.HalfOpen ? 'half-open' : 'open';
+  }
+
+  /** Runs a Redis call through the circuit breaker. */
+  execute<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#breaker.execute(fn);
+  }
+
+  /**
+   * Calls `listener` whenever Redis may have become usable again (the
+   * connection is ready, the circuit half-opens or closes). Returns an
+   * unsubscribe function.
+   */
+  onAvailable(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #notify(): void {
+    for (const l of this.#listeners) l();
+  }
+
+  /** Latency, version, uptime, clients, memory, role and breaker state (never throws). */
+  async healthCheck(): Promise<RedisHealth> {
+    const breaker = this.breakerState;
+    const started = performance.now();
+    try {
+      await this.redis.ping();
+      const latencyMs = performance.now() - started;
+      const info = parseInfo(await this.redis.info());
+      const role = (await this.redis.role()) as unknown[];
+      return {
+        status: breaker !== 'closed' || latencyMs > this.#slowMs ? 'DEGRADED' : 'OK',
+        latencyMs: Math.round(latencyMs * 1000) / 1000,
+        version: info.redis_version,
+        uptimeSeconds: numberOrUndefined(info.uptime_in_seconds),
+        connectedClients: numberOrUndefined(info.connected_clients),
+        usedMemoryBytes: numberOrUndefined(info.used_memory),
+        role: typeof role[0] === 'string' ? role[0] : info.role,
+        breaker,
+      };
+    } catch (err) {
+      return {
+        status: 'DOWN',
+        latencyMs: undefined,
+        version: undefined,
+        uptimeSeconds: undefined,
+        connectedClients: undefined,
+        usedMemoryBytes: undefined,
+        role: undefined,
+        breaker,
+        error: err instanceof BrokenCircuitError ? 'circuit open' : (err as Error).message,
+      };
+    }
+  }
+}
+
+function numberOrUndefined(v: string | undefined): number | undefined {
+  return v === undefined || v === '' || Number.isNaN(Number(v)) ? undefined : Number(v);
+}
+
+/** Parses the text of INFO into `field → value`. */
+export function parseInfo(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    const i = line.indexOf(':');
+    if (i > 0 && !line.startsWith('#')) out[line.slice(0, i)] = line.slice(i + 1);
+  }
+  return out;
+}
