@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { hostname } from 'node:os';
 /**
  * Runtime entry point: `node dist/main.js --actors=all|LIST`. Parses the
  * command line and the environment, connects to Redis (starting a local
@@ -6,19 +7,30 @@
  * chosen services, and shuts down cleanly on SIGTERM/SIGINT.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import type { Redis } from 'ioredis';
 import { parseActors, SERVICE_NAMES, SERVICES, type ServiceName } from './actors/services.js';
 import { type Config, loadConfig } from './config/load.js';
 import { isQtError } from './errors.js';
 import { TOPICS } from './events/catalog.js';
 import { createLogger, type Logger, redactUrl } from './log.js';
-import { createRedis } from './streams/connection.js';
-import { createKeys } from './streams/keys.js';
+import { type EventBus, openEventBus } from './streams/event-bus.js';
 import { isRedisReachable, type LocalRedis, startLocalRedis } from './streams/local-redis.js';
 import { RetentionLoop } from './streams/retention.js';
 
 /** Exit code for bad usage or bad configuration. */
 export const EXIT_USAGE = 2;
+/** Exit code when local state (the disk buffer) cannot be used. */
+export const EXIT_STATE = 3;
+
+/**
+ * The default producer id: host and hosted services, so one process per
+ * service set on a host gets a stable id of its own (its disk buffer file is
+ * named after it and locked, so two processes cannot share it).
+ */
+export function defaultProducerId(services: readonly ServiceName[], host = hostname()): string {
+  const h = host.replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'host';
+  const what = services.length === SERVICE_NAMES.length ? 'all' : services.join('_');
+  return `${h}.${what}`;
+}
 
 interface Options {
   readonly actors: string;
@@ -89,14 +101,25 @@ async function host(
       local = await startLocalRedis({ dataDir: config.dataDir, port, log });
     }
   }
-  const redis: Redis = createRedis(config);
-  redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
-  await redis.connect().catch((err) => log.error({ err: err.message }, 'redis connect failed; retrying in background'));
-
-  const keys = createKeys(config.keyPrefix);
+  const producer = config.producerId ?? defaultProducerId(services);
+  let bus: EventBus;
+  try {
+    bus = await openEventBus(config, {
+      producer,
+      source: services.length === 1 ? (services[0] as string) : 'runtime',
+      log,
+    });
+  } catch (err) {
+    if (isQtError(err, 'QT_BUFFER_LOCKED') || isQtError(err, 'QT_BUFFER_CORRUPT')) {
+      log.fatal({ code: err.code }, err.message);
+      await local?.stop();
+      return EXIT_STATE;
+    }
+    throw err;
+  }
   const retention = new RetentionLoop({
-    redis,
-    keys,
+    redis: bus.redis,
+    keys: bus.keys,
     topics: TOPICS,
     policy: { maxLen: config.retention.maxLen, maxAgeMs: config.retention.maxAgeMs },
     intervalMs: config.retention.intervalMs,
@@ -109,6 +132,8 @@ async function host(
   log.info(
     {
       services,
+      producer,
+      buffer: bus.buffer.path,
       redis: redactUrl(local?.url ?? (config.redis.mode === 'standalone' ? config.redis.url : config.redis.masterName)),
     },
     'runtime started',
@@ -121,7 +146,7 @@ async function host(
   });
   log.info({ reason }, 'shutting down');
   await retention.close();
-  await redis.quit().catch(() => redis.disconnect());
+  await bus.close();
   await local?.stop();
   log.info('stopped');
   return 0;
