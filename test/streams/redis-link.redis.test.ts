@@ -1,0 +1,74 @@
+import test from 'ava';
+import { BrokenCircuitError } from 'cockatiel';
+import { Registry } from 'prom-client';
+import { reconnectDelayMs } from '../../src/streams/connection.js';
+import { RedisLink } from '../../src/streams/redis-link.js';
+import { waitFor } from '../support/bus.js';
+import { startRedis } from '../support/redis-fixture.js';
+
+test('reconnect delays double from 1 s to a 30 s cap, with ±20 % jitter', (t) => {
+  const mid = (attempt: number) => reconnectDelayMs(attempt, () => 0.5);
+  t.deepEqual([1, 2, 3, 4, 5, 6, 7, 12].map(mid), [1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]);
+  t.is(
+    reconnectDelayMs(1, () => 0),
+    800,
+  );
+  t.is(
+    reconnectDelayMs(1, () => 1),
+    1_200,
+  );
+});
+
+test('healthCheck reports latency, version, uptime, clients, memory, role and breaker state', async (t) => {
+  const server = await startRedis({ name: 'health' });
+  t.teardown(() => server.stop());
+  const link = new RedisLink(server.client());
+  const h = await link.healthCheck();
+  t.is(h.status, 'OK');
+  t.regex(h.version ?? '', /^\d+\.\d+\.\d+$/);
+  t.true((h.latencyMs ?? -1) >= 0);
+  t.true((h.uptimeSeconds ?? -1) >= 0);
+  t.true((h.connectedClients ?? 0) >= 1);
+  t.true((h.usedMemoryBytes ?? 0) > 0);
+  t.is(h.role, 'master');
+  t.is(h.breaker, 'closed');
+});
+
+test('the circuit opens after 3 consecutive failures, fails fast, half-opens and closes when Redis is back', async (t) => {
+  const server = await startRedis({ name: 'breaker' });
+  t.teardown(() => server.stop());
+  const registry = new Registry();
+  const redis = server.client({ enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
+  const link = new RedisLink(redis, { halfOpenAfterMs: 300, registry });
+  let available = 0;
+  link.onAvailable(() => available++);
+  await waitFor(() => redis.status === 'ready', 'connected');
+  await link.execute(() => redis.ping());
+  await server.kill();
+  for (let i = 0; i < 3; i++) await t.throwsAsync(link.execute(() => redis.ping()));
+  t.true(link.circuitOpen, 'open after three failures');
+  let called = false;
+  await t.throwsAsync(
+    link.execute(async () => {
+      called = true;
+      return 'x';
+    }),
+    { instanceOf: BrokenCircuitError },
+  );
+  t.false(called, 'an open circuit does not even try');
+  const down = await link.healthCheck();
+  t.is(down.status, 'DOWN');
+  t.is(down.breaker, 'open');
+
+  await server.restart();
+  await waitFor(() => redis.status === 'ready', 'reconnected');
+  await new Promise((r) => setTimeout(r, 350)); // past halfOpenAfter
+  t.is(await link.execute(() => redis.ping()), 'PONG', 'the trial call goes through');
+  t.false(link.circuitOpen);
+  t.is(link.breakerState, 'closed');
+  t.true(available > 0, 'listeners heard that Redis is usable again');
+  const state = await registry.getSingleMetric('redis_circuit_breaker_state')?.get();
+  t.is(state?.values[0]?.value, 0);
+  const reconnects = await registry.getSingleMetric('redis_reconnects_total')?.get();
+  t.true((reconnects?.values[0]?.value ?? 0) > 0);
+});
