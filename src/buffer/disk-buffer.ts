@@ -45,7 +45,9 @@ function prepare(db: Database.Database) {
     remove: db.prepare('DELETE FROM events WHERE id = ? RETURNING topic, size').raw(),
     maxSeq: db.prepare('SELECT max(seq) FROM events WHERE topic = ? AND seq IS NOT NULL').pluck(),
     oldestCreatedAt: db.prepare('SELECT created_at FROM events ORDER BY id LIMIT 1').pluck(),
-    perTopic: db.prepare('SELECT topic, count(*), total(size) FROM events GROUP BY topic').raw(),
+    // Rows per topic from the index alone; bytes need the table (the limit is global).
+    perTopic: db.prepare('SELECT topic, count(*) FROM events GROUP BY topic').raw(),
+    totalBytes: db.prepare('SELECT total(size) FROM events').pluck(),
   };
 }
 
@@ -120,11 +122,11 @@ export class DiskBuffer {
     this.now = options.now ?? Date.now;
     this.stmts = prepare(db);
     this.capacity = new Capacity(path, settings.maxRows, settings.maxBytes, settings.whenFull, settings.blockTimeoutMs);
-    for (const [topic, rows, bytes] of this.stmts.perTopic.all() as [string, number, number][]) {
+    for (const [topic, rows] of this.stmts.perTopic.all() as [string, number][]) {
       this.backlogs.set(topic, rows);
       this.capacity.rows += rows;
-      this.capacity.bytes += bytes;
     }
+    this.capacity.bytes = this.stmts.totalBytes.get() as number;
     const insert = this.stmts.insert;
     this.commitGroup = db.transaction((batch: readonly PendingAppend[], at: number) => {
       for (const job of batch) {
@@ -165,7 +167,7 @@ export class DiskBuffer {
       db.pragma(`synchronous = ${settings.synchronous}`);
       // After a checkpoint, keep the WAL file from staying at its high-water mark.
       db.pragma('journal_size_limit = 67108864');
-      if (process.env.CKPT) db.pragma('wal_autocheckpoint = ' + process.env.CKPT);
+
       const { from, to } = migrate(db);
       const meta = BufferMetaSchema.safeParse(readMetaRows(db));
       if (!meta.success) throw corruptError(path, `bad meta table: ${z.prettifyError(meta.error)}`);

@@ -124,6 +124,7 @@ export class Drainer {
         failures = 0;
       } catch (err) {
         failures++;
+        for (const topic of topics) this.#publisher.releaseHold(topic);
         if (!(err instanceof BrokenCircuitError)) {
           this.#log.warn({ err: (err as Error).message, failures }, 'replay paused');
         }
@@ -175,6 +176,8 @@ export class Drainer {
       this.#next.set(topic, (run.at(-1) as SequencedRow).seq + 1);
     }
     this.#log.debug({ topic, rows: rows.length }, 'replayed');
+    // Nearly caught up: ask the publisher to stop parking, so this converges.
+    if (this.#buffer.backlog(topic) <= this.#batchSize) this.#publisher.holdForCatchUp(topic);
     this.#maybeResume(topic);
     return true;
   }

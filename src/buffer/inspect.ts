@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { isQtError, QtError } from '../errors.js';
@@ -50,7 +50,9 @@ export function openFailure(path: string, err: unknown): QtError {
     return lockedError(path, err);
   }
   const message = err instanceof Error ? err.message : String(err);
-  return corruptError(path, code ? `${message} (${code})` : message, err);
+  if (code === 'SQLITE_NOTADB') return corruptError(path, `not a SQLite database (${message})`, err);
+  if (code?.startsWith('SQLITE_CORRUPT')) return corruptError(path, `damaged (SQLite: ${message}, ${code})`, err);
+  return corruptError(path, code ? `unreadable (SQLite: ${message}, ${code})` : `unreadable (${message})`, err);
 }
 
 /**
@@ -141,9 +143,4 @@ export function inspectBufferFile(path: string): FileState {
   } finally {
     db?.close();
   }
-}
-
-/** True when `path` or its WAL exists (for callers deciding whether a file is new). */
-export function bufferFileExists(path: string): boolean {
-  return existsSync(path);
 }

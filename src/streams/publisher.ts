@@ -100,6 +100,11 @@ interface Lane {
   lastAssigned: number;
   /** Highest seq Redis acknowledged in this process. */
   lastAcked: number;
+  /**
+   * The drainer is about to empty the backlog: keep new events in memory
+   * (unacknowledged) instead of parking them, so the lane can go direct.
+   */
+  holding: boolean;
   running: Promise<void> | undefined;
 }
 
@@ -207,7 +212,10 @@ export class RedisPublisher implements Publisher {
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      for (const lane of this.#lanes.values()) await lane.running;
+      for (const lane of this.#lanes.values()) {
+        this.releaseHold(lane.topic);
+        await lane.running;
+      }
     })();
     return this.#closing;
   }
@@ -238,8 +246,28 @@ export class RedisPublisher implements Publisher {
     const lane = this.#lane(topic);
     if (lane.mode !== 'buffered' || (this.#buffer?.backlog(topic) ?? 0) > 0) return;
     lane.mode = 'direct';
+    lane.holding = false;
     lane.nextSeq = nextSeq;
     this.#log.info({ topic, nextSeq }, 'backlog replayed; publishing directly again');
+    if (lane.queue.length > 0) this.#kick(lane);
+  }
+
+  /**
+   * The drainer has little left of a topic: hold new events in memory rather
+   * than parking them behind it. Without this, steady publishing could keep
+   * a lane buffered for ever, each new event landing in the buffer just
+   * before the drainer empties it.
+   */
+  holdForCatchUp(topic: string): void {
+    const lane = this.#lane(topic);
+    if (lane.mode === 'buffered') lane.holding = true;
+  }
+
+  /** The drainer could not finish (Redis failed again): park held events after all. */
+  releaseHold(topic: string): void {
+    const lane = this.#lanes.get(topic);
+    if (!lane?.holding) return;
+    lane.holding = false;
     if (lane.queue.length > 0) this.#kick(lane);
   }
 
@@ -264,6 +292,7 @@ export class RedisPublisher implements Publisher {
         nextSeq: undefined,
         lastAssigned: 0,
         lastAcked: 0,
+        holding: false,
         running: undefined,
       };
       this.#lanes.set(topic, lane);
@@ -272,7 +301,7 @@ export class RedisPublisher implements Publisher {
   }
 
   #kick(lane: Lane): void {
-    if (lane.running) return;
+    if (lane.running || lane.holding) return;
     // Start on the next microtask so publishes made in the same tick share a batch.
     lane.running = Promise.resolve()
       .then(() => this.#run(lane))

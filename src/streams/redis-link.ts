@@ -79,34 +79,53 @@ export class RedisLink {
   readonly redis: Redis;
   readonly #breaker: CircuitBreakerPolicy;
   readonly #slowMs: number;
+  readonly #halfOpenAfterMs: number;
   readonly #log: Logger;
   readonly #listeners = new Set<() => void>();
+  #openedAt = 0;
+  #trialTimer: NodeJS.Timeout | undefined;
 
   constructor(redis: Redis, options: RedisLinkOptions = {}) {
     this.redis = redis;
     this.#slowMs = options.slowMs ?? 100;
     this.#log = options.log ?? silentLogger;
     const metrics = linkMetrics(options.registry ?? new Registry());
+    this.#halfOpenAfterMs = options.halfOpenAfterMs ?? DEFAULT_HALF_OPEN_AFTER_MS;
     this.#breaker = circuitBreaker(
       handleWhen((err) => !isQtError(err)),
       {
-        halfOpenAfter: options.halfOpenAfterMs ?? DEFAULT_HALF_OPEN_AFTER_MS,
+        halfOpenAfter: this.#halfOpenAfterMs,
         breaker: new ConsecutiveBreaker(options.breakerThreshold ?? DEFAULT_BREAKER_THRESHOLD),
       },
     );
     this.#breaker.onStateChange((state) => {
       metrics.breaker.set(STATE_VALUE[state]);
       this.#log.warn({ state: CircuitState[state] }, 'redis circuit breaker changed state');
-      if (state !== CircuitState.Open) this.#notify();
+      clearTimeout(this.#trialTimer);
+      if (state === CircuitState.Open) {
+        // cockatiel half-opens lazily, inside the next execute(). Callers
+        // that skip Redis while the circuit is open would never make that
+        // call, so wake them when a trial is due.
+        this.#openedAt = Date.now();
+        this.#trialTimer = setTimeout(() => this.#notify(), this.#halfOpenAfterMs);
+        this.#trialTimer.unref();
+      } else {
+        this.#notify();
+      }
     });
     redis.on('reconnecting', () => metrics.reconnects.inc());
     redis.on('ready', () => this.#notify());
   }
 
-  /** True while the circuit is open: calls would fail at once. */
+  /**
+   * True while the circuit is open and no trial call is due yet: a call now
+   * would fail at once. Once `halfOpenAfterMs` has passed this is false, so
+   * the next caller makes the trial call.
+   */
   get circuitOpen(): boolean {
     const s = this.#breaker.state;
-    return s === CircuitState.Open || s === CircuitState.Isolated;
+    if (s === CircuitState.Isolated) return true;
+    return s === CircuitState.Open && Date.now() - this.#openedAt < this.#halfOpenAfterMs;
   }
 
   /** The breaker state as a word, for health output. */

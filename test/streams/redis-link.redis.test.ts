@@ -62,7 +62,11 @@ test('the circuit opens after 3 consecutive failures, fails fast, half-opens and
 
   await server.restart();
   await waitFor(() => redis.status === 'ready', 'reconnected');
-  await new Promise((r) => setTimeout(r, 350)); // past halfOpenAfter
+  const heard = available;
+  // Nobody calls execute() while the circuit is open; the link itself must
+  // say when a trial is due, or callers that skip Redis would wait for ever.
+  await waitFor(() => !link.circuitOpen, 'trial due after halfOpenAfter', 2_000);
+  await waitFor(() => available > heard, 'listeners woken for the trial', 2_000);
   t.is(await link.execute(() => redis.ping()), 'PONG', 'the trial call goes through');
   t.false(link.circuitOpen);
   t.is(link.breakerState, 'closed');

@@ -88,3 +88,51 @@ test('SIGKILL Redis mid-burst: every event arrives once, in order, through the d
   await bus.close();
   consumerRedis.disconnect();
 });
+
+test('under steady publishing after an outage, the publisher catches up and goes direct again', async (t) => {
+  const server = await startRedis({ name: 'catch-up', persistence: 'aof' });
+  const dataDir = await mkdtemp(join(tmpdir(), 'qt-catchup-'));
+  t.teardown(async () => {
+    await server.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  const config = loadConfig({
+    REDIS_URL: server.url,
+    QT_DATA_DIR: dataDir,
+    QT_KEY_PREFIX: uniquePrefix('catchup'),
+    REDIS_BREAKER_HALF_OPEN_MS: '200',
+  });
+  const redis = createRedis(config, { retryStrategy: () => 50 });
+  const bus = await openEventBus(config, { producer: 'steady', source: 'test', redis });
+  await server.kill();
+  const sends: Promise<Published>[] = [];
+  let price = 0;
+  // Sustained load: a new burst every millisecond, not waiting for the last,
+  // so there is always a buffer append in flight.
+  const publishFor = async (ms: number) => {
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+      for (let i = 0; i < 5; i++) {
+        sends.push(bus.publisher.publish('market.tick', { symbol: 'BTCUSDT', price: ++price, volume: 1 }));
+      }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  };
+  await publishFor(500); // all of this is buffered
+  await server.restart();
+  await publishFor(2_000); // the drainer replays while publishing goes on
+  const results = await Promise.all(sends);
+  const tail = results.slice(-200);
+  t.true(
+    results.slice(0, 100).every((r) => r.via === 'buffer'),
+    'publishes during the outage were buffered',
+  );
+  t.true(
+    tail.every((r) => r.via === 'redis'),
+    `the last 200 publishes went straight to Redis (${tail.filter((r) => r.via === 'buffer').length} buffered)`,
+  );
+  await waitFor(() => bus.buffer.backlog('market') === 0, 'buffer drained');
+  const stream = await redis.xrange(bus.keys.stream('market'), '-', '+');
+  t.is(stream.length, price, 'every event once');
+  await bus.close();
+});
