@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { loadConfig } from '../../src/config/load.js';
 import type { Envelope } from '../../src/events/envelope.js';
 import { createRedis } from '../../src/streams/connection.js';
@@ -21,9 +21,10 @@ const PER_TICK = 10; // 10 events every 5 ms: about 2,000 events/s
 const KILL_AT = 4_000; // about 2 s into the burst
 const RESTART_AT = 10_000; // about 3 s later
 
-test('SIGKILL Redis mid-burst: every event arrives once, in order, through the disk buffer', async (t) => {
-  const server = await startRedis({ name: 'outage', persistence: 'aof' });
-  const dataDir = await mkdtemp(join(tmpdir(), 'qt-outage-'));
+/** A persistent Redis (AOF, so acknowledged events survive SIGKILL), a data dir, and settings for both. */
+async function outageSetup(t: ExecutionContext, name: string) {
+  const server = await startRedis({ name, persistence: 'aof' });
+  const dataDir = await mkdtemp(join(tmpdir(), `qt-${name}-`));
   t.teardown(async () => {
     await server.stop();
     await rm(dataDir, { recursive: true, force: true });
@@ -31,10 +32,15 @@ test('SIGKILL Redis mid-burst: every event arrives once, in order, through the d
   const config = loadConfig({
     REDIS_URL: server.url,
     QT_DATA_DIR: dataDir,
-    QT_KEY_PREFIX: uniquePrefix('outage'),
+    QT_KEY_PREFIX: uniquePrefix(name),
     REDIS_BREAKER_HALF_OPEN_MS: '300',
     REDIS_COMMAND_TIMEOUT_MS: '1000',
   });
+  return { server, config };
+}
+
+test('SIGKILL Redis mid-burst: every event arrives once, in order, through the disk buffer', async (t) => {
+  const { server, config } = await outageSetup(t, 'outage');
   const bus = await openEventBus(config, { producer: 'outage-producer', source: 'test' });
   const seen: Envelope[] = [];
   const consumerRedis = createRedis(config);
@@ -90,18 +96,7 @@ test('SIGKILL Redis mid-burst: every event arrives once, in order, through the d
 });
 
 test('under steady publishing after an outage, the publisher catches up and goes direct again', async (t) => {
-  const server = await startRedis({ name: 'catch-up', persistence: 'aof' });
-  const dataDir = await mkdtemp(join(tmpdir(), 'qt-catchup-'));
-  t.teardown(async () => {
-    await server.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  });
-  const config = loadConfig({
-    REDIS_URL: server.url,
-    QT_DATA_DIR: dataDir,
-    QT_KEY_PREFIX: uniquePrefix('catchup'),
-    REDIS_BREAKER_HALF_OPEN_MS: '200',
-  });
+  const { server, config } = await outageSetup(t, 'catch-up');
   const redis = createRedis(config, { retryStrategy: () => 50 });
   const bus = await openEventBus(config, { producer: 'steady', source: 'test', redis });
   await server.kill();
