@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
 
 /** Why an entry was dead-lettered. */
-export type DeadLetterReason = 'invalid' | 'max_deliveries' | 'deleted';
+export type DeadLetterReason = 'invalid' | 'max_deliveries';
 
 /** What is written to the `dlq` stream for one dead entry. */
 export interface DeadLetter {
