@@ -167,7 +167,6 @@ export class DiskBuffer {
       db.pragma(`synchronous = ${settings.synchronous}`);
       // After a checkpoint, keep the WAL file from staying at its high-water mark.
       db.pragma('journal_size_limit = 67108864');
-
       const { from, to } = migrate(db);
       const meta = BufferMetaSchema.safeParse(readMetaRows(db));
       if (!meta.success) throw corruptError(path, `bad meta table: ${z.prettifyError(meta.error)}`);

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { z } from 'zod';
 import { isQtError } from '../errors.js';
 import { checkHeader, sqliteCode } from './inspect.js';
 
@@ -12,15 +13,23 @@ export interface ExportResult {
   readonly errors: string[];
 }
 
-/** One exported row: the stored event, `body` kept as the exact stored text. */
-export interface ExportedRow {
-  readonly id: number;
-  readonly topic: string;
-  readonly type: string;
-  readonly seq: number | null;
-  readonly createdAt: number;
-  readonly body: string;
-}
+/** Text as the publisher writes it: JSON escapes NUL, so a raw NUL means zero-filled (lost) bytes. */
+const noNul = z.string().refine((s) => !s.includes('\0'), 'contains NUL bytes');
+
+/**
+ * One exported row: the stored event, `body` kept as the exact stored text.
+ * Rows are validated because a damaged page can decode into nonsense.
+ */
+export const ExportedRowSchema = z.object({
+  id: z.number().int().positive(),
+  topic: noNul,
+  type: noNul,
+  seq: z.number().int().nullable(),
+  createdAt: z.number().int().positive(),
+  body: noNul,
+});
+/** One exported row. */
+export type ExportedRow = z.infer<typeof ExportedRowSchema>;
 
 const ROWS_FROM = 'SELECT id, topic, type, seq, created_at AS createdAt, body FROM events WHERE id > ? ORDER BY id';
 
@@ -91,15 +100,31 @@ function exportRows(db: Database.Database, write: (line: string) => void, errors
   const lastId = highestId(db);
   let exported = 0;
   let after = 0;
+  const invalid: unknown[] = [];
+  const reportInvalid = () => {
+    if (invalid.length === 0) return;
+    errors.push(
+      `${invalid.length} rows with invalid content skipped (first: ${JSON.stringify(invalid[0]).slice(0, 200)})`,
+    );
+    invalid.length = 0;
+  };
   for (;;) {
     try {
-      for (const row of rows.iterate(after) as IterableIterator<ExportedRow>) {
-        emit(write, row);
+      for (const raw of rows.iterate(after)) {
+        const row = ExportedRowSchema.safeParse(raw);
+        // A damaged b-tree can also return rows out of order; keep the output strictly by id.
+        if (!row.success || row.data.id <= after) {
+          invalid.push(raw);
+          continue;
+        }
+        emit(write, row.data);
         exported++;
-        after = row.id;
+        after = row.data.id;
       }
+      reportInvalid();
       return exported;
     } catch (err) {
+      reportInvalid();
       if (err instanceof WriteFailed) throw err;
       const resumeAt = findReadable(firstAfter, after, lastId);
       const lost = countIndexed(db, after, resumeAt);
@@ -138,8 +163,9 @@ function emit(write: (line: string) => void, row: ExportedRow): void {
 function findReadable(firstAfter: Database.Statement, after: number, lastId: number): number | undefined {
   const readableAfter = (x: number): number | undefined | false => {
     try {
-      const row = firstAfter.get(x) as ExportedRow | undefined;
-      return row?.id;
+      const row = firstAfter.get(x) as { id: unknown } | undefined;
+      if (row === undefined) return undefined;
+      return typeof row.id === 'number' && row.id > x ? row.id : false;
     } catch {
       return false;
     }
