@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_BUFFER_BLOCK_TIMEOUT_MS, DEFAULT_BUFFER_MAX_BYTES, DEFAULT_BUFFER_MAX_ROWS } from '../buffer/types.js';
 
 /** Default Redis URL: the local server on its standard port. */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -78,10 +79,10 @@ export const EnvSchema = z.object({
   REDIS_BREAKER_HALF_OPEN_MS: positiveInt.default(60_000),
   REDIS_WAIT_TIMEOUT_MS: positiveInt.default(1_000),
   QT_BUFFER_SYNCHRONOUS: z.enum(['FULL', 'NORMAL']).default('FULL'),
-  QT_BUFFER_MAX_ROWS: positiveInt.default(1_000_000),
-  QT_BUFFER_MAX_BYTES: positiveInt.default(1024 ** 3),
+  QT_BUFFER_MAX_ROWS: positiveInt.default(DEFAULT_BUFFER_MAX_ROWS),
+  QT_BUFFER_MAX_BYTES: positiveInt.default(DEFAULT_BUFFER_MAX_BYTES),
   QT_BUFFER_WHEN_FULL: z.enum(['block', 'reject']).default('block'),
-  QT_BUFFER_BLOCK_TIMEOUT_MS: positiveInt.default(30_000),
+  QT_BUFFER_BLOCK_TIMEOUT_MS: positiveInt.default(DEFAULT_BUFFER_BLOCK_TIMEOUT_MS),
   QT_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 
