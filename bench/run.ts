@@ -27,6 +27,7 @@ const BENCHMARKS: readonly BenchmarkFile[] = [
   { name: 'publish-latency', load: () => import('./publish-latency.js') },
   { name: 'publish-throughput', load: () => import('./publish-throughput.js') },
   { name: 'e2e-throughput', load: () => import('./e2e-throughput.js') },
+  { name: 'disk-buffer', load: () => import('./disk-buffer.js') },
 ];
 
 // A container's port mapping would put its proxy into every figure: use a local server unless told otherwise.
@@ -52,7 +53,13 @@ try {
   progress(`redis ${meta.redis} on ${server.url}; node ${meta.node}; ${meta.cores} × ${meta.cpu}`);
 
   const results: BenchResult[] = [];
-  for (const file of BENCHMARKS) {
+  // `npm run bench -- disk-buffer failover` runs only the named ones.
+  const only = process.argv.slice(2);
+  const unknown = only.filter((n) => !BENCHMARKS.some((b) => b.name === n));
+  if (unknown.length > 0) {
+    throw new Error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${BENCHMARKS.map((b) => b.name).join(', ')}`);
+  }
+  for (const file of BENCHMARKS.filter((b) => only.length === 0 || only.includes(b.name))) {
     progress(`${file.name} …`);
     const { run } = await file.load();
     const bench = createBenchContext(server, file.name);

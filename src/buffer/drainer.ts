@@ -5,8 +5,13 @@ import { appendBatch } from '../streams/append.js';
 import type { BufferedRow, EventBuffer } from '../streams/event-buffer.js';
 import type { RedisPublisher } from '../streams/publisher.js';
 
-/** Rows replayed per append (one Lua call). */
-export const DEFAULT_DRAIN_BATCH = 1_000;
+/** Rows taken from the buffer at a time: one seq assignment and one delete (two fsyncs) per window. */
+export const DEFAULT_DRAIN_BATCH = 5_000;
+/**
+ * Most events in one append script call. Lua runs atomically, so a very
+ * large call would stall every other Redis client while it runs.
+ */
+export const MAX_APPEND_EVENTS = 1_000;
 /** How often an idle drainer looks again even without a wake-up. */
 export const DEFAULT_DRAIN_POLL_MS = 1_000;
 
@@ -157,7 +162,10 @@ export class Drainer {
         ) + 1;
     }
     const sequenced = this.#assignSeqs(topic, rows, next);
-    for (const run of contiguousRuns(sequenced)) {
+    // Runs are sent one after another, never pipelined: a later run landing
+    // after an earlier one failed would make the earlier one look like a
+    // duplicate when it is re-sent.
+    for (const run of contiguousRuns(sequenced, MAX_APPEND_EVENTS)) {
       const first = run[0] as SequencedRow;
       const outcome = await link.execute(() =>
         appendBatch(appender, {
@@ -171,10 +179,12 @@ export class Drainer {
         if (inDoubt.has(r.id))
           this.#metrics.inDoubt.inc({ result: outcome.entryIds[i] === undefined ? 'present' : 'absent' });
       });
-      this.#buffer.remove(run.map((r) => r.id));
       this.#metrics.replayed.inc(run.length);
       this.#next.set(topic, (run.at(-1) as SequencedRow).seq + 1);
     }
+    // One delete for the whole window. Should the process die before it,
+    // every row is re-sent and the append script skips them all.
+    this.#buffer.remove(rows.map((r) => r.id));
     this.#log.debug({ topic, rows: rows.length }, 'replayed');
     // Nearly caught up: ask the publisher to stop parking, so this converges.
     if (this.#buffer.backlog(topic) <= this.#batchSize) this.#publisher.holdForCatchUp(topic);
@@ -229,13 +239,13 @@ export class Drainer {
 
 type SequencedRow = BufferedRow & { readonly seq: number };
 
-/** Splits rows into runs of consecutive seqs: one append script call each. */
-function contiguousRuns(rows: SequencedRow[]): SequencedRow[][] {
+/** Splits rows into runs of consecutive seqs, at most `max` long: one append script call each. */
+function contiguousRuns(rows: SequencedRow[], max: number): SequencedRow[][] {
   const runs: SequencedRow[][] = [];
   for (const r of rows) {
     const run = runs.at(-1);
     const prev = run?.at(-1);
-    if (run && prev && r.seq === prev.seq + 1) run.push(r);
+    if (run && prev && r.seq === prev.seq + 1 && run.length < max) run.push(r);
     else runs.push([r]);
   }
   return runs;
