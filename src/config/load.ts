@@ -16,6 +16,8 @@ export type RedisTarget =
 export interface Config {
   readonly redis: RedisTarget & {
     readonly minReplicasAck: number;
+    /** CA bundle (PEM file) that signs the server certificate, for rediss:// with a private CA. */
+    readonly tlsCaFile: string | undefined;
     readonly waitTimeoutMs: number;
     readonly commandTimeoutMs: number;
     readonly breakerHalfOpenMs: number;
@@ -88,6 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redis: {
       ...redisBase,
       minReplicasAck: e.REDIS_MIN_REPLICAS_ACK,
+      tlsCaFile: e.REDIS_TLS_CA_FILE,
       waitTimeoutMs: e.REDIS_WAIT_TIMEOUT_MS,
       commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
       breakerHalfOpenMs: e.REDIS_BREAKER_HALF_OPEN_MS,

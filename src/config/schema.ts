@@ -60,6 +60,7 @@ export const EnvSchema = z.object({
   REDIS_URL: redisUrl.default(DEFAULT_REDIS_URL),
   REDIS_SENTINELS: hostPortList.optional(),
   REDIS_MASTER_NAME: keyPart.default('mymaster'),
+  REDIS_TLS_CA_FILE: z.string().min(1).optional(),
   REDIS_MIN_REPLICAS_ACK: nonNegativeInt.default(0),
   QT_KEY_PREFIX: keyPart.default(DEFAULT_KEY_PREFIX),
   QT_PRODUCER_ID: keyPart.optional(),

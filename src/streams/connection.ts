@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Config } from '../config/load.js';
 
@@ -25,19 +26,24 @@ export function redisOptions(config: Config, overrides: RedisOptions = {}): Redi
     // READONLY: reconnect (re-resolving the master through Sentinel).
     reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 1 : false),
   };
+  const url = new URL(config.redis.url);
+  // rediss:// means TLS; a private CA is trusted through REDIS_TLS_CA_FILE.
+  const tls =
+    url.protocol === 'rediss:'
+      ? { tls: config.redis.tlsCaFile ? { ca: readFileSync(config.redis.tlsCaFile) } : {} }
+      : {};
   if (config.redis.mode === 'sentinel') {
-    const url = new URL(config.redis.url);
     return {
       ...base,
       sentinels: config.redis.sentinels.map((s) => ({ ...s })),
       name: config.redis.masterName,
       ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
       ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
-      ...(url.protocol === 'rediss:' ? { tls: {}, enableTLSForSentinelMode: true } : {}),
+      ...(url.protocol === 'rediss:' ? { ...tls, enableTLSForSentinelMode: true } : {}),
       ...overrides,
     };
   }
-  return { ...base, ...overrides };
+  return { ...base, ...tls, ...overrides };
 }
 
 /** Creates (without connecting) a client for the configured Redis. */

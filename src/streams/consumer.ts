@@ -405,7 +405,11 @@ export class StreamConsumer {
         ...(outcome === 'handled' ? { handled: event } : {}),
       });
     }
-    return { committed: this.#commit(acks) };
+    const committed = this.#commit(acks);
+    // Observed now, awaited later (with the next batch): a commit that fails
+    // while the loop waits on a read must not be an unhandled rejection.
+    committed.catch(() => undefined);
+    return { committed };
   }
 
   /** Runs the handler until it succeeds, the entry is dead-lettered, or we are closing. */

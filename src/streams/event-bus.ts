@@ -22,6 +22,9 @@ export interface EventBus {
   close(): Promise<void>;
 }
 
+/** How long `openEventBus` waits for a first connection before carrying on with the buffer. */
+export const DEFAULT_CONNECT_WAIT_MS = 3_000;
+
 /** Where a producer's disk buffer lives: one file per producer id. */
 export function bufferPath(config: Config, producer: string): string {
   return join(config.dataDir, 'buffer', `${producer}.sqlite`);
@@ -34,7 +37,15 @@ export function bufferPath(config: Config, producer: string): string {
  */
 export async function openEventBus(
   config: Config,
-  options: { producer: string; source: string; log?: Logger; registry?: Registry; redis?: Redis },
+  options: {
+    producer: string;
+    source: string;
+    log?: Logger;
+    registry?: Registry;
+    redis?: Redis;
+    /** How long to wait for Redis before returning; default {@link DEFAULT_CONNECT_WAIT_MS}. */
+    connectWaitMs?: number;
+  },
 ): Promise<EventBus> {
   const log = options.log ?? silentLogger;
   const buffer = DiskBuffer.open({
@@ -73,6 +84,9 @@ export async function openEventBus(
   });
   const drainer = new Drainer({ buffer, publisher, log, ...(options.registry ? { registry: options.registry } : {}) });
   drainer.start();
+  // A healthy Redis should take the first publishes directly; an unreachable
+  // one must not hold up start-up (publishes are buffered meanwhile).
+  await link.waitUntilReady(options.connectWaitMs ?? DEFAULT_CONNECT_WAIT_MS);
   let closing: Promise<void> | undefined;
   return {
     keys,

@@ -313,7 +313,7 @@ export class RedisPublisher implements Publisher {
 
   async #run(lane: Lane): Promise<void> {
     while (lane.queue.length > 0) {
-      if (this.#buffer && (lane.mode === 'buffered' || this.#link.circuitOpen)) {
+      if (this.#buffer && (lane.mode === 'buffered' || this.#link.circuitOpen || !this.#link.ready)) {
         lane.mode = 'buffered';
         await this.#park(lane, lane.queue.splice(0), undefined);
         continue;

@@ -92,7 +92,7 @@ export class RedisLink {
     const metrics = linkMetrics(options.registry ?? new Registry());
     this.#halfOpenAfterMs = options.halfOpenAfterMs ?? DEFAULT_HALF_OPEN_AFTER_MS;
     this.#breaker = circuitBreaker(
-      handleWhen((err) => !isQtError(err)),
+      handleWhen((err) => !isQtError(err) && !isNotConnectedError(err)),
       {
         halfOpenAfter: this.#halfOpenAfterMs,
         breaker: new ConsecutiveBreaker(options.breakerThreshold ?? DEFAULT_BREAKER_THRESHOLD),
@@ -126,6 +126,26 @@ export class RedisLink {
     const s = this.#breaker.state;
     if (s === CircuitState.Isolated) return true;
     return s === CircuitState.Open && Date.now() - this.#openedAt < this.#halfOpenAfterMs;
+  }
+
+  /** True when the connection is up; while it is not, callers go to the buffer without trying. */
+  get ready(): boolean {
+    return this.redis.status === 'ready';
+  }
+
+  /** Resolves once the connection is ready, or after `timeoutMs` (false then). */
+  async waitUntilReady(timeoutMs: number): Promise<boolean> {
+    if (this.ready) return true;
+    return new Promise<boolean>((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.redis.off('ready', onReady);
+        resolve(ok);
+      };
+      const onReady = () => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.redis.on('ready', onReady);
+    });
   }
 
   /** The breaker state as a word, for health output. */
@@ -186,6 +206,16 @@ export class RedisLink {
       };
     }
   }
+}
+
+/**
+ * A command refused before it was sent because the connection is not up
+ * (offline queue disabled). Not a Redis failure: connection status already
+ * says Redis is unreachable, and counting these would open the circuit while
+ * a healthy Redis is merely still connecting.
+ */
+export function isNotConnectedError(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith("Stream isn't writeable");
 }
 
 function numberOrUndefined(v: string | undefined): number | undefined {

@@ -9,6 +9,7 @@ test('an empty environment gives the documented defaults', (t) => {
     mode: 'standalone',
     url: DEFAULT_REDIS_URL,
     minReplicasAck: 0,
+    tlsCaFile: undefined,
     waitTimeoutMs: 1_000,
     commandTimeoutMs: 5_000,
     breakerHalfOpenMs: 60_000,

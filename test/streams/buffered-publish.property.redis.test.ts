@@ -51,7 +51,7 @@ const command: fc.Arbitrary<Command> = fc.oneof(
 /** A producer process, in-process: its bus on its own connection, with fast reconnects for the test. */
 async function startProducer(config: Config): Promise<EventBus> {
   const redis = createRedis(config, { retryStrategy: () => 50 });
-  return openEventBus(config, { producer: 'model-producer', source: 'test', redis });
+  return openEventBus(config, { producer: 'model-producer', source: 'test', redis, connectWaitMs: 200 });
 }
 
 /**

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
+import type { Redis } from 'ioredis';
 import { DiskBuffer } from '../../src/buffer/disk-buffer.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Envelope } from '../../src/events/envelope.js';
@@ -55,6 +56,10 @@ class Child {
     this.#proc.stderr?.on('data', (chunk: Buffer) => {
       this.stderr += chunk.toString('utf8');
     });
+  }
+
+  get pid(): number | undefined {
+    return this.#proc.pid;
   }
 
   get running(): boolean {
@@ -151,8 +156,21 @@ async function setup(t: ExecutionContext, label: string, persistence: 'none' | '
   };
 }
 
+/**
+ * Waits until Redis has dropped a killed child's connection. A command the child wrote just before
+ * it died can still be executed after its exit; once the client is gone, nothing more of it will be.
+ */
+async function connectionGone(redis: Redis, child: Child): Promise<void> {
+  await waitFor(async () => !(await connected(redis, child)), `${child.name}'s connection gone`, 10_000);
+}
+
+/** Whether the child's named connection is open on the server. */
+async function connected(redis: Redis, child: Child): Promise<boolean> {
+  return String(await redis.client('LIST')).includes(`name=publisher-child-${child.pid} `);
+}
+
 /** Every entry of a stream, decoded. */
-async function readStream(redis: ReturnType<typeof createRedis>, stream: string): Promise<Envelope[]> {
+async function readStream(redis: Redis, stream: string): Promise<Envelope[]> {
   const out: Envelope[] = [];
   let start = '-';
   for (;;) {
@@ -167,7 +185,7 @@ const range = (from: number, to: number) => Array.from({ length: to - from + 1 }
 const priceOf = (e: Envelope) => (e.data as { price: number }).price;
 
 test.serial('SIGKILL the producer mid-replay, restart it on the same buffer: every event once, in order', async (t) => {
-  const N = 20_000;
+  const N = 30_000; // a replay of this takes a few hundred ms: room to SIGKILL in the middle
   const K = 50; // published by the second process after its replay, directly
   const { server, prefix, dataDir, spawnChild } = await setup(t, 'producer-crash', 'aof');
   const config = loadConfig({ REDIS_URL: server.url, QT_DATA_DIR: dataDir, QT_KEY_PREFIX: prefix });
@@ -180,7 +198,9 @@ test.serial('SIGKILL the producer mid-replay, restart it on the same buffer: eve
   const published = await first.line(/^published n=(\d+) buffer=(\d+)/, `${N} publishes resolved`, 30_000);
   t.is(Number(published.match[1]), N);
   t.is(Number(published.match[2]), N, 'all of them via the buffer (Redis was down)');
-  t.regex(first.last(/^backlog=\d+ redis=\w+$/)?.[0] ?? '', new RegExp(`^backlog=${N} redis=(?!ready)`));
+  const down = await first.line(/^backlog=(\d+) redis=(\w+)$/, 'progress', 5_000, { from: published.index });
+  t.is(Number(down.match[1]), N, 'all N rows are in the buffer');
+  t.not(down.match[2], 'ready', 'and Redis is still down');
 
   // 2. Redis comes back (AOF: the stream will survive); a consumer group follows along from here on.
   await server.restart();
@@ -204,13 +224,15 @@ test.serial('SIGKILL the producer mid-replay, restart it on the same buffer: eve
   t.teardown(() => consumer.close());
 
   // 3. The first process replays its buffer; SIGKILL it once its backlog is well inside (0, N).
-  const killAt = N - 3_000;
+  const killAt = N - 2_000;
   const mid = await first.line(/^backlog=(\d+) redis=ready$/, 'replay under way', 30_000, {
     from: published.index,
     accept: (m) => Number(m[1]) > 0 && Number(m[1]) <= killAt,
   });
+  t.true(await connected(redis, first), 'the first child is connected (so connectionGone() means something)');
   const exit = await first.kill('SIGKILL');
   t.is(exit.signal, 'SIGKILL');
+  await connectionGone(redis, first);
   const lastBacklog = Number(first.last(/^backlog=(\d+)/)?.[1]);
   const inRedisAtKill = await redis.xlen(stream);
   const redisSeqAtKill = Number(await redis.hget(keys.producerSeqs(TOPIC), PRODUCER));
@@ -297,12 +319,18 @@ test.serial('SIGKILL the producer mid-burst with Redis up: resolved events are i
 
   // 1. A continuous burst of direct publishes; SIGKILL while batches are in flight.
   const first = spawnChild('burst child', [PRODUCER, 'burst', '1']);
-  await first.line(/^resolved=(\d+)$/, 'burst under way', 30_000, { accept: (m) => Number(m[1]) >= 5_000 });
+  await first.line(/^resolved=(\d+) called=\d+$/, 'burst under way', 30_000, { accept: (m) => Number(m[1]) >= 5_000 });
+  t.true(await connected(redis, first));
   t.is((await first.kill('SIGKILL')).signal, 'SIGKILL');
-  const resolved = Number(first.last(/^resolved=(\d+)$/)?.[1]);
+  await connectionGone(redis, first);
+  const last = first.last(/^resolved=(\d+) called=(\d+)$/);
+  const [resolved, called] = [Number(last?.[1]), Number(last?.[2])];
   const atKill = await readStream(redis, stream);
   const inRedis = atKill.length;
-  t.log(`burst child: ${resolved} publishes known resolved at the kill; ${inRedis} events in Redis`);
+  t.log(
+    `burst child: last printed before the kill: ${resolved} resolved, ${called - resolved} more in flight; ` +
+      `${inRedis} events in Redis`,
+  );
   t.true(inRedis >= resolved, 'every resolved publish is in Redis');
   t.deepEqual(atKill.map(priceOf), range(1, inRedis), 'a gap-free prefix of the calls, in order, each once');
   t.deepEqual(

@@ -34,19 +34,27 @@ test('healthCheck reports latency, version, uptime, clients, memory, role and br
   t.is(h.breaker, 'closed');
 });
 
-test('the circuit opens after 3 consecutive failures, fails fast, half-opens and closes when Redis is back', async (t) => {
+test('a stalled Redis opens the circuit after 3 timeouts; it fails fast, half-opens by itself and closes', async (t) => {
   const server = await startRedis({ name: 'breaker' });
   t.teardown(() => server.stop());
   const registry = new Registry();
-  const redis = server.client({ enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
+  const redis = server.client({ enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 100 });
+  const admin = server.client();
   const link = new RedisLink(redis, { halfOpenAfterMs: 300, registry });
   let available = 0;
   link.onAvailable(() => available++);
   await waitFor(() => redis.status === 'ready', 'connected');
   await link.execute(() => redis.ping());
-  await server.kill();
-  for (let i = 0; i < 3; i++) await t.throwsAsync(link.execute(() => redis.ping()));
+
+  // Connected, but not answering: every command times out.
+  await admin.call('CLIENT', 'PAUSE', '1500', 'ALL');
+  for (let i = 0; i < 3; i++)
+    await t.throwsAsync(
+      link.execute(() => redis.ping()),
+      { message: /timed out/ },
+    );
   t.true(link.circuitOpen, 'open after three failures');
+  const heard = available;
   let called = false;
   await t.throwsAsync(
     link.execute(async () => {
@@ -60,19 +68,30 @@ test('the circuit opens after 3 consecutive failures, fails fast, half-opens and
   t.is(down.status, 'DOWN');
   t.is(down.breaker, 'open');
 
-  await server.restart();
-  await waitFor(() => redis.status === 'ready', 'reconnected');
-  const heard = available;
+  await admin.call('CLIENT', 'UNPAUSE');
   // Nobody calls execute() while the circuit is open; the link itself must
   // say when a trial is due, or callers that skip Redis would wait for ever.
   await waitFor(() => !link.circuitOpen, 'trial due after halfOpenAfter', 2_000);
   await waitFor(() => available > heard, 'listeners woken for the trial', 2_000);
   t.is(await link.execute(() => redis.ping()), 'PONG', 'the trial call goes through');
-  t.false(link.circuitOpen);
   t.is(link.breakerState, 'closed');
-  t.true(available > 0, 'listeners heard that Redis is usable again');
   const state = await registry.getSingleMetric('redis_circuit_breaker_state')?.get();
   t.is(state?.values[0]?.value, 0);
+});
+
+test('a dead Redis is not a breaker failure: commands fail at once, the link is not ready, reconnects are counted', async (t) => {
+  const server = await startRedis({ name: 'dead' });
+  t.teardown(() => server.stop());
+  const registry = new Registry();
+  const redis = server.client({ enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
+  const link = new RedisLink(redis, { registry });
+  await waitFor(() => link.ready, 'connected');
+  await server.kill();
+  await waitFor(() => !link.ready, 'link sees the connection gone');
+  for (let i = 0; i < 5; i++) await t.throwsAsync(link.execute(() => redis.ping()));
+  t.is(link.breakerState, 'closed', 'connection state, not the breaker, says Redis is unreachable');
+  await server.restart();
+  t.true(await link.waitUntilReady(5_000));
   const reconnects = await registry.getSingleMetric('redis_reconnects_total')?.get();
   t.true((reconnects?.values[0]?.value ?? 0) > 0);
 });
