@@ -21,6 +21,9 @@ export const REDACT_PATHS = [
   '*.authorization',
   'headers.authorization',
   'req.headers.authorization',
+  // Redis URLs carry ACL passwords: a logged config must not leak them.
+  'redis.url',
+  '*.redis.url',
 ];
 
 export type { Logger };
@@ -28,6 +31,8 @@ export type { Logger };
 /** Options of {@link createLogger}. */
 export interface LoggerOptions {
   readonly level?: string;
+  /** Where lines go instead of stdout (tests). */
+  readonly destination?: NodeJS.WritableStream;
   /** Pretty output for people; defaults to true when stdout is a TTY. */
   readonly pretty?: boolean | undefined;
   readonly name?: string;
@@ -35,13 +40,14 @@ export interface LoggerOptions {
 
 /** Creates the process logger: JSON lines to stdout, secrets redacted. */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const pretty = options.pretty ?? process.stdout.isTTY === true;
-  return pino({
+  const pretty = options.destination === undefined && (options.pretty ?? process.stdout.isTTY === true);
+  const settings = {
     level: options.level ?? 'info',
     ...(options.name ? { name: options.name } : {}),
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true } } } : {}),
-  });
+  };
+  return options.destination ? pino(settings, options.destination) : pino(settings);
 }
 
 /** A logger that writes nothing, for tests and library defaults. */
