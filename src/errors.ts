@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   QT_PUBLISHER_CLOSED: 'publish() was called after the publisher was closed.',
   QT_PUBLISH_OUT_OF_ORDER: 'Another process appended with this producer id; the batch was not appended.',
   QT_REPLICAS_UNAVAILABLE: 'Fewer replicas than REDIS_MIN_REPLICAS_ACK acknowledged a write in time.',
+  QT_ACTOR_NOT_STARTED: 'An actor was used before its host started it.',
   QT_BUFFER_LOCKED: 'The disk buffer file is held by another process.',
   QT_BUFFER_CORRUPT: 'The disk buffer file is unreadable or not a buffer; start-up stops.',
   QT_BUFFER_FULL: 'The disk buffer reached its row or byte limit.',

@@ -14,6 +14,7 @@ import { decodeEntry } from './codec.js';
 import { type DeadLetterReason, writeDeadLetter } from './dlq.js';
 import { assertKeyPart, type Keys } from './keys.js';
 import { type BusMetrics, busMetrics } from './metrics.js';
+import type { Mutex } from './mutex.js';
 import { isNoGroupError, parseEntries, parseFlatRecord, type RawEntry } from './redis-replies.js';
 import { withScripts } from './scripts.js';
 
@@ -68,6 +69,13 @@ export interface StreamConsumerOptions {
    * redelivered and nothing is applied twice.
    */
   readonly commitWith?: (handled: readonly Envelope[]) => readonly CommitCommand[];
+  /**
+   * Held from the first handler of a batch until its commit settles. Share
+   * one between consumers whose handlers feed one actor (see Mutex).
+   */
+  readonly lock?: Mutex;
+  /** Told when a commit failed; its outcome is unknown, and the batch will be redelivered if it did not land. */
+  readonly onCommitError?: (err: unknown) => void;
 }
 
 interface Delivery extends RawEntry {
@@ -129,6 +137,8 @@ export class StreamConsumer {
   readonly #count: Record<'handled' | 'duplicate' | 'retried' | 'dead_lettered', { inc(n?: number): void }>;
   readonly #onGap: ((gap: SequenceGap) => void) | undefined;
   readonly #commitWith: StreamConsumerOptions['commitWith'];
+  readonly #lock: Mutex | undefined;
+  readonly #onCommitError: StreamConsumerOptions['onCommitError'];
   readonly #abort = new AbortController();
   #loop: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
@@ -162,6 +172,8 @@ export class StreamConsumer {
     };
     this.#onGap = options.onGap;
     this.#commitWith = options.commitWith;
+    this.#lock = options.lock;
+    this.#onCommitError = options.onCommitError;
     // A dedicated connection: a blocking XREADGROUP holds its connection. The
     // command timeout is the watchdog for a read that a silent reconnect or a
     // failover left hanging; replies that never come are not re-sent blindly.
@@ -377,12 +389,28 @@ export class StreamConsumer {
     // handled until that commit is confirmed, or a failed commit could let
     // this batch overtake the one before it.
     const [seen] = await Promise.all([this.#seen(decoded.flatMap((d) => (d.event ? [d.event] : []))), previousCommit]);
+    const release = await this.#lock?.acquire();
+    try {
+      const { committed } = await this.#handleBatch(decoded, seen, acks);
+      if (release) committed.then(release, release);
+      return { committed };
+    } catch (err) {
+      release?.();
+      throw err;
+    }
+  }
+
+  async #handleBatch(
+    decoded: { entry: Delivery; event?: Envelope; error?: string }[],
+    seen: Set<string>,
+    acks: Ack[],
+  ): Promise<{ committed: Promise<void> }> {
     const doneHere = new Set<string>();
     for (const item of decoded) {
       if (this.#closing) break;
       const { entry } = item;
       if (!item.event) {
-        if (entry.fields !== null) await this.#deadLetter(entry, entry.deliveries, 'invalid', item.error);
+        if (entry.fields !== null) await this.#deadLetter(entry, entry.deliveries, 'invalid', item.error ?? 'invalid');
         acks.push({ entryId: entry.id, producer: '', seq: 0 });
         continue;
       }
@@ -458,6 +486,15 @@ export class StreamConsumer {
   }
 
   async #commit(acks: Ack[]): Promise<void> {
+    try {
+      await this.#commitOnce(acks);
+    } catch (err) {
+      this.#onCommitError?.(err);
+      throw err;
+    }
+  }
+
+  async #commitOnce(acks: Ack[]): Promise<void> {
     if (acks.length === 0) return;
     const args: (string | number)[] = [this.group, acks.length];
     for (const a of acks) args.push(a.entryId, a.producer, a.seq);

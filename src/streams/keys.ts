@@ -12,6 +12,7 @@ import { QtError } from '../errors.js';
  * | `groupSeqs(topic, group)` | `qt:gseq:{topic}:group` | hash of what a group has processed |
  * | `dlq()` | `qt:stream:{dlq}` | stream of dead letters |
  * | `gaps(topic)` | `qt:gaps:{topic}` | hash producer → seq gaps seen on append |
+ * | `actorSnapshot(actor)` | `qt:actor:{actor}:snapshot` | an actor's persisted snapshot (JSON) |
  */
 export interface Keys {
   readonly prefix: string;
@@ -20,6 +21,7 @@ export interface Keys {
   groupSeqs(topic: string, group: string): string;
   dlq(): string;
   gaps(topic: string): string;
+  actorSnapshot(actor: string): string;
   /** Pattern matching every topic stream, for SCAN. */
   streamPattern(): string;
   /** The topic of a stream key built by {@link Keys.stream}, or undefined. */
@@ -56,6 +58,7 @@ export function createKeys(prefix: string): Keys {
     groupSeqs: (topic: string, group: string) => `${prefix}:gseq:${tag(topic)}:${assertKeyPart('group', group)}`,
     dlq: () => `${streamHead}{${DLQ_TOPIC}}`,
     gaps: (topic: string) => `${prefix}:gaps:${tag(topic)}`,
+    actorSnapshot: (actor: string) => `${prefix}:actor:{${assertKeyPart('actor', actor)}}:snapshot`,
     streamPattern: () => `${streamHead}{*}`,
     topicOfStream: (key: string) => {
       if (!key.startsWith(streamHead)) return undefined;
