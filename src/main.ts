@@ -7,14 +7,20 @@ import { hostname } from 'node:os';
  * chosen services, and shuts down cleanly on SIGTERM/SIGINT.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { parseActors, SERVICE_NAMES, SERVICES, type ServiceName } from './actors/services.js';
 import { type Config, loadConfig } from './config/load.js';
 import { isQtError } from './errors.js';
 import { TOPICS } from './events/catalog.js';
+import { busDependencies } from './http/dependencies.js';
+import { createServiceServer } from './http/service-server.js';
 import { createLogger, type Logger, redactUrl } from './log.js';
 import { type EventBus, openEventBus } from './streams/event-bus.js';
 import { isRedisReachable, type LocalRedis, startLocalRedis } from './streams/local-redis.js';
 import { RetentionLoop } from './streams/retention.js';
+
+/** The runtime's version, reported by `GET /health`. */
+export const VERSION = '0.1.0';
 
 /** Exit code for bad usage or bad configuration. */
 export const EXIT_USAGE = 2;
@@ -102,12 +108,15 @@ async function host(
     }
   }
   const producer = config.producerId ?? defaultProducerId(services);
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
   let bus: EventBus;
   try {
     bus = await openEventBus(config, {
       producer,
       source: services.length === 1 ? (services[0] as string) : 'runtime',
       log,
+      registry,
     });
   } catch (err) {
     if (isQtError(err, 'QT_BUFFER_LOCKED') || isQtError(err, 'QT_BUFFER_CORRUPT')) {
@@ -127,8 +136,25 @@ async function host(
   });
   retention.start();
 
-  const pending = services.map((name) => `${name}:${SERVICES[name].port}`);
-  log.warn({ services: pending }, 'services are not implemented yet; only the event bus is running');
+  let requestShutdown: (reason: string) => void = () => undefined;
+  const servers = services.map((name) =>
+    createServiceServer({
+      service: name,
+      version: VERSION,
+      registry,
+      dependencies: () => busDependencies(bus),
+      healthMetrics: () => ({ buffer_rows: bus.buffer.stats().rows }),
+      adminToken: config.adminToken,
+      onShutdown: () => requestShutdown('POST /admin/shutdown'),
+      log,
+    }),
+  );
+  for (const [i, name] of services.entries()) {
+    const port = SERVICES[name].port + config.http.portOffset;
+    await servers[i]?.app.listen({ port, host: config.http.host });
+    log.info({ service: name, port }, 'http listening');
+  }
+  log.warn({ services }, 'service actors are not implemented yet: each service serves health, metrics and admin only');
   log.info(
     {
       services,
@@ -140,11 +166,14 @@ async function host(
   );
 
   const reason = await new Promise<string>((resolve) => {
+    requestShutdown = resolve;
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
     if (duration !== undefined) setTimeout(() => resolve('duration elapsed'), duration * 1_000).unref();
   });
   log.info({ reason }, 'shutting down');
+  // Stop accepting first, then let in-flight work finish and close state.
+  await Promise.all(servers.map((s) => s.app.close()));
   await retention.close();
   await bus.close();
   await local?.stop();

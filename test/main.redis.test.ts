@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { waitFor } from './support/bus.js';
+import { getFreePort } from './support/free-port.js';
 import { type RedisServer, startRedis } from './support/redis-fixture.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
@@ -73,7 +74,8 @@ test('invalid settings exit 2 naming each key, without a stack trace', async (t)
 test('SIGTERM shuts down cleanly with exit 0; a second process on the same buffer is refused', async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'qt-main-'));
   t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-  const env = { QT_DATA_DIR: dataDir, QT_PRODUCER_ID: 'main-test' };
+  const port = await getFreePort();
+  const env = { QT_DATA_DIR: dataDir, QT_PRODUCER_ID: 'main-test', QT_HTTP_PORT_OFFSET: String(port - 8002) };
   const first = runMain(['--actors=execution'], env);
   t.teardown(() => first.child.kill('SIGKILL'));
   await waitFor(() => first.out().includes('runtime started'), 'first process started', 20_000);
@@ -86,4 +88,64 @@ test('SIGTERM shuts down cleanly with exit 0; a second process on the same buffe
   first.child.kill('SIGTERM');
   t.is(await first.exit, 0);
   t.regex(first.out(), /"msg":"stopped"/);
+});
+
+test('each service answers GET /health (real dependencies), /metrics, and an authenticated POST /admin/shutdown', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'qt-main-http-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const port = await getFreePort();
+  const token = 'a-long-enough-admin-token';
+  const run = runMain(['--actors=execution'], {
+    QT_DATA_DIR: dataDir,
+    QT_PRODUCER_ID: 'main-http',
+    QT_HTTP_PORT_OFFSET: String(port - 8002),
+    QT_ADMIN_TOKEN: token,
+  });
+  t.teardown(() => run.child.kill('SIGKILL'));
+  await waitFor(() => run.out().includes('runtime started'), 'started', 20_000);
+  const base = `http://127.0.0.1:${port}`;
+
+  const health = await fetch(`${base}/health`, { headers: { 'X-Correlation-ID': 'corr-123' } });
+  t.is(health.status, 200);
+  t.is(health.headers.get('x-correlation-id'), 'corr-123');
+  const body = (await health.json()) as Record<string, unknown> & { dependencies: Record<string, { status: string }> };
+  t.like(body, { service: 'execution', status: 'OK', version: '0.1.0' });
+  t.is(body.dependencies.redis?.status, 'OK');
+  t.is(body.dependencies.disk_buffer?.status, 'OK');
+  t.true(typeof body.uptime_seconds === 'number' && typeof body.timestamp === 'string');
+
+  const metrics = await (await fetch(`${base}/metrics`)).text();
+  t.regex(metrics, /http_requests_total\{service="execution",method="GET",route="\/health",status="200"\} 1/);
+  t.regex(metrics, /redis_reconnects_total/);
+
+  t.is((await fetch(`${base}/admin/shutdown`, { method: 'POST' })).status, 401);
+  t.is(
+    (await fetch(`${base}/admin/shutdown`, { method: 'POST', headers: { Authorization: 'Bearer wrong-token-value' } }))
+      .status,
+    401,
+  );
+  const ok = await fetch(`${base}/admin/shutdown`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+  t.is(ok.status, 202);
+  t.is(await run.exit, 0, 'shut down cleanly');
+});
+
+test('without QT_ADMIN_TOKEN the admin endpoints are disabled', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'qt-main-noadmin-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const port = await getFreePort();
+  const run = runMain(['--actors=execution'], {
+    QT_DATA_DIR: dataDir,
+    QT_PRODUCER_ID: 'main-noadmin',
+    QT_HTTP_PORT_OFFSET: String(port - 8002),
+  });
+  t.teardown(() => run.child.kill('SIGKILL'));
+  await waitFor(() => run.out().includes('runtime started'), 'started', 20_000);
+  const res = await fetch(`http://127.0.0.1:${port}/admin/shutdown`, {
+    method: 'POST',
+    headers: { Authorization: 'Bearer anything-at-all-here' },
+  });
+  t.is(res.status, 404);
+  t.regex(await res.text(), /disabled/);
+  run.child.kill('SIGTERM');
+  t.is(await run.exit, 0);
 });

@@ -48,6 +48,7 @@ export interface Config {
     readonly maxAgeMs: number | undefined;
     readonly intervalMs: number;
   };
+  readonly http: { readonly host: string; readonly portOffset: number };
   readonly adminToken: string | undefined;
 }
 
@@ -120,6 +121,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxAgeMs: e.QT_RETENTION_MAX_AGE_MS,
       intervalMs: e.QT_RETENTION_INTERVAL_MS,
     },
+    http: { host: e.QT_HTTP_HOST, portOffset: e.QT_HTTP_PORT_OFFSET },
     adminToken: e.QT_ADMIN_TOKEN,
   });
 }

@@ -84,6 +84,8 @@ export const EnvSchema = z.object({
   QT_BUFFER_MAX_BYTES: positiveInt.default(DEFAULT_BUFFER_MAX_BYTES),
   QT_BUFFER_WHEN_FULL: z.enum(['block', 'reject']).default('block'),
   QT_BUFFER_BLOCK_TIMEOUT_MS: positiveInt.default(DEFAULT_BUFFER_BLOCK_TIMEOUT_MS),
+  QT_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+  QT_HTTP_PORT_OFFSET: z.coerce.number().int().min(-8000).max(50_000).default(0),
   QT_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 

@@ -1,0 +1,33 @@
+import { z } from 'zod';
+
+/** Status of one dependency, as `GET /health` reports it (DESIGN §9). */
+export const DependencyHealthSchema = z.object({
+  status: z.enum(['OK', 'DEGRADED', 'DOWN']),
+  latency_ms: z.number().nonnegative().nullable(),
+  critical: z.boolean(),
+  error: z.string().optional(),
+});
+export type DependencyHealth = z.infer<typeof DependencyHealthSchema>;
+
+/** The body of `GET /health` on every service (DESIGN §9). */
+export const HealthReportSchema = z.object({
+  service: z.string(),
+  status: z.enum(['OK', 'DEGRADED', 'DOWN']),
+  version: z.string(),
+  timestamp: z.iso.datetime(),
+  uptime_seconds: z.number().nonnegative(),
+  dependencies: z.record(z.string(), DependencyHealthSchema),
+  metrics: z.record(z.string(), z.number()),
+});
+export type HealthReport = z.infer<typeof HealthReportSchema>;
+
+/**
+ * A service's status from its dependencies: a critical one DOWN makes it
+ * DOWN; any one DOWN or DEGRADED (slow counts as degraded) makes it DEGRADED.
+ */
+export function computeStatus(dependencies: Readonly<Record<string, DependencyHealth>>): HealthReport['status'] {
+  const deps = Object.values(dependencies);
+  if (deps.some((d) => d.critical && d.status === 'DOWN')) return 'DOWN';
+  if (deps.some((d) => d.status !== 'OK')) return 'DEGRADED';
+  return 'OK';
+}
