@@ -27,6 +27,7 @@ const BENCHMARKS: readonly BenchmarkFile[] = [
   { name: 'publish-latency', load: () => import('./publish-latency.js') },
   { name: 'publish-throughput', load: () => import('./publish-throughput.js') },
   { name: 'e2e-throughput', load: () => import('./e2e-throughput.js') },
+  { name: 'failover', load: () => import('./failover.js') },
   { name: 'disk-buffer', load: () => import('./disk-buffer.js') },
 ];
 

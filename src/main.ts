@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { EssService } from './actors/risk-safety/ess-service.js';
 import { parseActors, SERVICE_NAMES, SERVICES, type ServiceName } from './actors/services.js';
 import { type Config, loadConfig } from './config/load.js';
 import { isQtError } from './errors.js';
@@ -149,12 +150,23 @@ async function host(
       log,
     }),
   );
+  let ess: EssService | undefined;
+  if (services.includes('risk-safety')) {
+    ess = new EssService({ redis: bus.redis, keys: bus.keys, config, producer, consumer: producer, log, registry });
+    await ess.start();
+    const server = servers[services.indexOf('risk-safety')];
+    if (server) ess.registerRoutes(server.app, server.requireAdmin, config.adminToken !== undefined);
+    log.info(ess.status(), 'emergency stop system restored');
+  }
   for (const [i, name] of services.entries()) {
     const port = SERVICES[name].port + config.http.portOffset;
     await servers[i]?.app.listen({ port, host: config.http.host });
     log.info({ service: name, port }, 'http listening');
   }
-  log.warn({ services }, 'service actors are not implemented yet: each service serves health, metrics and admin only');
+  log.warn(
+    { services },
+    'only the ESS (risk-safety) runs as an actor so far; other services serve health, metrics and admin only',
+  );
   log.info(
     {
       services,
@@ -174,6 +186,7 @@ async function host(
   log.info({ reason }, 'shutting down');
   // Stop accepting first, then let in-flight work finish and close state.
   await Promise.all(servers.map((s) => s.app.close()));
+  await ess?.close();
   await retention.close();
   await bus.close();
   await local?.stop();

@@ -2,18 +2,14 @@
  * `node main --actors=…` as an operator runs it: exit codes, messages, clean
  * shutdown, and one process per disk buffer file.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { waitFor } from './support/bus.js';
 import { getFreePort } from './support/free-port.js';
+import { type MainProcess, spawnMain } from './support/main-process.js';
 import { type RedisServer, startRedis } from './support/redis-fixture.js';
-
-const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
 let server: RedisServer;
 test.before(async () => {
@@ -21,26 +17,8 @@ test.before(async () => {
 });
 test.after.always(() => server?.stop());
 
-interface Run {
-  child: ChildProcess;
-  out: () => string;
-  exit: Promise<number | null>;
-}
-
-function runMain(args: string[], env: Record<string, string> = {}): Run {
-  const child = spawn(process.execPath, ['--import=tsx', MAIN, ...args], {
-    env: { ...process.env, QT_LOG_PRETTY: 'false', REDIS_URL: server.url, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout?.on('data', (d) => {
-    out += String(d);
-  });
-  child.stderr?.on('data', (d) => {
-    out += String(d);
-  });
-  const exit = once(child, 'exit').then(([code]) => code as number | null);
-  return { child, out: () => out, exit };
+function runMain(args: string[], env: Record<string, string> = {}): MainProcess {
+  return spawnMain(args, { REDIS_URL: server.url, ...env });
 }
 
 test('--help prints usage and exits 0', async (t) => {

@@ -31,6 +31,8 @@ export interface ActorSpec<M extends AnyStateMachine> {
   toEvents(event: Envelope): readonly EventFromLogic<M>[];
   /** Events the actor asked to publish since the last call, removing them from the actor. */
   takeOutputs(actor: Actor<M>): readonly ActorOutput[];
+  /** Read models written in the same commit as the snapshot (e.g. the ESS state other services check). */
+  project?(snapshot: ReturnType<Actor<M>['getSnapshot']>): readonly CommitCommand[];
 }
 
 /** Settings of {@link ActorHost}. */
@@ -259,6 +261,7 @@ export class ActorHost<M extends AnyStateMachine> {
       ]);
     }
     commands.push(['SET', this.#keys.actorSnapshot(this.spec.name), JSON.stringify(this.persistedSnapshot())]);
+    if (this.spec.project) commands.push(...this.spec.project(this.#live().getSnapshot()));
     return commands;
   }
 

@@ -1,5 +1,5 @@
 import { QtError } from '../errors.js';
-import { type Env, EnvSchema } from './schema.js';
+import { type Env, EnvRulesSchema, EnvSchema } from './schema.js';
 
 /** Where to find Redis: one URL, or Sentinels that name the master. */
 export type RedisTarget =
@@ -49,6 +49,15 @@ export interface Config {
     readonly intervalMs: number;
   };
   readonly http: { readonly host: string; readonly portOffset: number };
+  readonly ess: {
+    readonly softDrawdown: number;
+    readonly hardDrawdown: number;
+    readonly flashCrashDrop: number;
+    readonly flashCrashWindowMs: number;
+    readonly dailyLossLimit: number;
+    readonly healthCriticalMs: number;
+    readonly cooldownMs: number;
+  };
   readonly adminToken: string | undefined;
 }
 
@@ -70,7 +79,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // An empty variable means "not set", as shells make it easy to export one.
     if (value !== undefined && value !== '') picked[key] = value;
   }
-  const parsed = EnvSchema.safeParse(picked);
+  const parsed = EnvRulesSchema.safeParse(picked);
   if (!parsed.success) {
     const issues: ConfigIssue[] = parsed.error.issues.map((i) => ({
       key: String(i.path[0] ?? '(root)'),
@@ -122,6 +131,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       intervalMs: e.QT_RETENTION_INTERVAL_MS,
     },
     http: { host: e.QT_HTTP_HOST, portOffset: e.QT_HTTP_PORT_OFFSET },
+    ess: {
+      softDrawdown: e.QT_ESS_SOFT_DRAWDOWN,
+      hardDrawdown: e.QT_ESS_HARD_DRAWDOWN,
+      flashCrashDrop: e.QT_ESS_FLASH_CRASH_DROP,
+      flashCrashWindowMs: e.QT_ESS_FLASH_CRASH_WINDOW_MS,
+      dailyLossLimit: e.QT_ESS_DAILY_LOSS_LIMIT,
+      healthCriticalMs: e.QT_ESS_HEALTH_CRITICAL_MS,
+      cooldownMs: e.QT_ESS_COOLDOWN_MS,
+    },
     adminToken: e.QT_ADMIN_TOKEN,
   });
 }

@@ -1,4 +1,13 @@
 import { z } from 'zod';
+import {
+  DEFAULT_COOLDOWN_MS,
+  DEFAULT_DAILY_LOSS_LIMIT,
+  DEFAULT_FLASH_CRASH_DROP,
+  DEFAULT_FLASH_CRASH_WINDOW_MS,
+  DEFAULT_HARD_DRAWDOWN,
+  DEFAULT_HEALTH_CRITICAL_MS,
+  DEFAULT_SOFT_DRAWDOWN,
+} from '../actors/risk-safety/ess-events.js';
 import { DEFAULT_BUFFER_BLOCK_TIMEOUT_MS, DEFAULT_BUFFER_MAX_BYTES, DEFAULT_BUFFER_MAX_ROWS } from '../buffer/types.js';
 
 /** Default Redis URL: the local server on its standard port. */
@@ -86,7 +95,25 @@ export const EnvSchema = z.object({
   QT_BUFFER_BLOCK_TIMEOUT_MS: positiveInt.default(DEFAULT_BUFFER_BLOCK_TIMEOUT_MS),
   QT_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   QT_HTTP_PORT_OFFSET: z.coerce.number().int().min(-8000).max(50_000).default(0),
+  QT_ESS_SOFT_DRAWDOWN: z.coerce.number().gt(0).lt(1).default(DEFAULT_SOFT_DRAWDOWN),
+  QT_ESS_HARD_DRAWDOWN: z.coerce.number().gt(0).lt(1).default(DEFAULT_HARD_DRAWDOWN),
+  QT_ESS_FLASH_CRASH_DROP: z.coerce.number().gt(0).lt(1).default(DEFAULT_FLASH_CRASH_DROP),
+  QT_ESS_FLASH_CRASH_WINDOW_MS: positiveInt.default(DEFAULT_FLASH_CRASH_WINDOW_MS),
+  QT_ESS_DAILY_LOSS_LIMIT: z.coerce.number().positive().default(DEFAULT_DAILY_LOSS_LIMIT),
+  QT_ESS_HEALTH_CRITICAL_MS: positiveInt.default(DEFAULT_HEALTH_CRITICAL_MS),
+  QT_ESS_COOLDOWN_MS: positiveInt.default(DEFAULT_COOLDOWN_MS),
   QT_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+});
+
+/** Cross-setting rules, checked after each setting parsed on its own. */
+export const EnvRulesSchema = EnvSchema.refine((e) => e.QT_ESS_SOFT_DRAWDOWN < e.QT_ESS_HARD_DRAWDOWN, {
+  message: 'must be below QT_ESS_HARD_DRAWDOWN',
+  path: ['QT_ESS_SOFT_DRAWDOWN'],
+}).refine((e) => e.REDIS_WAIT_TIMEOUT_MS < e.REDIS_COMMAND_TIMEOUT_MS, {
+  // A WAIT that runs its full time must come back as "too few replicas",
+  // not be cut off by the command timeout (and stall what queues behind it).
+  message: 'must be below REDIS_COMMAND_TIMEOUT_MS',
+  path: ['REDIS_WAIT_TIMEOUT_MS'],
 });
 
 /** The parsed settings, as the environment spelled them. */

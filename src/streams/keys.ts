@@ -13,6 +13,7 @@ import { QtError } from '../errors.js';
  * | `dlq()` | `qt:stream:{dlq}` | stream of dead letters |
  * | `gaps(topic)` | `qt:gaps:{topic}` | hash producer → seq gaps seen on append |
  * | `actorSnapshot(actor)` | `qt:actor:{actor}:snapshot` | an actor's persisted snapshot (JSON) |
+ * | `projection(name)` | `qt:projection:{name}` | a read model other services check (JSON), e.g. the ESS state |
  */
 export interface Keys {
   readonly prefix: string;
@@ -22,6 +23,7 @@ export interface Keys {
   dlq(): string;
   gaps(topic: string): string;
   actorSnapshot(actor: string): string;
+  projection(name: string): string;
   /** Pattern matching every topic stream, for SCAN. */
   streamPattern(): string;
   /** The topic of a stream key built by {@link Keys.stream}, or undefined. */
@@ -58,6 +60,7 @@ export function createKeys(prefix: string): Keys {
     groupSeqs: (topic: string, group: string) => `${prefix}:gseq:${tag(topic)}:${assertKeyPart('group', group)}`,
     dlq: () => `${streamHead}{${DLQ_TOPIC}}`,
     gaps: (topic: string) => `${prefix}:gaps:${tag(topic)}`,
+    projection: (name: string) => `${prefix}:projection:{${assertKeyPart('projection', name)}}`,
     actorSnapshot: (actor: string) => `${prefix}:actor:{${assertKeyPart('actor', actor)}}:snapshot`,
     streamPattern: () => `${streamHead}{*}`,
     topicOfStream: (key: string) => {

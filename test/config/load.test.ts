@@ -65,6 +65,19 @@ test('every bad key is named, with why, in one error', (t) => {
   t.regex(err.message, /4 problems/);
 });
 
+test('settings that only make sense together are checked together', (t) => {
+  const err = t.throws(() =>
+    loadConfig({
+      REDIS_WAIT_TIMEOUT_MS: '5000',
+      REDIS_COMMAND_TIMEOUT_MS: '2000',
+      QT_ESS_SOFT_DRAWDOWN: '0.2',
+      QT_ESS_HARD_DRAWDOWN: '0.1',
+    }),
+  ) as QtError;
+  t.regex(err.message, /REDIS_WAIT_TIMEOUT_MS: must be below REDIS_COMMAND_TIMEOUT_MS/);
+  t.regex(err.message, /QT_ESS_SOFT_DRAWDOWN: must be below QT_ESS_HARD_DRAWDOWN/);
+});
+
 test('secrets are not echoed in the error', (t) => {
   const err = t.throws(() => loadConfig({ QT_ADMIN_TOKEN: 'tiny-secret' })) as QtError;
   t.false(err.message.includes('tiny-secret'));

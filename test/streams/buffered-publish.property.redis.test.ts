@@ -75,6 +75,7 @@ testProp(
       QT_KEY_PREFIX: uniquePrefix('model'),
       REDIS_BREAKER_HALF_OPEN_MS: '100',
       REDIS_COMMAND_TIMEOUT_MS: '500',
+      REDIS_WAIT_TIMEOUT_MS: '250',
     });
     let redisUp = true;
     let bus = await startProducer(config);

@@ -34,6 +34,10 @@ test('actorSnapshot(actor) is one key per actor, tagged by the actor', (t) => {
   t.throws(() => keys.actorSnapshot('a:b'), { code: 'QT_KEY_PART_INVALID' } as never);
 });
 
+test('projection(name) is one key per read model', (t) => {
+  t.is(keys.projection('ess'), 'qt:projection:{ess}');
+});
+
 test('dlq() is the stream of the dlq topic', (t) => {
   t.is(keys.dlq(), 'qt:stream:{dlq}');
   t.is(keys.dlq(), keys.stream('dlq'));

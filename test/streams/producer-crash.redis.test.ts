@@ -143,6 +143,7 @@ async function setup(t: ExecutionContext, label: string, persistence: 'none' | '
     QT_KEY_PREFIX: prefix,
     REDIS_BREAKER_HALF_OPEN_MS: '300',
     REDIS_COMMAND_TIMEOUT_MS: '1000',
+    REDIS_WAIT_TIMEOUT_MS: '250',
   });
   return {
     server,

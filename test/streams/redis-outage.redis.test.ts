@@ -34,6 +34,7 @@ async function outageSetup(t: ExecutionContext, name: string) {
     QT_KEY_PREFIX: uniquePrefix(name),
     REDIS_BREAKER_HALF_OPEN_MS: '300',
     REDIS_COMMAND_TIMEOUT_MS: '1000',
+    REDIS_WAIT_TIMEOUT_MS: '250',
   });
   return { server, config };
 }
