@@ -14,6 +14,7 @@ import { QtError } from '../errors.js';
  * | `gaps(topic)` | `qt:gaps:{topic}` | hash producer → seq gaps seen on append |
  * | `actorSnapshot(actor)` | `qt:actor:{actor}:snapshot` | an actor's persisted snapshot (JSON) |
  * | `projection(name)` | `qt:projection:{name}` | a read model other services check (JSON), e.g. the ESS state |
+ * | `setting(name)` | `qt:setting:{name}` | an operator-changed setting (JSON), e.g. the risk policy |
  */
 export interface Keys {
   readonly prefix: string;
@@ -24,6 +25,7 @@ export interface Keys {
   gaps(topic: string): string;
   actorSnapshot(actor: string): string;
   projection(name: string): string;
+  setting(name: string): string;
   /** Pattern matching every topic stream, for SCAN. */
   streamPattern(): string;
   /** The topic of a stream key built by {@link Keys.stream}, or undefined. */
@@ -60,6 +62,7 @@ export function createKeys(prefix: string): Keys {
     groupSeqs: (topic: string, group: string) => `${prefix}:gseq:${tag(topic)}:${assertKeyPart('group', group)}`,
     dlq: () => `${streamHead}{${DLQ_TOPIC}}`,
     gaps: (topic: string) => `${prefix}:gaps:${tag(topic)}`,
+    setting: (name: string) => `${prefix}:setting:{${assertKeyPart('setting', name)}}`,
     projection: (name: string) => `${prefix}:projection:{${assertKeyPart('projection', name)}}`,
     actorSnapshot: (actor: string) => `${prefix}:actor:{${assertKeyPart('actor', actor)}}:snapshot`,
     streamPattern: () => `${streamHead}{*}`,

@@ -38,6 +38,10 @@ test('projection(name) is one key per read model', (t) => {
   t.is(keys.projection('ess'), 'qt:projection:{ess}');
 });
 
+test('setting(name) is one key per operator setting', (t) => {
+  t.is(keys.setting('risk-policy'), 'qt:setting:{risk-policy}');
+});
+
 test('dlq() is the stream of the dlq topic', (t) => {
   t.is(keys.dlq(), 'qt:stream:{dlq}');
   t.is(keys.dlq(), keys.stream('dlq'));
