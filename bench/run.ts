@@ -29,6 +29,7 @@ const BENCHMARKS: readonly BenchmarkFile[] = [
   { name: 'e2e-throughput', load: () => import('./e2e-throughput.js') },
   { name: 'failover', load: () => import('./failover.js') },
   { name: 'disk-buffer', load: () => import('./disk-buffer.js') },
+  { name: 'ess-trip', load: () => import('./ess-trip.js') },
 ];
 
 // A container's port mapping would put its proxy into every figure: use a local server unless told otherwise.
