@@ -1,0 +1,144 @@
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { QtError } from '../../errors.js';
+import type { Keys } from '../../streams/keys.js';
+
+/** Default cap on approved orders within any 1000 ms window. */
+export const DEFAULT_MAX_ORDERS_PER_SECOND = 10;
+/** Default cap on the notional (quote currency) of one order. */
+export const DEFAULT_MAX_NOTIONAL_PER_ORDER = 10_000;
+/** Default cap on |position notional| per symbol after an order fills. */
+export const DEFAULT_MAX_POSITION_NOTIONAL_PER_SYMBOL = 50_000;
+/** Default cap on orders open at the venue at once. */
+export const DEFAULT_MAX_OPEN_ORDERS = 20;
+/** Default lowest signal confidence that may become an order. */
+export const DEFAULT_MIN_CONFIDENCE = 0.6;
+/** Default oldest signal (ms since it was generated) that may become an order. */
+export const DEFAULT_MAX_SIGNAL_AGE_MS = 5_000;
+/** Default notional the risk step sizes an order to. */
+export const DEFAULT_ORDER_NOTIONAL = 1_000;
+
+/** The setting name of the policy: its Redis key is `keys.setting(RISK_POLICY_SETTING)`. */
+export const RISK_POLICY_SETTING = 'risk-policy';
+
+const positiveAmount = z.number().positive().finite();
+const positiveCount = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
+/** Each field's rule without its default; shared by the full policy and a patch of it. */
+const POLICY_FIELDS = {
+  maxOrdersPerSecond: positiveCount,
+  maxNotionalPerOrder: positiveAmount,
+  maxPositionNotionalPerSymbol: positiveAmount,
+  maxOpenOrders: positiveCount,
+  minConfidence: z.number().min(0).max(1),
+  maxSignalAgeMs: positiveCount,
+  orderNotional: positiveAmount,
+};
+
+/**
+ * The pre-trade risk policy (DESIGN §7), stored as JSON in Redis. Strict: an
+ * unknown key is an error, not silently dropped, so a typo cannot leave a
+ * limit at its default unnoticed. A missing field takes its named default,
+ * which lets a policy stored before a field existed still load.
+ */
+export const RiskPolicySchema = z.strictObject({
+  maxOrdersPerSecond: POLICY_FIELDS.maxOrdersPerSecond.default(DEFAULT_MAX_ORDERS_PER_SECOND),
+  maxNotionalPerOrder: POLICY_FIELDS.maxNotionalPerOrder.default(DEFAULT_MAX_NOTIONAL_PER_ORDER),
+  maxPositionNotionalPerSymbol: POLICY_FIELDS.maxPositionNotionalPerSymbol.default(
+    DEFAULT_MAX_POSITION_NOTIONAL_PER_SYMBOL,
+  ),
+  maxOpenOrders: POLICY_FIELDS.maxOpenOrders.default(DEFAULT_MAX_OPEN_ORDERS),
+  minConfidence: POLICY_FIELDS.minConfidence.default(DEFAULT_MIN_CONFIDENCE),
+  maxSignalAgeMs: POLICY_FIELDS.maxSignalAgeMs.default(DEFAULT_MAX_SIGNAL_AGE_MS),
+  orderNotional: POLICY_FIELDS.orderNotional.default(DEFAULT_ORDER_NOTIONAL),
+});
+export type RiskPolicy = z.infer<typeof RiskPolicySchema>;
+
+/**
+ * A change to some fields of the policy (the `policy` of `PUT /policy`).
+ * Built from the same field rules without defaults, so an absent field means
+ * "unchanged", never "reset to default".
+ */
+export const RiskPolicyPatchSchema = z.strictObject(POLICY_FIELDS).partial();
+export type RiskPolicyPatch = z.infer<typeof RiskPolicyPatchSchema>;
+
+/** The policy in force when none is stored. */
+export const DEFAULT_RISK_POLICY: RiskPolicy = Object.freeze(RiskPolicySchema.parse({}));
+
+/**
+ * The risk policy in Redis at `keys.setting('risk-policy')`. An absent key
+ * means the defaults; a stored value that is not valid JSON or fails the
+ * schema is an error (QT_CONFIG_INVALID, naming the key), never replaced by
+ * defaults, since silently loosening limits is the worse failure.
+ */
+export class PolicyStore {
+  readonly #redis: Redis;
+  readonly #key: string;
+  /** The tail of in-process updates, so two read-merge-writes never interleave. */
+  #updating: Promise<unknown> = Promise.resolve();
+
+  constructor(options: { redis: Redis; keys: Keys }) {
+    this.#redis = options.redis;
+    this.#key = options.keys.setting(RISK_POLICY_SETTING);
+  }
+
+  /** The Redis key of the policy. */
+  get key(): string {
+    return this.#key;
+  }
+
+  /** The stored policy, or {@link DEFAULT_RISK_POLICY} when none is stored. */
+  async load(): Promise<RiskPolicy> {
+    const raw = await this.#redis.get(this.#key);
+    if (raw === null) return { ...DEFAULT_RISK_POLICY };
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch (cause) {
+      throw new QtError('QT_CONFIG_INVALID', `risk policy at "${this.#key}" is not JSON: ${(cause as Error).message}`, {
+        cause,
+        details: { key: this.#key },
+      });
+    }
+    const parsed = RiskPolicySchema.safeParse(json);
+    if (!parsed.success) {
+      throw new QtError(
+        'QT_CONFIG_INVALID',
+        `risk policy at "${this.#key}" is invalid: ${z.prettifyError(parsed.error)}`,
+        { details: { key: this.#key, issues: parsed.error.issues } },
+      );
+    }
+    return parsed.data;
+  }
+
+  /** Validates and stores a whole policy (QT_CONFIG_INVALID, nothing written, when invalid). */
+  async save(policy: RiskPolicy): Promise<void> {
+    const parsed = RiskPolicySchema.safeParse(policy);
+    if (!parsed.success) {
+      throw new QtError(
+        'QT_CONFIG_INVALID',
+        `refusing to store an invalid risk policy: ${z.prettifyError(parsed.error)}`,
+        {
+          details: { key: this.#key, issues: parsed.error.issues },
+        },
+      );
+    }
+    await this.#redis.set(this.#key, JSON.stringify(parsed.data));
+  }
+
+  /**
+   * Applies a patch to the stored policy and stores the result, which it
+   * resolves with. Updates made through this store run one at a time, so a
+   * concurrent one is never lost; the runtime has one risk-safety process,
+   * the policy's only writer.
+   */
+  update(patch: RiskPolicyPatch): Promise<RiskPolicy> {
+    const run = this.#updating.then(async () => {
+      const next = { ...(await this.load()), ...patch };
+      await this.save(next);
+      return next;
+    });
+    this.#updating = run.catch(() => undefined);
+    return run;
+  }
+}

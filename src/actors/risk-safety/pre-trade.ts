@@ -1,0 +1,158 @@
+import type { EssState, EventData, RejectReason } from '../../events/catalog.js';
+import { gateOrder } from './order-gate.js';
+import type { RiskPolicy } from './policy.js';
+
+/** The window of the order-rate limit. */
+export const RATE_WINDOW_MS = 1_000;
+
+/** What risk-safety knows of its book when a signal arrives. */
+export interface PreTradeBook {
+  /** Signed position quantity per symbol: positive long, negative short; absent means flat. */
+  readonly positions: Readonly<Record<string, { readonly quantity: number }>>;
+  /** Orders open at the venue now. */
+  readonly openOrders: number;
+  /** Epoch ms at which recent orders were approved (older ones may be left in; they are ignored). */
+  readonly recentOrderTimes: readonly number[];
+}
+
+/** Everything {@link evaluateSignal} decides from; time is passed in, never read. */
+export interface PreTradeInput {
+  readonly signal: EventData<'signal.generated'>;
+  /** Epoch ms at which the signal was generated (its envelope time). */
+  readonly signalTime: number;
+  /** Epoch ms of the decision. */
+  readonly now: number;
+  readonly policy: RiskPolicy;
+  readonly essState: EssState;
+  readonly book: PreTradeBook;
+  /** The id the order gets, approved or rejected. */
+  readonly orderId: string;
+}
+
+/** The verdict: exactly one of the two events' data. */
+export type PreTradeResult =
+  | { readonly approved: EventData<'order.approved'> }
+  | { readonly rejected: EventData<'order.rejected'> };
+
+/**
+ * The pre-trade checks (DESIGN §7): turns a signal into an approved market
+ * order or a rejection with a reason code. Pure: no I/O, no clock.
+ *
+ * The order is a market order sized to `policy.orderNotional` at the signal
+ * price (quantity rounded down by at most a few ulps so that quantity × price
+ * never exceeds that notional). It is reduce-only when it shrinks an existing
+ * opposite position without flipping it (a sell of at most the long quantity,
+ * a buy of at most the short quantity). Signal orders are never emergency
+ * exits, so a `tripped` or `awaitingReset` ESS rejects them all.
+ *
+ * Checks run in this order and the FIRST failure is the reason given:
+ * 1. INVALID_ORDER: the sized quantity is not a positive finite number;
+ * 2. the ESS gate ({@link gateOrder}): TRADING_HALTED or REDUCE_ONLY;
+ * 3. STALE_SIGNAL: `now − signalTime > maxSignalAgeMs`;
+ * 4. LOW_CONFIDENCE: `confidence < minConfidence`;
+ * 5. RATE_LIMIT_EXCEEDED: orders approved in the last {@link RATE_WINDOW_MS}
+ *    (times after `now − 1000`, future ones included) `≥ maxOrdersPerSecond`;
+ * 6. NOTIONAL_EXCEEDS_MAX: `notional > maxNotionalPerOrder`;
+ * 7. POSITION_LIMIT: |position after the order| × price
+ *    `> maxPositionNotionalPerSymbol`; reduce-only orders never hit it;
+ * 8. MAX_OPEN_ORDERS: `openOrders ≥ maxOpenOrders`.
+ *
+ * Approved orders are not recorded here: the caller adds `now` to
+ * `recentOrderTimes` and counts the open order.
+ */
+export function evaluateSignal(input: PreTradeInput): PreTradeResult {
+  const { signal, policy, book, now } = input;
+  const ref = { orderId: input.orderId, symbol: signal.symbol, side: signal.side, signalId: signal.signalId };
+  const reject = (reason: RejectReason, detail: string): PreTradeResult => ({
+    rejected: { ...ref, reason, detail },
+  });
+
+  const quantity = sizeQuantity(policy.orderNotional, signal.price);
+  if (!(quantity > 0) || !Number.isFinite(quantity)) {
+    return reject(
+      'INVALID_ORDER',
+      `order notional ${money(policy.orderNotional)} at price ${signal.price} gives no usable quantity`,
+    );
+  }
+  const notional = quantity * signal.price;
+  const position = book.positions[signal.symbol]?.quantity ?? 0;
+  const signed = signal.side === 'buy' ? quantity : -quantity;
+  const reduceOnly = isReduceOnly(position, signed);
+
+  const gate = gateOrder(input.essState, { reduceOnly, emergencyExit: false });
+  if (!gate.allowed) {
+    return reject(
+      gate.reason,
+      gate.reason === 'REDUCE_ONLY'
+        ? `ESS is ${input.essState}: only reduce-only orders are accepted`
+        : `ESS is ${input.essState}: trading is halted`,
+    );
+  }
+
+  const age = now - input.signalTime;
+  if (age > policy.maxSignalAgeMs) {
+    return reject('STALE_SIGNAL', `signal age ${age} ms > ${policy.maxSignalAgeMs} ms`);
+  }
+
+  if (signal.confidence < policy.minConfidence) {
+    return reject('LOW_CONFIDENCE', `confidence ${signal.confidence.toFixed(2)} < ${policy.minConfidence.toFixed(2)}`);
+  }
+
+  const windowStart = now - RATE_WINDOW_MS;
+  const recent = book.recentOrderTimes.filter((t) => t > windowStart).length;
+  if (recent >= policy.maxOrdersPerSecond) {
+    return reject(
+      'RATE_LIMIT_EXCEEDED',
+      `${recent} orders approved in the last ${RATE_WINDOW_MS} ms >= ${policy.maxOrdersPerSecond}/s`,
+    );
+  }
+
+  if (notional > policy.maxNotionalPerOrder) {
+    return reject('NOTIONAL_EXCEEDS_MAX', `notional ${money(notional)} > ${money(policy.maxNotionalPerOrder)}`);
+  }
+
+  if (!reduceOnly) {
+    const after = Math.abs((position + signed) * signal.price);
+    if (after > policy.maxPositionNotionalPerSymbol) {
+      return reject(
+        'POSITION_LIMIT',
+        `${signal.symbol} position notional after the order ${money(after)} > ${money(policy.maxPositionNotionalPerSymbol)}`,
+      );
+    }
+  }
+
+  if (book.openOrders >= policy.maxOpenOrders) {
+    return reject('MAX_OPEN_ORDERS', `${book.openOrders} open orders >= ${policy.maxOpenOrders}`);
+  }
+
+  return { approved: { ...ref, type: 'market', quantity, reduceOnly, notional } };
+}
+
+/** True when a signed order quantity shrinks an opposite position without flipping it. */
+export function isReduceOnly(position: number, signedQuantity: number): boolean {
+  if (position === 0 || signedQuantity === 0) return false;
+  if (Math.sign(position) === Math.sign(signedQuantity)) return false;
+  return Math.abs(signedQuantity) <= Math.abs(position);
+}
+
+/**
+ * The quantity worth `notional` at `price`, nudged down so that
+ * quantity × price never exceeds `notional` in floating point; otherwise an
+ * order sized exactly to the per-order maximum could be refused by a rounding
+ * error.
+ */
+export function sizeQuantity(notional: number, price: number): number {
+  let quantity = notional / price;
+  // Each step removes at least one ulp of a normal number, so a few steps
+  // suffice; the bound only matters for subnormals, which give up (0).
+  for (let step = 0; step < MAX_SIZING_STEPS; step++) {
+    if (!(quantity > 0) || !Number.isFinite(quantity) || quantity * price <= notional) return quantity;
+    quantity *= 1 - Number.EPSILON;
+  }
+  return 0;
+}
+
+/** Enough for any normal quantity (one or two steps in practice). */
+const MAX_SIZING_STEPS = 16;
+
+const money = (n: number): string => n.toFixed(2);
