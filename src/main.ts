@@ -9,6 +9,9 @@ import { hostname } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { EssService } from './actors/risk-safety/ess-service.js';
+import { PolicyStore } from './actors/risk-safety/policy.js';
+import { registerPolicyRoutes } from './actors/risk-safety/policy-routes.js';
+import { PretradeService } from './actors/risk-safety/pretrade-service.js';
 import { parseActors, SERVICE_NAMES, SERVICES, type ServiceName } from './actors/services.js';
 import { type Config, loadConfig } from './config/load.js';
 import { isQtError } from './errors.js';
@@ -151,11 +154,35 @@ async function host(
     }),
   );
   let ess: EssService | undefined;
+  let pretrade: PretradeService | undefined;
   if (services.includes('risk-safety')) {
     ess = new EssService({ redis: bus.redis, keys: bus.keys, config, producer, consumer: producer, log, registry });
     await ess.start();
     const server = servers[services.indexOf('risk-safety')];
-    if (server) ess.registerRoutes(server.app, server.requireAdmin, config.adminToken !== undefined);
+    const store = new PolicyStore({ redis: bus.redis, keys: bus.keys });
+    const essNow = ess;
+    pretrade = new PretradeService({
+      redis: bus.redis,
+      keys: bus.keys,
+      producer,
+      consumer: producer,
+      store,
+      essState: () => essNow.status().state,
+      log,
+      registry,
+    });
+    await pretrade.start();
+    if (server) {
+      const adminEnabled = config.adminToken !== undefined;
+      ess.registerRoutes(server.app, server.requireAdmin, adminEnabled);
+      registerPolicyRoutes(server.app, {
+        store,
+        publisher: bus.publisher,
+        requireAdmin: server.requireAdmin,
+        adminEnabled,
+        log,
+      });
+    }
     log.info(ess.status(), 'emergency stop system restored');
   }
   for (const [i, name] of services.entries()) {
@@ -165,7 +192,7 @@ async function host(
   }
   log.warn(
     { services },
-    'only the ESS (risk-safety) runs as an actor so far; other services serve health, metrics and admin only',
+    'only risk-safety (ESS, pre-trade) runs actors so far; other services serve health, metrics and admin only',
   );
   log.info(
     {
@@ -186,6 +213,7 @@ async function host(
   log.info({ reason }, 'shutting down');
   // Stop accepting first, then let in-flight work finish and close state.
   await Promise.all(servers.map((s) => s.app.close()));
+  await pretrade?.close();
   await ess?.close();
   await retention.close();
   await bus.close();
