@@ -1,7 +1,7 @@
 import { BrokenCircuitError } from 'cockatiel';
 import { Counter, Registry } from 'prom-client';
 import { type Logger, silentLogger } from '../log.js';
-import { appendBatch } from '../streams/append.js';
+import { appendBatch, withSeq } from '../streams/append.js';
 import type { BufferedRow, EventBuffer } from '../streams/event-buffer.js';
 import type { RedisPublisher } from '../streams/publisher.js';
 
@@ -172,7 +172,7 @@ export class Drainer {
           topic,
           firstSeq: first.seq,
           types: run.map((r) => r.type),
-          bodies: run.map((r) => r.body),
+          payloads: run.map((r) => withSeq(r.body, r.seq)),
         }),
       );
       run.forEach((r, i) => {

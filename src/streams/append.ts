@@ -5,14 +5,13 @@ import { withScripts } from './scripts.js';
 
 /**
  * One batch of a producer's events for one topic, with consecutive seqs from
- * `firstSeq`. Each body is the envelope's JSON *without* its seq, so a body
- * can wait in the disk buffer before its seq is known.
+ * `firstSeq`; `payloads` are the full envelope JSONs, seqs included.
  */
 export interface AppendBatch {
   readonly topic: string;
   readonly firstSeq: number;
   readonly types: readonly string[];
-  readonly bodies: readonly string[];
+  readonly payloads: readonly string[];
 }
 
 /** What Redis did with a batch. */
@@ -37,7 +36,10 @@ export interface Appender {
   readonly waitTimeoutMs: number;
 }
 
-/** The full envelope JSON: the seq put in front of a body that lacks it. */
+/**
+ * The full envelope JSON: the seq put in front of a buffered body, which is
+ * stored without it because its seq may not be known yet.
+ */
 export function withSeq(body: string, seq: number): string {
   return `{"seq":${seq},${body.slice(1)}`;
 }
@@ -50,10 +52,8 @@ export function withSeq(body: string, seq: number): string {
  */
 export async function appendBatch(a: Appender, batch: AppendBatch): Promise<AppendOutcome> {
   const redis = withScripts(a.redis);
-  const args: (string | number)[] = [a.producer, a.instance, batch.firstSeq, batch.bodies.length];
-  for (let i = 0; i < batch.bodies.length; i++) {
-    args.push(batch.types[i] as string, withSeq(batch.bodies[i] as string, batch.firstSeq + i));
-  }
+  const args: (string | number)[] = [a.producer, a.instance, batch.firstSeq, batch.payloads.length];
+  for (let i = 0; i < batch.payloads.length; i++) args.push(batch.types[i] as string, batch.payloads[i] as string);
   const keys = [a.keys.stream(batch.topic), a.keys.producerSeqs(batch.topic), a.keys.gaps(batch.topic)] as const;
   let reply: (string | number)[];
   if (a.minReplicasAck > 0) {
@@ -88,7 +88,7 @@ export async function appendBatch(a: Appender, batch: AppendBatch): Promise<Appe
     );
   }
   const entryIds: (string | undefined)[] = [];
-  for (let i = 0; i < batch.bodies.length; i++) {
+  for (let i = 0; i < batch.payloads.length; i++) {
     const id = reply[i + 2];
     entryIds.push(typeof id === 'string' ? id : undefined);
   }

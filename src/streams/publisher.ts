@@ -82,9 +82,8 @@ export interface RedisPublisherOptions {
 
 interface Pending {
   readonly type: EventType;
-  readonly envelope: Omit<Envelope, 'seq'>;
-  /** The envelope JSON without seq. */
-  readonly body: string;
+  /** Ours until resolved: the seq is set on it when one is assigned. */
+  readonly envelope: Omit<Envelope, 'seq'> & { seq?: number };
   readonly resolve: (p: Published) => void;
   readonly reject: (err: unknown) => void;
 }
@@ -202,7 +201,6 @@ export class RedisPublisher implements Publisher {
       lane.queue.push({
         type,
         envelope,
-        body: JSON.stringify(envelope),
         resolve: resolve as (p: Published) => void,
         reject,
       });
@@ -337,7 +335,12 @@ export class RedisPublisher implements Publisher {
             topic: lane.topic,
             firstSeq: firstSeq as number,
             types: batch.map((p) => p.type),
-            bodies: batch.map((p) => p.body),
+            // One serialization per event, seq included; bodies without a
+            // seq are made only if the batch has to be parked.
+            payloads: batch.map((p, i) => {
+              p.envelope.seq = (firstSeq as number) + i;
+              return JSON.stringify(p.envelope);
+            }),
           }),
         );
         this.#acknowledged(lane, batch, firstSeq, outcome.before, outcome.entryIds);
@@ -378,7 +381,7 @@ export class RedisPublisher implements Publisher {
     batch.forEach((p, i) => {
       const entryId = entryIds[i];
       if (entryId === undefined) duplicates++;
-      p.resolve({ envelope: { ...p.envelope, seq: firstSeq + i }, via: 'redis', entryId });
+      p.resolve({ envelope: p.envelope, via: 'redis', entryId });
     });
     lane.lastAcked = firstSeq + batch.length - 1;
     this.#metrics.published.inc({ topic: lane.topic, outcome: 'redis' }, batch.length - duplicates);
@@ -404,7 +407,7 @@ export class RedisPublisher implements Publisher {
           topic: lane.topic,
           type: p.type,
           seq: firstSeq === undefined ? null : firstSeq + i,
-          body: p.body,
+          body: JSON.stringify({ ...p.envelope, seq: undefined }),
         })),
       );
     } catch (err) {
