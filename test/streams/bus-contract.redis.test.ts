@@ -6,12 +6,10 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
-import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import type { Envelope } from '../../src/events/envelope.js';
 import { encodeEntry } from '../../src/streams/codec.js';
 import { type SequenceGap, StreamConsumer, type StreamConsumerOptions } from '../../src/streams/consumer.js';
-import type { Keys } from '../../src/streams/keys.js';
 import { RedisPublisher } from '../../src/streams/publisher.js';
 import { deadLetters, pendingCount, testKeys, waitFor } from '../support/bus.js';
 import { type RedisServer, startRedis } from '../support/redis-fixture.js';
@@ -26,8 +24,8 @@ test.after.always(async () => {
 
 const tick = (price: number) => ({ symbol: 'BTCUSDT', price, volume: 1 });
 
-function setup(label: string) {
-  const redis = server.client();
+function setup(label: string, on: RedisServer = server) {
+  const redis = on.client();
   const keys = testKeys(label);
   const consumers: StreamConsumer[] = [];
   const consumer = (opts: Partial<StreamConsumerOptions> & Pick<StreamConsumerOptions, 'handler'>) => {
@@ -364,20 +362,12 @@ test('commitWith writes land atomically with the ack', async (t) => {
 test('after Redis restarts empty the group is recreated and new events flow', async (t) => {
   const own = await startRedis({ name: 'restart-empty' });
   t.teardown(() => own.stop());
-  const redis: Redis = own.client();
-  const keys: Keys = testKeys('restart');
+  const { redis, consumer, publisher, closeAll } = setup('restart', own);
+  t.teardown(closeAll);
   const handled: number[] = [];
-  const c = new StreamConsumer({
-    redis,
-    keys,
-    topic: 'market',
-    group: 'g',
-    consumer: 'c1',
-    blockMs: 100,
-    handler: (e) => void handled.push(e.seq),
-  });
+  const c = consumer({ handler: (e) => void handled.push(e.seq) });
   await c.start();
-  const pub = new RedisPublisher({ redis, keys, producer: 'p1', source: 'test' });
+  const pub = publisher();
   await pub.publish('market.tick', tick(1));
   await waitFor(() => handled.length === 1, 'before restart');
   await own.kill();

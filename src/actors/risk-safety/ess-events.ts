@@ -96,15 +96,17 @@ export const EssResetCommandSchema = z.object({
 });
 export type EssResetCommand = z.infer<typeof EssResetCommandSchema>;
 
-/** Every event that carries time into the ESS. */
-export const EssInputEventSchema = z.discriminatedUnion('type', [
+const INPUT_EVENT_SCHEMAS = [
   EssTickEventSchema,
   EssPortfolioEventSchema,
   EssHealthEventSchema,
   EssClockEventSchema,
   EssTripCommandSchema,
   EssResetCommandSchema,
-]);
+] as const;
+
+/** Every event that carries time into the ESS. */
+export const EssInputEventSchema = z.discriminatedUnion('type', INPUT_EVENT_SCHEMAS);
 export type EssInputEvent = z.infer<typeof EssInputEventSchema>;
 
 /** The host published the outbox entries up to and including `throughSeq`; the machine drops them. */
@@ -115,15 +117,7 @@ export const EssOutboxFlushedEventSchema = z.object({
 export type EssOutboxFlushedEvent = z.infer<typeof EssOutboxFlushedEventSchema>;
 
 /** Every event the ESS machine accepts. */
-export const EssEventSchema = z.discriminatedUnion('type', [
-  EssTickEventSchema,
-  EssPortfolioEventSchema,
-  EssHealthEventSchema,
-  EssClockEventSchema,
-  EssTripCommandSchema,
-  EssResetCommandSchema,
-  EssOutboxFlushedEventSchema,
-]);
+export const EssEventSchema = z.discriminatedUnion('type', [...INPUT_EVENT_SCHEMAS, EssOutboxFlushedEventSchema]);
 export type EssEvent = z.infer<typeof EssEventSchema>;
 
 /**
