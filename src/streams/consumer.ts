@@ -194,6 +194,10 @@ export class StreamConsumer {
   async start(): Promise<void> {
     if (this.#loop) return;
     await this.#ensureGroup(this.#startFrom);
+    // The reader inherits lazyConnect and no offline queue: connect it now, or
+    // its first blocking read fails. A failure here is not fatal; the loop
+    // retries (and ioredis keeps reconnecting).
+    if (this.#reader.status === 'wait') await this.#reader.connect().catch(() => undefined);
     this.#loop = this.#run();
   }
 

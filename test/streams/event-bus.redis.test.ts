@@ -1,10 +1,16 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import test from 'ava';
 import { loadConfig } from '../../src/config/load.js';
+import { createLogger } from '../../src/log.js';
+import { createRedis } from '../../src/streams/connection.js';
+import { StreamConsumer } from '../../src/streams/consumer.js';
 import { openEventBus } from '../../src/streams/event-bus.js';
-import { uniquePrefix } from '../support/bus.js';
+import { createKeys } from '../../src/streams/keys.js';
+import { RedisPublisher } from '../../src/streams/publisher.js';
+import { uniquePrefix, waitFor } from '../support/bus.js';
 import { startRedis } from '../support/redis-fixture.js';
 
 test('with Redis healthy, the first publishes after start go straight to Redis on every topic', async (t) => {
@@ -41,7 +47,6 @@ test('publishes made while Redis is unreachable are buffered without tripping th
   });
   await server.kill();
   const config = loadConfig({ REDIS_URL: server.url, QT_DATA_DIR: dataDir, QT_KEY_PREFIX: uniquePrefix('late') });
-  const { createRedis } = await import('../../src/streams/connection.js');
   const redis = createRedis(config, { retryStrategy: () => 50 });
   const bus = await openEventBus(config, { producer: 'late', source: 'test', redis, connectWaitMs: 100 });
   const parked = await Promise.all(
@@ -53,11 +58,52 @@ test('publishes made while Redis is unreachable are buffered without tripping th
   );
   t.is(bus.link.breakerState, 'closed', 'not being connected is not a Redis failure');
   await server.restart();
-  const { waitFor } = await import('../support/bus.js');
   await waitFor(() => bus.buffer.backlog('market') === 0, 'replayed');
   const after = await bus.publisher.publish('market.tick', { symbol: 'BTCUSDT', price: 4, volume: 1 });
   t.is(after.via, 'redis');
   t.is(after.envelope.seq, 4);
   t.is(await redis.xlen(bus.keys.stream('market')), 4);
   await bus.close();
+});
+
+test('a consumer on a production connection (lazy, no offline queue) reads from its first call, without loop errors', async (t) => {
+  const server = await startRedis({ name: 'lazy-consumer' });
+  t.teardown(() => server.stop());
+  const config = loadConfig({ REDIS_URL: server.url, QT_KEY_PREFIX: uniquePrefix('lazy') });
+  let logged = '';
+  const log = createLogger({
+    level: 'warn',
+    destination: new Writable({
+      write(chunk, _enc, done) {
+        logged += String(chunk);
+        done();
+      },
+    }),
+  });
+  const redis = createRedis(config);
+  await redis.connect();
+  const keys = createKeys(config.keyPrefix);
+  const seen: number[] = [];
+  const consumer = new StreamConsumer({
+    redis,
+    keys,
+    topic: 'market',
+    group: 'g',
+    consumer: 'c',
+    blockMs: 200,
+    log,
+    handler: (e) => void seen.push(e.seq),
+  });
+  await consumer.start();
+  t.teardown(async () => {
+    await consumer.close();
+    redis.disconnect();
+  });
+  await new RedisPublisher({ redis, keys, producer: 'p', source: 'test' }).publish('market.tick', {
+    symbol: 'BTCUSDT',
+    price: 1,
+    volume: 1,
+  });
+  await waitFor(() => seen.length === 1, 'handled');
+  t.notRegex(logged, /consumer loop error/);
 });
