@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 /**
  * Runtime entry point: `node dist/main.js --actors=all|LIST`. Parses the
@@ -8,6 +9,10 @@ import { hostname } from 'node:os';
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { createCsvFeed, parseOhlcvCsv } from './actors/marketdata/csv-feed.js';
+import type { MarketFeed } from './actors/marketdata/feed.js';
+import { MarketDataService } from './actors/marketdata/service.js';
+import { createSyntheticFeed } from './actors/marketdata/synthetic-feed.js';
 import { EssService } from './actors/risk-safety/ess-service.js';
 import { PolicyStore } from './actors/risk-safety/policy.js';
 import { registerPolicyRoutes } from './actors/risk-safety/policy-routes.js';
@@ -94,6 +99,20 @@ async function run(argv: readonly string[]): Promise<number> {
   }
   const log = createLogger({ level: config.log.level, pretty: config.log.pretty, name: 'qt' });
   return host(config, selection.services, options.duration, log);
+}
+
+/** The configured market feed: a CSV replay when QT_FEED_CSV is set, else the seeded synthetic walk. */
+async function openFeed(config: Config): Promise<MarketFeed> {
+  if (config.feed.csvPath) {
+    const candles = parseOhlcvCsv(await readFile(config.feed.csvPath, 'utf8'), config.feed.csvSymbol);
+    return createCsvFeed(candles, { startAt: Date.now() });
+  }
+  return createSyntheticFeed({
+    seed: config.feed.seed,
+    symbols: config.feed.symbols.map((s) => ({ ...s })),
+    ticksPerSecond: config.feed.ticksPerSecond,
+    startAt: Date.now(),
+  });
 }
 
 async function host(
@@ -185,14 +204,34 @@ async function host(
     }
     log.info(ess.status(), 'emergency stop system restored');
   }
+  let marketdata: MarketDataService | undefined;
+  if (services.includes('marketdata')) {
+    let feed: MarketFeed;
+    try {
+      feed = await openFeed(config);
+    } catch (err) {
+      process.stderr.write(`market data feed: ${(err as Error).message}\n`);
+      await Promise.all(servers.map((s) => s.app.close()));
+      await pretrade?.close();
+      await ess?.close();
+      await retention.close();
+      await bus.close();
+      await local?.stop();
+      return EXIT_USAGE;
+    }
+    marketdata = new MarketDataService({ publisher: bus.publisher, feed, log });
+    const server = servers[services.indexOf('marketdata')];
+    if (server) marketdata.registerRoutes(server.app, server.requireAdmin, config.adminToken !== undefined);
+  }
   for (const [i, name] of services.entries()) {
     const port = SERVICES[name].port + config.http.portOffset;
     await servers[i]?.app.listen({ port, host: config.http.host });
     log.info({ service: name, port }, 'http listening');
   }
+  marketdata?.start();
   log.warn(
     { services },
-    'only risk-safety (ESS, pre-trade) runs actors so far; other services serve health, metrics and admin only',
+    'marketdata (feed) and risk-safety (ESS, pre-trade) run; the other services serve health, metrics and admin only so far',
   );
   log.info(
     {
@@ -213,6 +252,7 @@ async function host(
   log.info({ reason }, 'shutting down');
   // Stop accepting first, then let in-flight work finish and close state.
   await Promise.all(servers.map((s) => s.app.close()));
+  await marketdata?.close();
   await pretrade?.close();
   await ess?.close();
   await retention.close();

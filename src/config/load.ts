@@ -58,6 +58,13 @@ export interface Config {
     readonly healthCriticalMs: number;
     readonly cooldownMs: number;
   };
+  readonly feed: {
+    readonly seed: number;
+    readonly symbols: readonly { symbol: string; startPrice: number }[];
+    readonly ticksPerSecond: number;
+    readonly csvPath: string | undefined;
+    readonly csvSymbol: string;
+  };
   readonly adminToken: string | undefined;
 }
 
@@ -139,6 +146,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       dailyLossLimit: e.QT_ESS_DAILY_LOSS_LIMIT,
       healthCriticalMs: e.QT_ESS_HEALTH_CRITICAL_MS,
       cooldownMs: e.QT_ESS_COOLDOWN_MS,
+    },
+    feed: {
+      seed: e.QT_FEED_SEED,
+      symbols: e.QT_FEED_SYMBOLS,
+      ticksPerSecond: e.QT_FEED_TICKS_PER_SECOND,
+      csvPath: e.QT_FEED_CSV,
+      csvSymbol: e.QT_FEED_CSV_SYMBOL,
     },
     adminToken: e.QT_ADMIN_TOKEN,
   });

@@ -102,6 +102,35 @@ export const EnvSchema = z.object({
   QT_ESS_DAILY_LOSS_LIMIT: z.coerce.number().positive().default(DEFAULT_DAILY_LOSS_LIMIT),
   QT_ESS_HEALTH_CRITICAL_MS: positiveInt.default(DEFAULT_HEALTH_CRITICAL_MS),
   QT_ESS_COOLDOWN_MS: positiveInt.default(DEFAULT_COOLDOWN_MS),
+  QT_FEED_SEED: z.coerce.number().int().default(42),
+  QT_FEED_SYMBOLS: z
+    .string()
+    .default('BTCUSDT:65000,ETHUSDT:3200,SOLUSDT:150')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z
+        .array(
+          z.string().regex(/^[A-Z0-9]{2,20}:\d+(\.\d+)?$/, 'each entry must be SYMBOL:startPrice, e.g. BTCUSDT:65000'),
+        )
+        .min(1),
+    )
+    .transform((list) =>
+      list.map((p) => {
+        const [symbol, price] = p.split(':') as [string, string];
+        return { symbol, startPrice: Number(price) };
+      }),
+    ),
+  QT_FEED_TICKS_PER_SECOND: z.coerce.number().positive().max(10_000).default(2),
+  QT_FEED_CSV: z.string().min(1).optional(),
+  QT_FEED_CSV_SYMBOL: z
+    .string()
+    .regex(/^[A-Z0-9]{2,20}$/)
+    .default('BTCUSDT'),
   QT_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 

@@ -1,0 +1,114 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { type Logger, silentLogger } from '../../log.js';
+import type { Publisher } from '../../streams/publisher.js';
+import type { MarketFeed } from './feed.js';
+
+/** How often the feed is asked for the ticks that are due. */
+export const DEFAULT_POLL_MS = 50;
+
+/** The body of `POST /scenario/flash-crash`. */
+export const FlashCrashBodySchema = z
+  .object({
+    symbol: z.string().regex(/^[A-Z0-9]{2,20}$/),
+    /** Fraction the price falls, e.g. 0.2 for 20 %. */
+    drop: z.number().gt(0).lt(1).default(0.2),
+  })
+  .strict();
+
+/** A feed that can be told to crash a symbol (the synthetic one can). */
+export interface CrashableFeed extends MarketFeed {
+  injectFlashCrash(symbol: string, drop: number, at: number): void;
+}
+
+/**
+ * The marketdata service: asks its feed for due ticks every `pollMs` and
+ * publishes them as `market.tick`, in order. The feed is pure (synthetic
+ * random walk or CSV replay); this class owns the timer and the publishing.
+ */
+export class MarketDataService {
+  readonly #publisher: Publisher;
+  readonly #feed: MarketFeed;
+  readonly #pollMs: number;
+  readonly #now: () => number;
+  readonly #log: Logger;
+  #timer: NodeJS.Timeout | undefined;
+  #inFlight: Promise<unknown> = Promise.resolve();
+  #published = 0;
+
+  constructor(options: { publisher: Publisher; feed: MarketFeed; pollMs?: number; now?: () => number; log?: Logger }) {
+    this.#publisher = options.publisher;
+    this.#feed = options.feed;
+    this.#pollMs = options.pollMs ?? DEFAULT_POLL_MS;
+    this.#now = options.now ?? Date.now;
+    this.#log = options.log ?? silentLogger;
+  }
+
+  /** Ticks published so far. */
+  get published(): number {
+    return this.#published;
+  }
+
+  start(): void {
+    if (this.#timer) return;
+    this.#timer = setInterval(() => this.#poll(), this.#pollMs);
+  }
+
+  #poll(): void {
+    if (this.#feed.done) {
+      clearInterval(this.#timer);
+      this.#log.info({ published: this.#published }, 'market data feed finished');
+      return;
+    }
+    const ticks = this.#feed.next(this.#now());
+    if (ticks.length === 0) return;
+    // publish() keeps call order per topic; failures are logged, never thrown into the timer.
+    this.#inFlight = Promise.all(
+      ticks.map((t) => this.#publisher.publish('market.tick', { symbol: t.symbol, price: t.price, volume: t.volume })),
+    ).then(
+      () => {
+        this.#published += ticks.length;
+      },
+      (err) => this.#log.error({ err: (err as Error).message, ticks: ticks.length }, 'market ticks not published'),
+    );
+  }
+
+  /** The flash-crash scenario hook (DESIGN §8); refused unless the feed supports it. */
+  injectFlashCrash(symbol: string, drop: number): boolean {
+    const feed = this.#feed as Partial<CrashableFeed>;
+    if (typeof feed.injectFlashCrash !== 'function') return false;
+    feed.injectFlashCrash(symbol, drop, this.#now());
+    this.#log.warn({ symbol, drop }, 'flash crash injected');
+    return true;
+  }
+
+  /** `POST /scenario/flash-crash` (admin token; 400 on a bad body, 409 when the feed cannot crash). */
+  registerRoutes(
+    app: FastifyInstance,
+    requireAdmin: (authorization: string | undefined) => boolean,
+    adminEnabled: boolean,
+  ): void {
+    app.get('/feed', async () => ({ published: this.#published, done: this.#feed.done }));
+    app.post('/scenario/flash-crash', async (request, reply) => {
+      if (!adminEnabled)
+        return reply
+          .code(404)
+          .send({ error: 'disabled', message: 'admin endpoints are disabled: QT_ADMIN_TOKEN is not set' });
+      if (!requireAdmin(request.headers.authorization)) {
+        return reply.code(401).send({ error: 'unauthorized', message: 'a valid Bearer token is required' });
+      }
+      const body = FlashCrashBodySchema.safeParse(request.body ?? {});
+      if (!body.success) return reply.code(400).send({ error: 'invalid_body', issues: body.error.issues });
+      if (!this.injectFlashCrash(body.data.symbol, body.data.drop)) {
+        return reply.code(409).send({ error: 'unsupported', message: 'this feed cannot inject a flash crash' });
+      }
+      return reply.code(202).send({ injected: body.data });
+    });
+  }
+
+  /** Stops polling and waits for the last ticks to be published. Idempotent. */
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#inFlight;
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * marketdata → risk-safety with real processes: the synthetic feed runs
+ * without tripping the ESS; an injected flash crash trips it.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { decodeEntry } from '../../src/streams/codec.js';
+import { createKeys } from '../../src/streams/keys.js';
+import { uniquePrefix, waitFor } from '../support/bus.js';
+import { getFreePort } from '../support/free-port.js';
+import { spawnMain } from '../support/main-process.js';
+import { startRedis } from '../support/redis-fixture.js';
+
+const TOKEN = 'an-admin-token-for-tests';
+
+test('an injected flash crash trips the ESS; the normal feed does not', async (t) => {
+  const server = await startRedis({ name: 'flash-crash' });
+  const dataDir = await mkdtemp(join(tmpdir(), 'qt-crash-'));
+  t.teardown(async () => {
+    await server.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  const prefix = uniquePrefix('crash');
+  const offset = (await getFreePort()) - 8006;
+  const run = spawnMain(['--actors=marketdata,risk-safety'], {
+    REDIS_URL: server.url,
+    QT_DATA_DIR: dataDir,
+    QT_KEY_PREFIX: prefix,
+    QT_ADMIN_TOKEN: TOKEN,
+    QT_HTTP_PORT_OFFSET: String(offset),
+    QT_FEED_TICKS_PER_SECOND: '20',
+  });
+  t.teardown(() => run.child.kill('SIGKILL'));
+  await waitFor(() => run.out().includes('runtime started') || run.child.exitCode !== null, 'started', 30_000);
+  t.is(run.child.exitCode, null, run.out());
+  const md = `http://127.0.0.1:${8006 + offset}`;
+  const risk = `http://127.0.0.1:${8003 + offset}`;
+  const essState = async () => ((await (await fetch(`${risk}/ess`)).json()) as { state: string }).state;
+
+  await waitFor(async () => ((await (await fetch(`${md}/feed`)).json()) as { published: number }).published > 100, 'ticks flowing', 20_000, 100);
+  t.is(await essState(), 'armed', 'a normal market does not trip the ESS');
+
+  t.is((await fetch(`${md}/scenario/flash-crash`, { method: 'POST' })).status, 401);
+  const bad = await fetch(`${md}/scenario/flash-crash`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ symbol: 'btc', drop: 2 }),
+  });
+  t.is(bad.status, 400);
+  const crash = await fetch(`${md}/scenario/flash-crash`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ symbol: 'BTCUSDT', drop: 0.25 }),
+  });
+  t.is(crash.status, 202);
+  await waitFor(async () => (await essState()) === 'tripped', 'ESS tripped', 30_000, 100);
+
+  const redis = server.client();
+  const ess = (await redis.xrange(createKeys(prefix).stream('ess'), '-', '+')).map(([, f]) => decodeEntry(f));
+  const tripped = ess.find((e) => e.type === 'ess.tripped');
+  t.like(tripped?.data, { trigger: 'flash_crash' });
+  t.regex(String((tripped?.data as { reason?: string }).reason), /BTCUSDT/);
+  run.child.kill('SIGTERM');
+  t.is(await run.exit, 0);
+});
