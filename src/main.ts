@@ -105,7 +105,7 @@ async function run(argv: readonly string[]): Promise<number> {
 async function openFeed(config: Config): Promise<MarketFeed> {
   if (config.feed.csvPath) {
     const candles = parseOhlcvCsv(await readFile(config.feed.csvPath, 'utf8'), config.feed.csvSymbol);
-    return createCsvFeed(candles, { startAt: Date.now() });
+    return createCsvFeed(candles, { startAt: Date.now(), speed: config.feed.csvSpeed });
   }
   return createSyntheticFeed({
     seed: config.feed.seed,

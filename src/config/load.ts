@@ -64,6 +64,7 @@ export interface Config {
     readonly ticksPerSecond: number;
     readonly csvPath: string | undefined;
     readonly csvSymbol: string;
+    readonly csvSpeed: number;
   };
   readonly adminToken: string | undefined;
 }
@@ -153,6 +154,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ticksPerSecond: e.QT_FEED_TICKS_PER_SECOND,
       csvPath: e.QT_FEED_CSV,
       csvSymbol: e.QT_FEED_CSV_SYMBOL,
+      csvSpeed: e.QT_FEED_CSV_SPEED,
     },
     adminToken: e.QT_ADMIN_TOKEN,
   });
