@@ -9,10 +9,12 @@ import { hostname } from 'node:os';
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { ActorHost } from './actors/host.js';
 import { createCsvFeed, parseOhlcvCsv } from './actors/marketdata/csv-feed.js';
 import type { MarketFeed } from './actors/marketdata/feed.js';
 import { MarketDataService } from './actors/marketdata/service.js';
 import { createSyntheticFeed } from './actors/marketdata/synthetic-feed.js';
+import { type PortfolioMachine, portfolioSpec } from './actors/portfolio/portfolio-machine.js';
 import { EssService } from './actors/risk-safety/ess-service.js';
 import { PolicyStore } from './actors/risk-safety/policy.js';
 import { registerPolicyRoutes } from './actors/risk-safety/policy-routes.js';
@@ -204,6 +206,20 @@ async function host(
     }
     log.info(ess.status(), 'emergency stop system restored');
   }
+  let portfolio: ActorHost<PortfolioMachine> | undefined;
+  if (services.includes('portfolio-intelligence')) {
+    portfolio = new ActorHost({
+      spec: portfolioSpec,
+      redis: bus.redis,
+      keys: bus.keys,
+      producer,
+      source: 'portfolio-intelligence',
+      consumer: producer,
+      log,
+      registry,
+    });
+    await portfolio.start();
+  }
   let marketdata: MarketDataService | undefined;
   if (services.includes('marketdata')) {
     let feed: MarketFeed;
@@ -231,7 +247,7 @@ async function host(
   marketdata?.start();
   log.warn(
     { services },
-    'marketdata (feed) and risk-safety (ESS, pre-trade) run; the other services serve health, metrics and admin only so far',
+    'marketdata, risk-safety (ESS, pre-trade) and portfolio-intelligence run; ai-engine, execution, rl-training and monitoring-health serve health, metrics and admin only so far',
   );
   log.info(
     {
@@ -253,6 +269,7 @@ async function host(
   // Stop accepting first, then let in-flight work finish and close state.
   await Promise.all(servers.map((s) => s.app.close()));
   await marketdata?.close();
+  await portfolio?.close();
   await pretrade?.close();
   await ess?.close();
   await retention.close();

@@ -65,3 +65,32 @@ test('an injected flash crash trips the ESS; the normal feed does not', async (t
   run.child.kill('SIGTERM');
   t.is(await run.exit, 0);
 });
+
+test('portfolio-intelligence marks the book from market ticks and publishes portfolio.updated (throttled)', async (t) => {
+  const server = await startRedis({ name: 'portfolio-run' });
+  const dataDir = await mkdtemp(join(tmpdir(), 'qt-portfolio-'));
+  t.teardown(async () => {
+    await server.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  const prefix = uniquePrefix('pf');
+  const offset = (await getFreePort()) - 8006;
+  const run = spawnMain(['--actors=marketdata,portfolio-intelligence'], {
+    REDIS_URL: server.url,
+    QT_DATA_DIR: dataDir,
+    QT_KEY_PREFIX: prefix,
+    QT_HTTP_PORT_OFFSET: String(offset),
+    QT_FEED_TICKS_PER_SECOND: '50',
+  });
+  t.teardown(() => run.child.kill('SIGKILL'));
+  await waitFor(() => run.out().includes('runtime started') || run.child.exitCode !== null, 'started', 30_000);
+  const redis = server.client();
+  const keys = createKeys(prefix);
+  await waitFor(async () => (await redis.xlen(keys.stream('portfolio'))) >= 2, 'portfolio updates', 20_000, 100);
+  const ticks = await redis.xlen(keys.stream('market'));
+  const updates = (await redis.xrange(keys.stream('portfolio'), '-', '+')).map(([, f]) => decodeEntry(f));
+  t.true(ticks > updates.length * 10, `throttled: ${updates.length} updates for ${ticks} ticks`);
+  t.like(updates[0]?.data, { equity: 100_000, cash: 100_000, drawdown: 0 });
+  run.child.kill('SIGTERM');
+  t.is(await run.exit, 0);
+});
