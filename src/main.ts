@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { type AiMachine, createAiSpec } from './actors/ai-engine/ai-machine.js';
 import { ActorHost } from './actors/host.js';
 import { createCsvFeed, parseOhlcvCsv } from './actors/marketdata/csv-feed.js';
 import type { MarketFeed } from './actors/marketdata/feed.js';
@@ -206,6 +207,20 @@ async function host(
     }
     log.info(ess.status(), 'emergency stop system restored');
   }
+  let aiEngine: ActorHost<AiMachine> | undefined;
+  if (services.includes('ai-engine')) {
+    aiEngine = new ActorHost({
+      spec: createAiSpec(),
+      redis: bus.redis,
+      keys: bus.keys,
+      producer,
+      source: 'ai-engine',
+      consumer: producer,
+      log,
+      registry,
+    });
+    await aiEngine.start();
+  }
   let portfolio: ActorHost<PortfolioMachine> | undefined;
   if (services.includes('portfolio-intelligence')) {
     portfolio = new ActorHost({
@@ -247,7 +262,7 @@ async function host(
   marketdata?.start();
   log.warn(
     { services },
-    'marketdata, risk-safety (ESS, pre-trade) and portfolio-intelligence run; ai-engine, execution, rl-training and monitoring-health serve health, metrics and admin only so far',
+    'marketdata, ai-engine, risk-safety (ESS, pre-trade) and portfolio-intelligence run; execution, rl-training and monitoring-health serve health, metrics and admin only so far',
   );
   log.info(
     {
@@ -270,6 +285,7 @@ async function host(
   await Promise.all(servers.map((s) => s.app.close()));
   await marketdata?.close();
   await portfolio?.close();
+  await aiEngine?.close();
   await pretrade?.close();
   await ess?.close();
   await retention.close();

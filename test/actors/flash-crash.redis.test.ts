@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { decodeEntry } from '../../src/streams/codec.js';
 import { createKeys } from '../../src/streams/keys.js';
+import { RedisPublisher } from '../../src/streams/publisher.js';
 import { uniquePrefix, waitFor } from '../support/bus.js';
 import { getFreePort } from '../support/free-port.js';
 import { spawnMain } from '../support/main-process.js';
@@ -39,7 +40,12 @@ test('an injected flash crash trips the ESS; the normal feed does not', async (t
   const risk = `http://127.0.0.1:${8003 + offset}`;
   const essState = async () => ((await (await fetch(`${risk}/ess`)).json()) as { state: string }).state;
 
-  await waitFor(async () => ((await (await fetch(`${md}/feed`)).json()) as { published: number }).published > 100, 'ticks flowing', 20_000, 100);
+  await waitFor(
+    async () => ((await (await fetch(`${md}/feed`)).json()) as { published: number }).published > 100,
+    'ticks flowing',
+    20_000,
+    100,
+  );
   t.is(await essState(), 'armed', 'a normal market does not trip the ESS');
 
   t.is((await fetch(`${md}/scenario/flash-crash`, { method: 'POST' })).status, 401);
@@ -91,6 +97,45 @@ test('portfolio-intelligence marks the book from market ticks and publishes port
   const updates = (await redis.xrange(keys.stream('portfolio'), '-', '+')).map(([, f]) => decodeEntry(f));
   t.true(ticks > updates.length * 10, `throttled: ${updates.length} updates for ${ticks} ticks`);
   t.like(updates[0]?.data, { equity: 100_000, cash: 100_000, drawdown: 0 });
+  run.child.kill('SIGTERM');
+  t.is(await run.exit, 0);
+});
+
+test('ai-engine → risk-safety: a sharp drop becomes a signal and a risk decision linked to it', async (t) => {
+  const server = await startRedis({ name: 'chain' });
+  const dataDir = await mkdtemp(join(tmpdir(), 'qt-chain-'));
+  t.teardown(async () => {
+    await server.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  const prefix = uniquePrefix('chain');
+  const offset = (await getFreePort()) - 8001;
+  const run = spawnMain(['--actors=ai-engine,risk-safety'], {
+    REDIS_URL: server.url,
+    QT_DATA_DIR: dataDir,
+    QT_KEY_PREFIX: prefix,
+    QT_HTTP_PORT_OFFSET: String(offset),
+  });
+  t.teardown(() => run.child.kill('SIGKILL'));
+  await waitFor(() => run.out().includes('runtime started') || run.child.exitCode !== null, 'started', 30_000);
+  const redis = server.client();
+  const keys = createKeys(prefix);
+  // A quiet, slightly noisy market, then one sharp 10 % drop (below the
+  // ESS's 15 % rule): the reversion strategies outvote the trend one.
+  const feed = new RedisPublisher({ redis, keys, producer: 'feed', source: 'marketdata' });
+  for (let i = 0; i < 40; i++) {
+    await feed.publish('market.tick', { symbol: 'ETHUSDT', price: 3_000 + (i % 2 === 0 ? 1 : -1), volume: 1 });
+  }
+  await feed.publish('market.tick', { symbol: 'ETHUSDT', price: 2_700, volume: 5 });
+  await waitFor(async () => (await redis.xlen(keys.stream('order'))) >= 1, 'a risk decision', 30_000, 100);
+  const signals = (await redis.xrange(keys.stream('signal'), '-', '+')).map(([, f]) => decodeEntry(f));
+  const decisions = (await redis.xrange(keys.stream('order'), '-', '+')).map(([, f]) => decodeEntry(f));
+  t.is(signals.length, 1, 'one signal, not one per tick');
+  const first = decisions[0];
+  t.true(first?.type === 'order.approved' || first?.type === 'order.rejected', first?.type);
+  t.is(first?.causationId, signals[0]?.id, 'the decision names the signal that caused it');
+  t.is((first?.data as { signalId?: string }).signalId, (signals[0]?.data as { signalId: string }).signalId);
+  t.is(first?.correlationId, signals[0]?.correlationId, 'one correlation id follows the event across services');
   run.child.kill('SIGTERM');
   t.is(await run.exit, 0);
 });
