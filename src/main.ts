@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 /**
  * Runtime entry point: `node dist/main.js --actors=all|LIST`. Parses the
@@ -9,17 +8,7 @@ import { hostname } from 'node:os';
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { type AiMachine, createAiSpec } from './actors/ai-engine/ai-machine.js';
-import { ActorHost } from './actors/host.js';
-import { createCsvFeed, parseOhlcvCsv } from './actors/marketdata/csv-feed.js';
-import type { MarketFeed } from './actors/marketdata/feed.js';
-import { MarketDataService } from './actors/marketdata/service.js';
-import { createSyntheticFeed } from './actors/marketdata/synthetic-feed.js';
-import { type PortfolioMachine, portfolioSpec } from './actors/portfolio/portfolio-machine.js';
-import { EssService } from './actors/risk-safety/ess-service.js';
-import { PolicyStore } from './actors/risk-safety/policy.js';
-import { registerPolicyRoutes } from './actors/risk-safety/policy-routes.js';
-import { PretradeService } from './actors/risk-safety/pretrade-service.js';
+import { IMPLEMENTED_SERVICES, type RunningService, startServices, stopServices } from './actors/runtime.js';
 import { parseActors, SERVICE_NAMES, SERVICES, type ServiceName } from './actors/services.js';
 import { type Config, loadConfig } from './config/load.js';
 import { isQtError } from './errors.js';
@@ -104,20 +93,6 @@ async function run(argv: readonly string[]): Promise<number> {
   return host(config, selection.services, options.duration, log);
 }
 
-/** The configured market feed: a CSV replay when QT_FEED_CSV is set, else the seeded synthetic walk. */
-async function openFeed(config: Config): Promise<MarketFeed> {
-  if (config.feed.csvPath) {
-    const candles = parseOhlcvCsv(await readFile(config.feed.csvPath, 'utf8'), config.feed.csvSymbol);
-    return createCsvFeed(candles, { startAt: Date.now(), speed: config.feed.csvSpeed });
-  }
-  return createSyntheticFeed({
-    seed: config.feed.seed,
-    symbols: config.feed.symbols.map((s) => ({ ...s })),
-    ticksPerSecond: config.feed.ticksPerSecond,
-    startAt: Date.now(),
-  });
-}
-
 async function host(
   config: Config,
   services: ServiceName[],
@@ -175,95 +150,30 @@ async function host(
       log,
     }),
   );
-  let ess: EssService | undefined;
-  let pretrade: PretradeService | undefined;
-  if (services.includes('risk-safety')) {
-    ess = new EssService({ redis: bus.redis, keys: bus.keys, config, producer, consumer: producer, log, registry });
-    await ess.start();
-    const server = servers[services.indexOf('risk-safety')];
-    const store = new PolicyStore({ redis: bus.redis, keys: bus.keys });
-    const essNow = ess;
-    pretrade = new PretradeService({
-      redis: bus.redis,
-      keys: bus.keys,
-      producer,
-      consumer: producer,
-      store,
-      essState: () => essNow.status().state,
-      log,
-      registry,
+  let running: RunningService[];
+  try {
+    running = await startServices(services, (name) => {
+      const server = servers[services.indexOf(name)];
+      if (!server) throw new Error(`no HTTP server for ${name}`);
+      return { config, bus, producer, log, registry, http: server };
     });
-    await pretrade.start();
-    if (server) {
-      const adminEnabled = config.adminToken !== undefined;
-      ess.registerRoutes(server.app, server.requireAdmin, adminEnabled);
-      registerPolicyRoutes(server.app, {
-        store,
-        publisher: bus.publisher,
-        requireAdmin: server.requireAdmin,
-        adminEnabled,
-        log,
-      });
-    }
-    log.info(ess.status(), 'emergency stop system restored');
-  }
-  let aiEngine: ActorHost<AiMachine> | undefined;
-  if (services.includes('ai-engine')) {
-    aiEngine = new ActorHost({
-      spec: createAiSpec(),
-      redis: bus.redis,
-      keys: bus.keys,
-      producer,
-      source: 'ai-engine',
-      consumer: producer,
-      log,
-      registry,
-    });
-    await aiEngine.start();
-  }
-  let portfolio: ActorHost<PortfolioMachine> | undefined;
-  if (services.includes('portfolio-intelligence')) {
-    portfolio = new ActorHost({
-      spec: portfolioSpec,
-      redis: bus.redis,
-      keys: bus.keys,
-      producer,
-      source: 'portfolio-intelligence',
-      consumer: producer,
-      log,
-      registry,
-    });
-    await portfolio.start();
-  }
-  let marketdata: MarketDataService | undefined;
-  if (services.includes('marketdata')) {
-    let feed: MarketFeed;
-    try {
-      feed = await openFeed(config);
-    } catch (err) {
-      process.stderr.write(`market data feed: ${(err as Error).message}\n`);
-      await Promise.all(servers.map((s) => s.app.close()));
-      await pretrade?.close();
-      await ess?.close();
-      await retention.close();
-      await bus.close();
-      await local?.stop();
-      return EXIT_USAGE;
-    }
-    marketdata = new MarketDataService({ publisher: bus.publisher, feed, log });
-    const server = servers[services.indexOf('marketdata')];
-    if (server) marketdata.registerRoutes(server.app, server.requireAdmin, config.adminToken !== undefined);
+  } catch (err) {
+    // A service could not start (e.g. an unreadable CSV feed): stop cleanly, exit 2.
+    process.stderr.write(`cannot start services: ${(err as Error).message}\n`);
+    await Promise.all(servers.map((s) => s.app.close()));
+    await retention.close();
+    await bus.close();
+    await local?.stop();
+    return EXIT_USAGE;
   }
   for (const [i, name] of services.entries()) {
     const port = SERVICES[name].port + config.http.portOffset;
     await servers[i]?.app.listen({ port, host: config.http.host });
     log.info({ service: name, port }, 'http listening');
   }
-  marketdata?.start();
-  log.warn(
-    { services },
-    'marketdata, ai-engine, risk-safety (ESS, pre-trade) and portfolio-intelligence run; execution, rl-training and monitoring-health serve health, metrics and admin only so far',
-  );
+  for (const s of running) s.go?.();
+  const idle = services.filter((n) => !IMPLEMENTED_SERVICES.includes(n));
+  if (idle.length > 0) log.warn({ services: idle }, 'these services serve health, metrics and admin only so far');
   log.info(
     {
       services,
@@ -283,11 +193,7 @@ async function host(
   log.info({ reason }, 'shutting down');
   // Stop accepting first, then let in-flight work finish and close state.
   await Promise.all(servers.map((s) => s.app.close()));
-  await marketdata?.close();
-  await portfolio?.close();
-  await aiEngine?.close();
-  await pretrade?.close();
-  await ess?.close();
+  await stopServices(running);
   await retention.close();
   await bus.close();
   await local?.stop();

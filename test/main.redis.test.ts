@@ -127,3 +127,17 @@ test('without QT_ADMIN_TOKEN the admin endpoints are disabled', async (t) => {
   run.child.kill('SIGTERM');
   t.is(await run.exit, 0);
 });
+
+test('a service that cannot start (unreadable CSV feed) stops everything and exits 2 with the reason', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'qt-main-badfeed-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const port = await getFreePort();
+  const run = runMain(['--actors=marketdata,risk-safety'], {
+    QT_DATA_DIR: dataDir,
+    QT_PRODUCER_ID: 'main-badfeed',
+    QT_HTTP_PORT_OFFSET: String(port - 8006),
+    QT_FEED_CSV: join(dataDir, 'missing.csv'),
+  });
+  t.is(await run.exit, 2);
+  t.regex(run.out(), /cannot start services: .*missing\.csv/);
+});
