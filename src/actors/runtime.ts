@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { AnyStateMachine } from 'xstate';
 import type { Config } from '../config/load.js';
+import type { AdminGuard } from '../http/auth.js';
 import type { Logger } from '../log.js';
 import type { EventBus } from '../streams/event-bus.js';
 import { createAiSpec } from './ai-engine/ai-machine.js';
@@ -29,7 +30,7 @@ export interface ServiceContext {
   /** The service's HTTP server (routes are added before it listens). */
   readonly http: {
     readonly app: FastifyInstance;
-    readonly requireAdmin: (authorization: string | undefined) => boolean;
+    readonly guardAdmin: AdminGuard;
   };
 }
 
@@ -77,7 +78,7 @@ const STARTERS: Partial<Record<ServiceName, Starter>> = {
   marketdata: async (ctx) => {
     const feed = await openFeed(ctx.config);
     const service = new MarketDataService({ publisher: ctx.bus.publisher, feed, log: ctx.log });
-    service.registerRoutes(ctx.http.app, ctx.http.requireAdmin, ctx.config.adminToken !== undefined);
+    service.registerRoutes(ctx.http.app, ctx.http.guardAdmin);
     return { go: () => service.start(), close: () => service.close() };
   },
   'ai-engine': (ctx) => hostActor(ctx, createAiSpec(), 'ai-engine'),
@@ -105,15 +106,8 @@ const STARTERS: Partial<Record<ServiceName, Starter>> = {
       registry,
     });
     await pretrade.start();
-    const adminEnabled = config.adminToken !== undefined;
-    ess.registerRoutes(ctx.http.app, ctx.http.requireAdmin, adminEnabled);
-    registerPolicyRoutes(ctx.http.app, {
-      store,
-      publisher: bus.publisher,
-      requireAdmin: ctx.http.requireAdmin,
-      adminEnabled,
-      log,
-    });
+    ess.registerRoutes(ctx.http.app, ctx.http.guardAdmin);
+    registerPolicyRoutes(ctx.http.app, { store, publisher: bus.publisher, guardAdmin: ctx.http.guardAdmin, log });
     log.info(ess.status(), 'emergency stop system restored');
     return {
       close: async () => {

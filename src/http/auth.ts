@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /**
  * True when an `Authorization` header carries `Bearer <token>`. Both sides
@@ -10,4 +11,29 @@ export function bearerMatches(header: string | undefined, token: string): boolea
   const given = createHash('sha256').update(header.slice('Bearer '.length)).digest();
   const expected = createHash('sha256').update(token).digest();
   return timingSafeEqual(given, expected);
+}
+
+/**
+ * Guards an admin route (DESIGN §11). When it refuses, it has already sent
+ * the answer: 404 when no admin token is configured (admin disabled), 401
+ * when the request does not carry it. Routes start with
+ * `if (!guard(request, reply)) return reply;`.
+ */
+export type AdminGuard = (request: FastifyRequest, reply: FastifyReply) => boolean;
+
+/** The admin guard for a configured token (or none: admin disabled). */
+export function adminGuard(token: string | undefined): AdminGuard {
+  return (request, reply) => {
+    if (token === undefined) {
+      void reply
+        .code(404)
+        .send({ error: 'disabled', message: 'admin endpoints are disabled: QT_ADMIN_TOKEN is not set' });
+      return false;
+    }
+    if (!bearerMatches(request.headers.authorization, token)) {
+      void reply.code(401).send({ error: 'unauthorized', message: 'a valid Bearer token is required' });
+      return false;
+    }
+    return true;
+  };
 }

@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import { type Logger, silentLogger } from '../log.js';
-import { bearerMatches } from './auth.js';
+import { type AdminGuard, adminGuard } from './auth.js';
 import { computeStatus, type DependencyHealth, type HealthReport } from './health.js';
 import { httpMetrics } from './metrics.js';
 
@@ -35,19 +35,18 @@ export interface ServiceServerOptions {
  * §9), `GET /metrics` (Prometheus), and `POST /admin/shutdown` (bearer
  * token, §11). Every request runs with a correlation id, taken from
  * `X-Correlation-ID` or generated, and returned in the response header.
- * Services add their own routes with `requireAdmin` as the guard for
+ * Services add their own routes with `guardAdmin` as the guard for
  * changing ones.
  */
 export function createServiceServer(options: ServiceServerOptions): {
   app: FastifyInstance;
-  requireAdmin: (authorization: string | undefined) => boolean;
+  guardAdmin: AdminGuard;
 } {
   const app = Fastify({ logger: false });
   const metrics = httpMetrics(options.registry);
   const startedAt = options.startedAt ?? Date.now();
   const log = options.log ?? silentLogger;
-  const requireAdmin = (authorization: string | undefined) =>
-    options.adminToken !== undefined && bearerMatches(authorization, options.adminToken);
+  const guardAdmin = adminGuard(options.adminToken);
 
   app.addHook('onRequest', (request, reply, done) => {
     const given = request.headers[CORRELATION_HEADER];
@@ -90,18 +89,11 @@ export function createServiceServer(options: ServiceServerOptions): {
   });
 
   app.post('/admin/shutdown', async (request, reply) => {
-    if (options.adminToken === undefined) {
-      return reply
-        .code(404)
-        .send({ error: 'disabled', message: 'admin endpoints are disabled: QT_ADMIN_TOKEN is not set' });
-    }
-    if (!requireAdmin(request.headers.authorization)) {
-      return reply.code(401).send({ error: 'unauthorized', message: 'a valid Bearer token is required' });
-    }
+    if (!guardAdmin(request, reply)) return reply;
     log.warn({ service: options.service }, 'shutdown requested over HTTP');
     reply.raw.on('finish', () => options.onShutdown());
     return reply.code(202).send({ status: 'shutting_down' });
   });
 
-  return { app, requireAdmin };
+  return { app, guardAdmin };
 }

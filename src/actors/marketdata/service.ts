@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import type { AdminGuard } from '../../http/auth.js';
 import { type Logger, silentLogger } from '../../log.js';
 import type { Publisher } from '../../streams/publisher.js';
 import type { MarketFeed } from './feed.js';
@@ -83,20 +84,10 @@ export class MarketDataService {
   }
 
   /** `POST /scenario/flash-crash` (admin token; 400 on a bad body, 409 when the feed cannot crash). */
-  registerRoutes(
-    app: FastifyInstance,
-    requireAdmin: (authorization: string | undefined) => boolean,
-    adminEnabled: boolean,
-  ): void {
+  registerRoutes(app: FastifyInstance, guardAdmin: AdminGuard): void {
     app.get('/feed', async () => ({ published: this.#published, done: this.#feed.done }));
     app.post('/scenario/flash-crash', async (request, reply) => {
-      if (!adminEnabled)
-        return reply
-          .code(404)
-          .send({ error: 'disabled', message: 'admin endpoints are disabled: QT_ADMIN_TOKEN is not set' });
-      if (!requireAdmin(request.headers.authorization)) {
-        return reply.code(401).send({ error: 'unauthorized', message: 'a valid Bearer token is required' });
-      }
+      if (!guardAdmin(request, reply)) return reply;
       const body = FlashCrashBodySchema.safeParse(request.body ?? {});
       if (!body.success) return reply.code(400).send({ error: 'invalid_body', issues: body.error.issues });
       if (!this.injectFlashCrash(body.data.symbol, body.data.drop)) {

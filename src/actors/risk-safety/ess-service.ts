@@ -5,6 +5,7 @@ import { Counter } from 'prom-client';
 import { z } from 'zod';
 import type { Config } from '../../config/load.js';
 import type { EssState } from '../../events/catalog.js';
+import type { AdminGuard } from '../../http/auth.js';
 import { type Logger, silentLogger } from '../../log.js';
 import type { Keys } from '../../streams/keys.js';
 import { ActorHost, type ActorSpec } from '../host.js';
@@ -139,22 +140,11 @@ export class EssService {
   }
 
   /** `GET /ess`, `POST /ess/trip`, `POST /ess/reset` (the POSTs need the admin token). */
-  registerRoutes(
-    app: FastifyInstance,
-    requireAdmin: (authorization: string | undefined) => boolean,
-    adminEnabled: boolean,
-  ): void {
+  registerRoutes(app: FastifyInstance, guardAdmin: AdminGuard): void {
     app.get('/ess', async () => this.status());
-    const guard = (authorization: string | undefined) =>
-      !adminEnabled
-        ? { code: 404, body: { error: 'disabled', message: 'admin endpoints are disabled: QT_ADMIN_TOKEN is not set' } }
-        : !requireAdmin(authorization)
-          ? { code: 401, body: { error: 'unauthorized', message: 'a valid Bearer token is required' } }
-          : undefined;
     const command = (kind: 'trip' | 'reset') =>
       app.post(`/ess/${kind}`, async (request, reply) => {
-        const refused = guard(request.headers.authorization);
-        if (refused) return reply.code(refused.code).send(refused.body);
+        if (!guardAdmin(request, reply)) return reply;
         const body = EssCommandBodySchema.safeParse(request.body);
         if (!body.success) {
           return reply.code(400).send({ error: 'invalid_body', issues: body.error.issues });

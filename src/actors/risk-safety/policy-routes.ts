@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import type { AdminGuard } from '../../http/auth.js';
 import { type Logger, silentLogger } from '../../log.js';
 import type { Publisher } from '../../streams/publisher.js';
 import { type PolicyStore, RiskPolicyPatchSchema } from './policy.js';
@@ -22,10 +23,8 @@ export interface PolicyRoutesOptions {
   readonly store: PolicyStore;
   /** Publishes the `risk.policy_updated` audit event. */
   readonly publisher: Publisher;
-  /** True when the `Authorization` header carries the admin Bearer token. */
-  readonly requireAdmin: (authorization: string | undefined) => boolean;
-  /** False when no admin token is configured: changing routes answer 404. */
-  readonly adminEnabled: boolean;
+  /** Guards `PUT /policy` (404 when admin is disabled, 401 without the token). */
+  readonly guardAdmin: AdminGuard;
   readonly log?: Logger;
 }
 
@@ -39,20 +38,13 @@ export interface PolicyRoutesOptions {
  * logged.
  */
 export function registerPolicyRoutes(app: FastifyInstance, options: PolicyRoutesOptions): void {
-  const { store, publisher, requireAdmin, adminEnabled } = options;
+  const { store, publisher, guardAdmin } = options;
   const log = options.log ?? silentLogger;
 
   app.get('/policy', async () => store.load());
 
   app.put('/policy', async (request, reply) => {
-    if (!adminEnabled) {
-      return reply
-        .code(404)
-        .send({ error: 'disabled', message: 'admin endpoints are disabled: QT_ADMIN_TOKEN is not set' });
-    }
-    if (!requireAdmin(request.headers.authorization)) {
-      return reply.code(401).send({ error: 'unauthorized', message: 'a valid Bearer token is required' });
-    }
+    if (!guardAdmin(request, reply)) return reply;
     const body = PolicyUpdateBodySchema.safeParse(request.body);
     if (!body.success) {
       return reply.code(400).send({ error: 'invalid_body', issues: body.error.issues });

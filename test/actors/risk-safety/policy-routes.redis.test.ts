@@ -3,12 +3,14 @@
  * refused request changes nothing, and an accepted one is stored in Redis and
  * audited as `risk.policy_updated` on the `risk` stream.
  */
+
 import test from 'ava';
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
 import type { Redis } from 'ioredis';
 import { DEFAULT_RISK_POLICY, PolicyStore, type RiskPolicy } from '../../../src/actors/risk-safety/policy.js';
 import { registerPolicyRoutes } from '../../../src/actors/risk-safety/policy-routes.js';
 import type { Envelope } from '../../../src/events/envelope.js';
+import { adminGuard } from '../../../src/http/auth.js';
 import { decodeEntry } from '../../../src/streams/codec.js';
 import type { Keys } from '../../../src/streams/keys.js';
 import { RedisPublisher } from '../../../src/streams/publisher.js';
@@ -41,8 +43,7 @@ async function rig(t: { teardown: (fn: () => unknown) => void }, adminEnabled = 
   registerPolicyRoutes(app, {
     store: new PolicyStore({ redis, keys }),
     publisher,
-    requireAdmin: (authorization) => authorization === `Bearer ${TOKEN}`,
-    adminEnabled,
+    guardAdmin: adminGuard(adminEnabled ? TOKEN : undefined),
   });
   await app.ready();
   t.teardown(async () => {
