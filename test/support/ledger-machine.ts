@@ -5,6 +5,7 @@
  */
 import { assign, setup } from 'xstate';
 import type { ActorSpec } from '../../src/actors/host.js';
+import { takeOutbox } from '../../src/actors/outbox.js';
 import type { Envelope } from '../../src/events/envelope.js';
 
 export interface LedgerContext {
@@ -60,11 +61,7 @@ export const ledgerSpec: ActorSpec<typeof ledgerMachine> = {
   topics: ['market'],
   toEvents: (event: Envelope) =>
     event.type === 'market.tick' ? [{ type: 'TICK', price: (event.data as { price: number }).price }] : [],
-  takeOutputs: (actor) => {
-    const outbox = actor.getSnapshot().context.outbox;
-    if (outbox.length > 0) actor.send({ type: 'OUTBOX_TAKEN' });
-    return outbox;
-  },
+  takeOutputs: takeOutbox,
 };
 
 /** The ledger's context after the given prices, computed without any actor. */

@@ -16,6 +16,7 @@ import { type Actor, assign, setup } from 'xstate';
 import type { EventData } from '../../events/catalog.js';
 import type { Envelope } from '../../events/envelope.js';
 import type { ActorSpec } from '../host.js';
+import { takeOutbox } from '../outbox.js';
 import { DEFAULT_WEIGHTS, decide, type EnsembleWeights } from './ensemble.js';
 
 export const DEFAULT_CONFIDENCE_FLOOR = 0.5;
@@ -154,10 +155,8 @@ export function aiToEvents(envelope: Envelope): AiEvent[] {
 }
 
 /** The signals the actor asked to publish since the last call, emptying its outbox. */
-export function takeAiOutbox(actor: Actor<AiMachine>): SignalOutput[] {
-  const outbox = actor.getSnapshot().context.outbox;
-  if (outbox.length > 0) actor.send({ type: 'OUTBOX_TAKEN' });
-  return outbox;
+export function takeAiOutbox(actor: Actor<AiMachine>): readonly SignalOutput[] {
+  return takeOutbox(actor);
 }
 
 /** The host spec of the ai-engine: consumes `market`, publishes `signal.generated`. */

@@ -10,6 +10,7 @@ import { type Actor, assign, setup } from 'xstate';
 import type { EventData } from '../../events/catalog.js';
 import type { Envelope } from '../../events/envelope.js';
 import type { ActorSpec } from '../host.js';
+import { takeOutbox } from '../outbox.js';
 import { applyFill, applyMark, type Book, createBook, type Fill, markOf, rollDay, valuation } from './ledger.js';
 
 /** Default starting cash (quote currency). */
@@ -131,9 +132,7 @@ export function portfolioToEvents(envelope: Envelope): PortfolioEvent[] {
 
 /** The outbox of the actor, emptied. */
 export function takePortfolioOutbox(actor: Actor<PortfolioMachine>): readonly PortfolioOutput[] {
-  const outbox = actor.getSnapshot().context.outbox;
-  if (outbox.length > 0) actor.send({ type: 'OUTBOX_TAKEN' });
-  return outbox;
+  return takeOutbox(actor);
 }
 
 /** The host spec of a portfolio machine. */

@@ -5,6 +5,7 @@ import type { Envelope } from '../../events/envelope.js';
 import { type Logger, silentLogger } from '../../log.js';
 import type { Keys } from '../../streams/keys.js';
 import { ActorHost } from '../host.js';
+import { takeOutbox } from '../outbox.js';
 import { DEFAULT_RISK_POLICY, type PolicyStore, type RiskPolicy } from './policy.js';
 import { type PretradeEvent, type PretradeMachine, pretradeMachine } from './pretrade-machine.js';
 
@@ -72,11 +73,7 @@ export class PretradeService {
         machine: pretradeMachine,
         topics: ['signal', 'portfolio', 'order'],
         toEvents,
-        takeOutputs: (actor) => {
-          const outbox = actor.getSnapshot().context.outbox;
-          if (outbox.length > 0) actor.send({ type: 'OUTBOX_TAKEN' });
-          return outbox;
-        },
+        takeOutputs: takeOutbox,
       },
       redis: options.redis,
       keys: options.keys,
