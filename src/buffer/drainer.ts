@@ -1,6 +1,7 @@
 import { BrokenCircuitError } from 'cockatiel';
 import { Counter, Registry } from 'prom-client';
 import { type Logger, silentLogger } from '../log.js';
+import { perRegistry } from '../metrics.js';
 import { appendBatch, withSeq } from '../streams/append.js';
 import type { BufferedRow, EventBuffer } from '../streams/event-buffer.js';
 import type { RedisPublisher } from '../streams/publisher.js';
@@ -26,27 +27,21 @@ export interface DrainerOptions {
   readonly registry?: Registry;
 }
 
-const metricCache = new WeakMap<Registry, { replayed: Counter; inDoubt: Counter<'result'> }>();
-function drainerMetrics(registry: Registry) {
-  let m = metricCache.get(registry);
-  if (!m) {
-    m = {
-      replayed: new Counter({
-        name: 'eventbus_buffer_replayed_total',
-        help: 'Buffered events replayed to Redis',
-        registers: [registry],
-      }),
-      inDoubt: new Counter({
-        name: 'eventbus_buffer_in_doubt_checks_total',
-        help: 'Buffered events whose earlier send had an unknown outcome, by what Redis held (present or absent)',
-        labelNames: ['result'],
-        registers: [registry],
-      }),
-    };
-    metricCache.set(registry, m);
-  }
-  return m;
-}
+const drainerMetrics = perRegistry((registry) => {
+  return {
+    replayed: new Counter({
+      name: 'eventbus_buffer_replayed_total',
+      help: 'Buffered events replayed to Redis',
+      registers: [registry],
+    }),
+    inDoubt: new Counter({
+      name: 'eventbus_buffer_in_doubt_checks_total',
+      help: 'Buffered events whose earlier send had an unknown outcome, by what Redis held (present or absent)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+  };
+});
 
 /**
  * Replays the disk buffer to Redis, oldest first, topic by topic, once Redis

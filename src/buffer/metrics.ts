@@ -1,4 +1,5 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
+import { perRegistry } from '../metrics.js';
 
 /** What a buffer reports to the gauges at scrape time. */
 export interface BufferGaugeSource {
@@ -12,17 +13,13 @@ export interface BufferMetrics {
   readonly sources: Set<BufferGaugeSource>;
 }
 
-const cache = new WeakMap<Registry, BufferMetrics>();
-
 /**
  * The buffer metrics registered on `registry`, created on first use. The
  * gauges are computed in `collect()` from the open buffers, so the append
  * path pays nothing for them; with several buffers in one registry (tests)
  * rows and bytes are summed and the oldest age is the maximum.
  */
-export function bufferMetrics(registry: Registry): BufferMetrics {
-  const existing = cache.get(registry);
-  if (existing) return existing;
+export const bufferMetrics = perRegistry((registry): BufferMetrics => {
   const registers = [registry];
   const sources = new Set<BufferGaugeSource>();
   const snapshot = () => [...sources].map((s) => s.gaugeValues());
@@ -58,6 +55,5 @@ export function bufferMetrics(registry: Registry): BufferMetrics {
       this.set(snapshot().reduce((max, v) => Math.max(max, (v.oldestAgeMs ?? 0) / 1000), 0));
     },
   });
-  cache.set(registry, metrics);
   return metrics;
-}
+});

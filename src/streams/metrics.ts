@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { perRegistry } from '../metrics.js';
 
 /** The event bus's Prometheus metrics (names from DESIGN §10). */
 export interface BusMetrics {
@@ -10,15 +11,11 @@ export interface BusMetrics {
   readonly deadLettered: Counter<'topic' | 'group' | 'reason'>;
 }
 
-const cache = new WeakMap<Registry, BusMetrics>();
-
 /**
  * The bus metrics registered on `registry`, created on first use, so every
  * publisher and consumer of a process shares one set of series.
  */
-export function busMetrics(registry: Registry): BusMetrics {
-  const existing = cache.get(registry);
-  if (existing) return existing;
+export const busMetrics = perRegistry((registry): BusMetrics => {
   const registers = [registry];
   const metrics: BusMetrics = {
     published: new Counter({
@@ -59,6 +56,5 @@ export function busMetrics(registry: Registry): BusMetrics {
       registers,
     }),
   };
-  cache.set(registry, metrics);
   return metrics;
-}
+});

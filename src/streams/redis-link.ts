@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { isQtError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
+import { perRegistry } from '../metrics.js';
 
 /** Consecutive failures that open the circuit (DESIGN §5). */
 export const DEFAULT_BREAKER_THRESHOLD = 3;
@@ -46,26 +47,20 @@ const STATE_VALUE: Record<CircuitState, number> = {
   [CircuitState.Isolated]: 2,
 };
 
-const metricCache = new WeakMap<Registry, { reconnects: Counter; breaker: Gauge }>();
-function linkMetrics(registry: Registry) {
-  let m = metricCache.get(registry);
-  if (!m) {
-    m = {
-      reconnects: new Counter({
-        name: 'redis_reconnects_total',
-        help: 'Redis reconnect attempts',
-        registers: [registry],
-      }),
-      breaker: new Gauge({
-        name: 'redis_circuit_breaker_state',
-        help: 'Redis circuit breaker: 0 closed, 1 half-open, 2 open',
-        registers: [registry],
-      }),
-    };
-    metricCache.set(registry, m);
-  }
-  return m;
-}
+const linkMetrics = perRegistry((registry) => {
+  return {
+    reconnects: new Counter({
+      name: 'redis_reconnects_total',
+      help: 'Redis reconnect attempts',
+      registers: [registry],
+    }),
+    breaker: new Gauge({
+      name: 'redis_circuit_breaker_state',
+      help: 'Redis circuit breaker: 0 closed, 1 half-open, 2 open',
+      registers: [registry],
+    }),
+  };
+});
 
 /**
  * A Redis command connection with a circuit breaker in front of it. Calls go
