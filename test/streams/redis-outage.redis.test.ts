@@ -110,12 +110,14 @@ test('under steady publishing after an outage, the publisher catches up and goes
   await server.kill();
   const sends: Promise<Published>[] = [];
   let price = 0;
-  // Sustained load: a new burst every millisecond, not waiting for the last,
-  // so there is always a buffer append in flight.
+  // Sustained load (50 events every millisecond, never waiting) keeps a
+  // buffer append always in flight. Without the drainer's catch-up hold the
+  // lane never sees an empty backlog and stays buffered for good: this test
+  // fails then (checked by disabling the hold).
   const publishFor = async (ms: number) => {
     const until = Date.now() + ms;
     while (Date.now() < until) {
-      for (let i = 0; i < 5; i++) {
+      for (let i = 0; i < 50; i++) {
         sends.push(bus.publisher.publish('market.tick', { symbol: 'BTCUSDT', price: ++price, volume: 1 }));
       }
       await new Promise((r) => setTimeout(r, 1));
