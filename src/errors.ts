@@ -18,7 +18,6 @@ export const ERROR_CODES = {
   QT_BUFFER_CORRUPT: 'The disk buffer file is unreadable or not a buffer; start-up stops.',
   QT_BUFFER_FULL: 'The disk buffer reached its row or byte limit.',
   QT_BUFFER_CLOSED: 'The disk buffer was used after close().',
-  QT_REDIS_FIXTURE: 'The test Redis fixture could not start or stop a server.',
 } as const;
 
 /** A registered error code. */

@@ -13,13 +13,6 @@ export function encodeEntry(env: Envelope): [string, string, string, string] {
   return [FIELD_TYPE, env.type, FIELD_ENVELOPE, JSON.stringify(env)];
 }
 
-/** Reads the fields of a stream entry into a `name → value` map. */
-export function fieldsToRecord(fields: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) out[fields[i] as string] = fields[i + 1] as string;
-  return out;
-}
-
 /**
  * Decodes and validates a stream entry. Throws QT_ENVELOPE_INVALID (or
  * QT_UNKNOWN_EVENT_TYPE) for anything that is not a valid envelope; the
