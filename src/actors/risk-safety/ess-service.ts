@@ -1,17 +1,25 @@
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { Registry } from 'prom-client';
-import { Counter } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
 import { z } from 'zod';
 import type { Config } from '../../config/load.js';
 import type { EssState } from '../../events/catalog.js';
 import type { AdminGuard } from '../../http/auth.js';
 import { type Logger, silentLogger } from '../../log.js';
+import { perRegistry } from '../../metrics.js';
 import type { Keys } from '../../streams/keys.js';
 import { ActorHost, type ActorSpec } from '../host.js';
 import { toEssEvents } from './ess-events.js';
 import { createEssMachine, type EssMachine } from './ess-machine.js';
 import { type EssResetResult, takeEssOutbox } from './ess-outbox.js';
+
+const essMetrics = perRegistry((registry) => ({
+  trips: new Counter({
+    name: 'emergency_stop_triggered_total',
+    help: 'ESS trips requested by operators through the API',
+    registers: [registry],
+  }),
+}));
 
 /** How often the ESS is told the time, so a cooldown ends without market traffic. */
 export const ESS_CLOCK_MS = 1_000;
@@ -92,11 +100,7 @@ export class EssService {
       ...(options.registry ? { registry: options.registry } : {}),
       now: this.#now,
     });
-    this.#trips = new Counter({
-      name: 'emergency_stop_triggered_total',
-      help: 'ESS trips requested by operators through the API',
-      registers: options.registry ? [options.registry] : [],
-    });
+    this.#trips = essMetrics(options.registry ?? new Registry()).trips;
   }
 
   /** Restores the ESS from Redis (same state, same remaining cooldown) and starts it. */
