@@ -18,6 +18,11 @@ export const ERROR_CODES = {
   QT_BUFFER_CORRUPT: 'The disk buffer file is unreadable or not a buffer; start-up stops.',
   QT_BUFFER_FULL: 'The disk buffer reached its row or byte limit.',
   QT_BUFFER_CLOSED: 'The disk buffer was used after close().',
+  QT_VENUE_REJECTED: 'The exchange refused an order or request; resubmitting it unchanged fails again.',
+  QT_VENUE_RATE_LIMITED: 'The exchange refused a request for rate (429, -1003, -1015); retry after the given time.',
+  QT_VENUE_BANNED: 'The exchange banned this IP (418); no request is sent until the ban ends.',
+  QT_VENUE_UNKNOWN: 'The exchange may or may not have executed a request (5xx, -1006, -1007); look it up first.',
+  QT_VENUE_UNAVAILABLE: 'A request never reached the exchange (connection refused, DNS); safe to retry.',
 } as const;
 
 /** A registered error code. */

@@ -15,6 +15,7 @@ import { QtError } from '../errors.js';
  * | `actorSnapshot(actor)` | `qt:actor:{actor}:snapshot` | an actor's persisted snapshot (JSON) |
  * | `projection(name)` | `qt:projection:{name}` | a read model other services check (JSON), e.g. the ESS state |
  * | `setting(name)` | `qt:setting:{name}` | an operator-changed setting (JSON), e.g. the risk policy |
+ * | `venueLimits(venue)` | `qt:venue:{venue}:limits` | hash: a venue's request-weight / order-count budget and ban, shared by every process |
  */
 export interface Keys {
   readonly prefix: string;
@@ -26,6 +27,7 @@ export interface Keys {
   actorSnapshot(actor: string): string;
   projection(name: string): string;
   setting(name: string): string;
+  venueLimits(venue: string): string;
   /** Pattern matching every topic stream, for SCAN. */
   streamPattern(): string;
   /** The topic of a stream key built by {@link Keys.stream}, or undefined. */
@@ -64,6 +66,7 @@ export function createKeys(prefix: string): Keys {
     gaps: (topic: string) => `${prefix}:gaps:${tag(topic)}`,
     setting: (name: string) => `${prefix}:setting:{${assertKeyPart('setting', name)}}`,
     projection: (name: string) => `${prefix}:projection:{${assertKeyPart('projection', name)}}`,
+    venueLimits: (venue: string) => `${prefix}:venue:{${assertKeyPart('venue', venue)}}:limits`,
     actorSnapshot: (actor: string) => `${prefix}:actor:{${assertKeyPart('actor', actor)}}:snapshot`,
     streamPattern: () => `${streamHead}{*}`,
     topicOfStream: (key: string) => {

@@ -42,6 +42,11 @@ test('setting(name) is one key per operator setting', (t) => {
   t.is(keys.setting('risk-policy'), 'qt:setting:{risk-policy}');
 });
 
+test('venueLimits(venue) is one hash per venue, shared by every process', (t) => {
+  t.is(keys.venueLimits('binance'), 'qt:venue:{binance}:limits');
+  t.throws(() => keys.venueLimits('bin ance'), { message: /venue "bin ance"/ });
+});
+
 test('dlq() is the stream of the dlq topic', (t) => {
   t.is(keys.dlq(), 'qt:stream:{dlq}');
   t.is(keys.dlq(), keys.stream('dlq'));
