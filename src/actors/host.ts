@@ -175,6 +175,19 @@ export class ActorHost<M extends AnyStateMachine> {
     });
   }
 
+  /**
+   * Runs `fn` on the committed state: under the actor's lock, so never on a
+   * batch that is handled but not yet committed, and after reloading from
+   * Redis if a commit failed. Effects that must follow only durable decisions
+   * (a venue call) read the actor through this.
+   */
+  async read<T>(fn: (snapshot: ReturnType<Actor<M>['getSnapshot']>) => T): Promise<T> {
+    return this.#lock.run(async () => {
+      if (this.#dirty) await this.#reload();
+      return fn(this.#live().getSnapshot());
+    });
+  }
+
   /** Stops the consumers (the entry in hand finishes and is committed) and the actor. Idempotent. */
   close(): Promise<void> {
     this.#closed ??= (async () => {

@@ -7,6 +7,8 @@ import type { AdminGuard } from '../http/auth.js';
 import type { Logger } from '../log.js';
 import type { EventBus } from '../streams/event-bus.js';
 import { createAiSpec } from './ai-engine/ai-machine.js';
+import { venueFromConfig } from '../exchange/open-venue.js';
+import { ExecutionService } from './execution/execution-service.js';
 import { ActorHost, type ActorSpec } from './host.js';
 import { createCsvFeed, parseOhlcvCsv } from './marketdata/csv-feed.js';
 import type { MarketFeed } from './marketdata/feed.js';
@@ -115,6 +117,25 @@ const STARTERS: Partial<Record<ServiceName, Starter>> = {
         await ess.close();
       },
     };
+  },
+  execution: async (ctx) => {
+    const { bus, config, producer, log, registry } = ctx;
+    const service = new ExecutionService({
+      redis: bus.redis,
+      keys: bus.keys,
+      producer,
+      consumer: producer,
+      venue: venueFromConfig(config, { redis: bus.redis, keys: bus.keys, log }),
+      dataDir: config.dataDir,
+      brackets: { takeProfit: config.execution.takeProfit, stopLoss: config.execution.stopLoss },
+      maxPendingMs: config.execution.maxPendingMs,
+      log,
+      registry,
+    });
+    await service.start();
+    service.registerRoutes(ctx.http.app);
+    log.info({ venue: service.venue.venue }, 'execution started');
+    return { close: () => service.close() };
   },
   'portfolio-intelligence': (ctx) => hostActor(ctx, portfolioSpec, 'portfolio-intelligence'),
 };

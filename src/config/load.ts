@@ -67,6 +67,25 @@ export interface Config {
     readonly csvSpeed: number;
   };
   readonly adminToken: string | undefined;
+  readonly exchange: {
+    readonly venue: 'paper' | 'binance' | 'binance-testnet';
+    /** Secrets: redacted from logs by path (`exchange.apiKey`, `exchange.apiSecret`). */
+    readonly apiKey: string | undefined;
+    readonly apiSecret: string | undefined;
+    /** Overrides the venue's standard base URL (a proxy, or a local fake in tests). */
+    readonly baseUrl: string | undefined;
+    readonly paper: {
+      readonly balances: Readonly<Record<string, number>>;
+      readonly feeRate: number;
+      readonly slippageBps: number;
+    };
+  };
+  readonly execution: {
+    readonly takeProfit: number;
+    readonly stopLoss: number;
+    readonly maxPendingMs: number;
+  };
+  readonly summaryIntervalMs: number;
 }
 
 /** One bad setting: the environment variable and what is wrong with it. */
@@ -157,6 +176,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       csvSpeed: e.QT_FEED_CSV_SPEED,
     },
     adminToken: e.QT_ADMIN_TOKEN,
+    exchange: {
+      venue: e.QT_EXCHANGE,
+      apiKey: e.BINANCE_API_KEY,
+      apiSecret: e.BINANCE_API_SECRET,
+      baseUrl: e.BINANCE_BASE_URL,
+      paper: { balances: e.QT_PAPER_BALANCES, feeRate: e.QT_PAPER_FEE_RATE, slippageBps: e.QT_PAPER_SLIPPAGE_BPS },
+    },
+    execution: {
+      takeProfit: e.QT_TAKE_PROFIT,
+      stopLoss: e.QT_STOP_LOSS,
+      maxPendingMs: e.QT_ORDER_MAX_PENDING_MS,
+    },
+    summaryIntervalMs: e.QT_SUMMARY_INTERVAL_MS,
   });
 }
 

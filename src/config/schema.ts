@@ -133,10 +133,43 @@ export const EnvSchema = z.object({
     .regex(/^[A-Z0-9]{2,20}$/)
     .default('BTCUSDT'),
   QT_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  QT_EXCHANGE: z.enum(['paper', 'binance', 'binance-testnet']).default('paper'),
+  BINANCE_API_KEY: z.string().min(1).optional(),
+  BINANCE_API_SECRET: z.string().min(1).optional(),
+  BINANCE_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  QT_PAPER_BALANCES: z
+    .string()
+    .default('USDT:100000')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z
+        .array(z.string().regex(/^[A-Z0-9]{2,10}:\d+(\.\d+)?$/, 'each entry must be ASSET:amount, e.g. USDT:100000'))
+        .min(1),
+    )
+    .transform((list) => Object.fromEntries(list.map((p) => [p.split(':')[0], Number(p.split(':')[1])]))),
+  QT_PAPER_FEE_RATE: z.coerce.number().min(0).lt(1).default(0.001),
+  QT_PAPER_SLIPPAGE_BPS: z.coerce.number().min(0).lt(10_000).default(5),
+  QT_TAKE_PROFIT: z.coerce.number().min(0).lt(1).default(0.03),
+  QT_STOP_LOSS: z.coerce.number().min(0).lt(1).default(0.02),
+  QT_ORDER_MAX_PENDING_MS: positiveInt.default(30_000),
+  QT_SUMMARY_INTERVAL_MS: nonNegativeInt.default(5_000),
 });
 
 /** Cross-setting rules, checked after each setting parsed on its own. */
-export const EnvRulesSchema = EnvSchema.refine((e) => e.QT_ESS_SOFT_DRAWDOWN < e.QT_ESS_HARD_DRAWDOWN, {
+export const EnvRulesSchema = EnvSchema.refine((e) => e.QT_EXCHANGE === 'paper' || e.BINANCE_API_KEY !== undefined, {
+  message: 'is required when QT_EXCHANGE is binance or binance-testnet',
+  path: ['BINANCE_API_KEY'],
+})
+  .refine((e) => e.QT_EXCHANGE === 'paper' || e.BINANCE_API_SECRET !== undefined, {
+    message: 'is required when QT_EXCHANGE is binance or binance-testnet',
+    path: ['BINANCE_API_SECRET'],
+  })
+  .refine((e) => e.QT_ESS_SOFT_DRAWDOWN < e.QT_ESS_HARD_DRAWDOWN, {
   message: 'must be below QT_ESS_HARD_DRAWDOWN',
   path: ['QT_ESS_SOFT_DRAWDOWN'],
 }).refine((e) => e.REDIS_WAIT_TIMEOUT_MS < e.REDIS_COMMAND_TIMEOUT_MS, {

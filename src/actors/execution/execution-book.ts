@@ -1,0 +1,313 @@
+/**
+ * Execution's book as pure data and a pure reducer (DESIGN §8): the orders it
+ * is working at the venue, the positions its fills made, the last prices and
+ * the ESS state. The machine (`execution-machine.ts`) applies
+ * {@link reduceExecution}; the order runner performs the venue calls the book
+ * asks for and reports the answers back as events, so every answer is
+ * committed, with the events it produces, before anything else happens.
+ */
+import type { EssState, EventData } from '../../events/catalog.js';
+import type { VenueOrder } from '../../exchange/adapter.js';
+import type { ActorOutput } from '../host.js';
+
+/** Why execution sends an order. */
+export type OrderPurpose = 'signal' | 'take_profit' | 'stop_loss';
+
+/** An order execution is working: approved, not yet final at the venue. */
+export interface WorkingOrder {
+  readonly orderId: string;
+  readonly symbol: string;
+  readonly side: 'buy' | 'sell';
+  readonly type: 'market' | 'limit';
+  readonly quantity: number;
+  readonly price?: number;
+  readonly reduceOnly: boolean;
+  readonly purpose: OrderPurpose;
+  /**
+   * `pending`: to submit (at or after `notBefore`); `submitting`: a submit
+   * was started and its answer is not committed; `open`: resting at the venue;
+   * `cancelling`: to cancel (the ESS tripped).
+   */
+  readonly status: 'pending' | 'submitting' | 'open' | 'cancelling';
+  /** Submits started; above 0 the venue must be asked before any resubmit. */
+  readonly attempts: number;
+  /** Epoch ms before which the runner leaves the order alone (rate limits, bans, backoff). */
+  readonly notBefore: number;
+  /** Event time the order was approved (or, for an exit, triggered). */
+  readonly createdAt: number;
+  /** `order.placed` was published. */
+  readonly placed: boolean;
+  readonly lastError?: string;
+}
+
+/** A net position from execution's own fills. */
+export interface ExecPosition {
+  /** Signed: positive long, negative short. */
+  readonly quantity: number;
+  readonly avgPrice: number;
+}
+
+/** Take-profit / stop-loss distances from the entry price, as fractions (0 disables one). */
+export interface BracketConfig {
+  readonly takeProfit: number;
+  readonly stopLoss: number;
+}
+
+export interface ExecutionContext {
+  readonly orders: Readonly<Record<string, WorkingOrder>>;
+  /** Ids of recently finished orders, newest last: a repeated approval of one is ignored. */
+  readonly finished: readonly string[];
+  readonly positions: Readonly<Record<string, ExecPosition>>;
+  readonly lastPrice: Readonly<Record<string, number>>;
+  readonly essState: EssState;
+  readonly brackets: BracketConfig;
+  /** Numbers exit orders (`sl-btcusdt-7`). */
+  readonly exitSeq: number;
+  readonly outbox: readonly ActorOutput[];
+}
+
+/** What execution reacts to; `at` is event time (epoch ms). */
+export type ExecutionEvent =
+  | { type: 'APPROVED'; order: EventData<'order.approved'>; at: number }
+  | { type: 'TICK'; symbol: string; price: number; at: number }
+  | { type: 'ESS'; state: EssState; at: number }
+  | { type: 'SUBMITTING'; orderId: string; at: number }
+  | { type: 'VENUE_ORDER'; orderId: string; order: VenueOrder; at: number }
+  | { type: 'VENUE_REJECTED'; orderId: string; reason: string; at: number }
+  | { type: 'VENUE_RETRY'; orderId: string; reason: string; retryAt: number; at: number }
+  | { type: 'GIVE_UP'; orderId: string; reason: string; at: number }
+  | { type: 'BLOCKED'; orderId: string; reason: string; at: number }
+  | { type: 'OUTBOX_TAKEN' };
+
+/** Finished order ids remembered to ignore repeated approvals. */
+export const FINISHED_MEMORY = 1_000;
+
+/** The empty book. */
+export function initialExecution(brackets: BracketConfig): ExecutionContext {
+  return {
+    orders: {},
+    finished: [],
+    positions: {},
+    lastPrice: {},
+    essState: 'armed',
+    brackets,
+    exitSeq: 1,
+    outbox: [],
+  };
+}
+
+/** True while the ESS forbids new exposure and execution holds every TP/SL exit (see docs/execution.md). */
+export function isHalted(state: EssState): boolean {
+  return state === 'tripped' || state === 'awaitingReset';
+}
+
+/** Applies one event. Pure: the same book and event always give the same book. */
+export function reduceExecution(ctx: ExecutionContext, event: ExecutionEvent): ExecutionContext {
+  switch (event.type) {
+    case 'APPROVED': {
+      const o = event.order;
+      if (Object.hasOwn(ctx.orders, o.orderId) || ctx.finished.includes(o.orderId)) return ctx;
+      const order: WorkingOrder = {
+        orderId: o.orderId,
+        symbol: o.symbol,
+        side: o.side,
+        type: o.type,
+        quantity: o.quantity,
+        ...(o.price === undefined ? {} : { price: o.price }),
+        reduceOnly: o.reduceOnly,
+        purpose: 'signal',
+        status: 'pending',
+        attempts: 0,
+        notBefore: 0,
+        createdAt: event.at,
+        placed: false,
+      };
+      return { ...ctx, orders: { ...ctx.orders, [o.orderId]: order } };
+    }
+    case 'TICK':
+      return triggerExits({ ...ctx, lastPrice: { ...ctx.lastPrice, [event.symbol]: event.price } }, event);
+    case 'ESS': {
+      const trips = isHalted(event.state) && !isHalted(ctx.essState);
+      if (!trips) return { ...ctx, essState: event.state };
+      const orders = mapOrders(ctx.orders, (o) => (o.status === 'open' ? { ...o, status: 'cancelling' } : o));
+      return { ...ctx, essState: event.state, orders };
+    }
+    case 'SUBMITTING':
+      return update(ctx, event.orderId, (o) => ({ ...o, status: 'submitting', attempts: o.attempts + 1 }));
+    case 'VENUE_RETRY':
+      return update(ctx, event.orderId, (o) => ({
+        ...o,
+        status: o.status === 'cancelling' ? 'cancelling' : o.status === 'open' ? 'open' : 'pending',
+        notBefore: event.retryAt,
+        lastError: event.reason,
+      }));
+    case 'VENUE_ORDER':
+      return venueAnswer(ctx, event.orderId, event.order);
+    case 'VENUE_REJECTED':
+      return finish(ctx, event.orderId, (o) => [failed(o, event.reason, false)]);
+    case 'GIVE_UP':
+      return finish(ctx, event.orderId, (o) => [failed(o, event.reason, true)]);
+    case 'BLOCKED':
+      return finish(ctx, event.orderId, (o) => [cancelled(o, event.reason)]);
+    case 'OUTBOX_TAKEN':
+      return { ...ctx, outbox: [] };
+  }
+}
+
+/** Applies what the venue reported about an order: placed, filled, cancelled or rejected. */
+function venueAnswer(ctx: ExecutionContext, orderId: string, venue: VenueOrder): ExecutionContext {
+  const order = own(ctx.orders, orderId);
+  if (!order) return ctx;
+  const out: ActorOutput[] = [];
+  let working = order;
+  if (!order.placed && venue.status !== 'rejected') {
+    const price = venue.averagePrice ?? venue.price;
+    out.push({
+      type: 'order.placed',
+      data: {
+        orderId,
+        symbol: order.symbol,
+        side: order.side,
+        venue: venue.venue,
+        venueOrderId: venue.venueOrderId,
+        quantity: order.quantity,
+        ...(price === undefined ? {} : { price }),
+      },
+    });
+    working = { ...working, placed: true };
+  }
+  if (venue.status === 'new' || venue.status === 'partially_filled') {
+    const status = working.status === 'cancelling' ? 'cancelling' : 'open';
+    const next = { ...working, status, notBefore: 0 } as WorkingOrder;
+    return { ...ctx, orders: { ...ctx.orders, [orderId]: next }, outbox: [...ctx.outbox, ...out] };
+  }
+  const withPlaced = { ...ctx, orders: { ...ctx.orders, [orderId]: working }, outbox: [...ctx.outbox, ...out] };
+  if (venue.status === 'rejected') return finish(withPlaced, orderId, (o) => [failed(o, 'rejected by the venue', false)]);
+  const fill = venue.executedQuantity > 0 ? filled(working, venue) : undefined;
+  const closing: ActorOutput[] = fill ? [fill] : [];
+  if (venue.status !== 'filled') {
+    closing.push(cancelled(working, order.status === 'cancelling' ? 'ESS tripped' : `${venue.status} by the venue`));
+  }
+  const done = finish(withPlaced, orderId, () => closing);
+  return fill ? applyFill(done, working, fill.data as EventData<'order.filled'>) : done;
+}
+
+function filled(order: WorkingOrder, venue: VenueOrder): ActorOutput {
+  const fee = venue.fills.reduce((sum, f) => sum + f.fee, 0);
+  const price =
+    venue.averagePrice ??
+    venue.fills.reduce((s, f) => s + f.price * f.quantity, 0) / Math.max(venue.executedQuantity, Number.MIN_VALUE);
+  return {
+    type: 'order.filled',
+    data: {
+      orderId: order.orderId,
+      symbol: order.symbol,
+      side: order.side,
+      venue: venue.venue,
+      venueOrderId: venue.venueOrderId,
+      quantity: venue.executedQuantity,
+      price,
+      fee,
+      feeAsset: venue.fills[0]?.feeAsset ?? quoteGuess(order.symbol),
+    },
+  };
+}
+
+function failed(order: WorkingOrder, reason: string, retryable: boolean): ActorOutput {
+  return {
+    type: 'order.failed',
+    data: { orderId: order.orderId, symbol: order.symbol, side: order.side, reason, retryable },
+  };
+}
+
+function cancelled(order: WorkingOrder, reason: string): ActorOutput {
+  return { type: 'order.cancelled', data: { orderId: order.orderId, symbol: order.symbol, side: order.side, reason } };
+}
+
+/** Removes a working order, publishing what `outputs` says; remembers its id. */
+function finish(
+  ctx: ExecutionContext,
+  orderId: string,
+  outputs: (o: WorkingOrder) => ActorOutput[],
+): ExecutionContext {
+  const order = own(ctx.orders, orderId);
+  if (!order) return ctx;
+  const { [orderId]: _, ...orders } = ctx.orders;
+  return {
+    ...ctx,
+    orders,
+    finished: [...ctx.finished, orderId].slice(-FINISHED_MEMORY),
+    outbox: [...ctx.outbox, ...outputs(order)],
+  };
+}
+
+/** Moves the position by a fill; a fee paid in the base asset (Binance buys) shrinks what was received. */
+function applyFill(ctx: ExecutionContext, order: WorkingOrder, fill: EventData<'order.filled'>): ExecutionContext {
+  const feeInBase = fill.symbol.startsWith(fill.feeAsset) && fill.symbol !== fill.feeAsset;
+  const quantity = fill.quantity - (feeInBase ? fill.fee : 0);
+  const signed = order.side === 'buy' ? quantity : -quantity;
+  const pos = own(ctx.positions, order.symbol) ?? { quantity: 0, avgPrice: 0 };
+  const next = pos.quantity + signed;
+  let avgPrice: number;
+  if (pos.quantity === 0 || Math.sign(pos.quantity) === Math.sign(signed)) {
+    avgPrice = (Math.abs(pos.quantity) * pos.avgPrice + quantity * fill.price) / (Math.abs(pos.quantity) + quantity);
+  } else {
+    avgPrice = Math.sign(next) === Math.sign(pos.quantity) ? pos.avgPrice : fill.price;
+  }
+  const { [order.symbol]: _, ...rest } = ctx.positions;
+  // Float dust left by fees or rounding is flat, not a position to protect.
+  const flat = Math.abs(next) * fill.price < 1e-6;
+  return { ...ctx, positions: flat ? rest : { ...rest, [order.symbol]: { quantity: next, avgPrice } } };
+}
+
+/** Starts a take-profit or stop-loss exit when the tick crosses the position's bracket. */
+function triggerExits(ctx: ExecutionContext, tick: { symbol: string; price: number; at: number }): ExecutionContext {
+  const { takeProfit, stopLoss } = ctx.brackets;
+  if ((takeProfit <= 0 && stopLoss <= 0) || isHalted(ctx.essState)) return ctx;
+  const pos = own(ctx.positions, tick.symbol);
+  if (!pos) return ctx;
+  if (Object.values(ctx.orders).some((o) => o.symbol === tick.symbol && o.purpose !== 'signal')) return ctx;
+  const long = pos.quantity > 0;
+  const move = (tick.price - pos.avgPrice) / pos.avgPrice;
+  const gain = long ? move : -move;
+  const purpose: OrderPurpose | undefined =
+    stopLoss > 0 && gain <= -stopLoss ? 'stop_loss' : takeProfit > 0 && gain >= takeProfit ? 'take_profit' : undefined;
+  if (!purpose) return ctx;
+  const orderId = `${purpose === 'stop_loss' ? 'sl' : 'tp'}-${tick.symbol.toLowerCase()}-${ctx.exitSeq}`;
+  const exit: WorkingOrder = {
+    orderId,
+    symbol: tick.symbol,
+    side: long ? 'sell' : 'buy',
+    type: 'market',
+    quantity: Math.abs(pos.quantity),
+    reduceOnly: true,
+    purpose,
+    status: 'pending',
+    attempts: 0,
+    notBefore: 0,
+    createdAt: tick.at,
+    placed: false,
+  };
+  return { ...ctx, exitSeq: ctx.exitSeq + 1, orders: { ...ctx.orders, [orderId]: exit } };
+}
+
+function update(ctx: ExecutionContext, orderId: string, f: (o: WorkingOrder) => WorkingOrder): ExecutionContext {
+  const order = own(ctx.orders, orderId);
+  return order ? { ...ctx, orders: { ...ctx.orders, [orderId]: f(order) } } : ctx;
+}
+
+function mapOrders(
+  orders: Readonly<Record<string, WorkingOrder>>,
+  f: (o: WorkingOrder) => WorkingOrder,
+): Record<string, WorkingOrder> {
+  return Object.fromEntries(Object.entries(orders).map(([id, o]) => [id, f(o)]));
+}
+
+function own<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+/** The quote asset to name when a venue answer carried no fills (a lookup): the usual USDT suffix or the last 4 letters. */
+function quoteGuess(symbol: string): string {
+  return symbol.endsWith('USDT') ? 'USDT' : symbol.slice(-4);
+}

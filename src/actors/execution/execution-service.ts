@@ -1,0 +1,124 @@
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import { z } from 'zod';
+import type { EssState } from '../../events/catalog.js';
+import type { ExchangeAdapter } from '../../exchange/adapter.js';
+import { TradeStore } from '../../exchange/trade-store.js';
+import { type Logger, silentLogger } from '../../log.js';
+import type { Keys } from '../../streams/keys.js';
+import { ActorHost } from '../host.js';
+import { EssProjectionSchema } from '../risk-safety/ess-service.js';
+import type { BracketConfig } from './execution-book.js';
+import { createExecutionSpec, type ExecutionMachine } from './execution-machine.js';
+import { OrderRunner } from './order-runner.js';
+
+/** The trade store's file name under the data directory. */
+export const TRADE_STORE_FILE = 'trades.sqlite';
+
+/** Query of `GET /orders` and `GET /trades`. */
+export const ListQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) });
+
+/** Settings of {@link ExecutionService}. */
+export interface ExecutionServiceOptions {
+  readonly redis: Redis;
+  readonly keys: Keys;
+  readonly producer: string;
+  readonly consumer: string;
+  /** Builds the venue; `priceOf` gives the latest price execution has seen (the paper exchange fills at it). */
+  readonly venue: (priceOf: (symbol: string) => number | undefined) => ExchangeAdapter;
+  readonly dataDir: string;
+  readonly brackets?: Partial<BracketConfig>;
+  readonly maxPendingMs?: number;
+  readonly log?: Logger;
+  readonly registry?: Registry;
+}
+
+/**
+ * The execution service (DESIGN §8): the execution actor on its consumer
+ * groups (`order`, `ess`, `market`), the order runner that talks to the venue,
+ * and the SQLite trade store. Serves `GET /orders`, `GET /trades` and
+ * `GET /balances`.
+ */
+export class ExecutionService {
+  readonly host: ActorHost<ExecutionMachine>;
+  readonly venue: ExchangeAdapter;
+  readonly trades: TradeStore;
+  readonly #runner: OrderRunner;
+  readonly #redis: Redis;
+  readonly #keys: Keys;
+  readonly #log: Logger;
+  #closed: Promise<void> | undefined;
+
+  constructor(options: ExecutionServiceOptions) {
+    this.#redis = options.redis;
+    this.#keys = options.keys;
+    this.#log = options.log ?? silentLogger;
+    this.host = new ActorHost({
+      spec: createExecutionSpec(options.brackets),
+      redis: options.redis,
+      keys: options.keys,
+      producer: options.producer,
+      source: 'execution',
+      consumer: options.consumer,
+      log: this.#log,
+      ...(options.registry ? { registry: options.registry } : {}),
+    });
+    this.venue = options.venue((symbol) => {
+      const prices = this.host.snapshot.context.lastPrice;
+      return Object.hasOwn(prices, symbol) ? prices[symbol] : undefined;
+    });
+    this.trades = new TradeStore(join(options.dataDir, TRADE_STORE_FILE));
+    this.#runner = new OrderRunner({
+      host: this.host,
+      venue: this.venue,
+      trades: this.trades,
+      essState: () => this.essState(),
+      log: this.#log,
+      ...(options.registry ? { registry: options.registry } : {}),
+      ...(options.maxPendingMs === undefined ? {} : { maxPendingMs: options.maxPendingMs }),
+    });
+  }
+
+  /**
+   * The ESS state as risk-safety projects it. No projection yet means the ESS
+   * never ran a transition: it starts armed. Throws when Redis cannot be read,
+   * so the runner sends nothing it could not check.
+   */
+  async essState(): Promise<EssState> {
+    const raw = await this.#redis.get(this.#keys.projection('ess'));
+    if (raw === null) return 'armed';
+    return EssProjectionSchema.parse(JSON.parse(raw)).state;
+  }
+
+  async start(): Promise<void> {
+    await this.host.start();
+    this.#runner.start();
+  }
+
+  registerRoutes(app: FastifyInstance): void {
+    const list = (kind: 'orders' | 'trades') => async (request: { query: unknown }, reply: { code(n: number): unknown }) => {
+      const query = ListQuerySchema.safeParse(request.query);
+      if (!query.success) {
+        reply.code(400);
+        return { error: 'invalid query', issues: query.error.issues };
+      }
+      return kind === 'orders' ? this.trades.orders(query.data.limit) : this.trades.trades(query.data.limit);
+    };
+    app.get('/orders', list('orders'));
+    app.get('/trades', list('trades'));
+    app.get('/balances', async () => this.venue.balances());
+  }
+
+  /** Stops the runner (after its call in hand), the actor, the venue and the store. Idempotent. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      await this.#runner.close();
+      await this.host.close();
+      await this.venue.close();
+      this.trades.close();
+    })();
+    return this.#closed;
+  }
+}

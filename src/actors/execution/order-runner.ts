@@ -1,0 +1,282 @@
+import { Counter, Histogram, Registry } from 'prom-client';
+import type { EssState } from '../../events/catalog.js';
+import { type ExchangeAdapter, isVenueError, type VenueOrder } from '../../exchange/adapter.js';
+import type { TradeStore } from '../../exchange/trade-store.js';
+import { type Logger, silentLogger } from '../../log.js';
+import { perRegistry } from '../../metrics.js';
+import type { ActorHost } from '../host.js';
+import { gateOrder } from '../risk-safety/order-gate.js';
+import type { ExecutionEvent, WorkingOrder } from './execution-book.js';
+import type { ExecutionMachine } from './execution-machine.js';
+
+/** An order not placed within this long after approval is given up (a market order must not go out stale). */
+export const DEFAULT_MAX_PENDING_MS = 30_000;
+/** How often a resting order is looked up at the venue. */
+export const DEFAULT_POLL_MS = 1_000;
+/** Idle wait of the runner when nothing is due (it is also woken by commits). */
+export const DEFAULT_IDLE_MS = 50;
+/** First retry delay after a failed venue call; doubles per attempt up to {@link MAX_RETRY_DELAY_MS}. */
+export const BASE_RETRY_DELAY_MS = 250;
+export const MAX_RETRY_DELAY_MS = 10_000;
+
+const runnerMetrics = perRegistry((registry) => ({
+  calls: new Counter({
+    name: 'qt_venue_calls_total',
+    help: 'Venue calls by call and outcome (ok or the VenueError kind)',
+    labelNames: ['venue', 'call', 'outcome'],
+    registers: [registry],
+  }),
+  latency: new Histogram({
+    name: 'qt_venue_call_seconds',
+    help: 'Venue call latency',
+    labelNames: ['venue', 'call'],
+    buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2, 10],
+    registers: [registry],
+  }),
+  blocked: new Counter({
+    name: 'qt_orders_blocked_by_ess_total',
+    help: 'Orders execution refused to send because the ESS state forbids them',
+    registers: [registry],
+  }),
+}));
+
+/** Settings of {@link OrderRunner}. */
+export interface OrderRunnerOptions {
+  readonly host: ActorHost<ExecutionMachine>;
+  readonly venue: ExchangeAdapter;
+  readonly trades: TradeStore;
+  /** The ESS state as projected in Redis; read before every call that could send an order. */
+  readonly essState: () => Promise<EssState>;
+  readonly log?: Logger;
+  readonly registry?: Registry;
+  readonly now?: () => number;
+  readonly maxPendingMs?: number;
+  readonly pollMs?: number;
+  readonly idleMs?: number;
+}
+
+type Outcome = { ok: true; order: VenueOrder | undefined } | { ok: false };
+
+/**
+ * Performs the venue calls the execution book asks for, one at a time, and
+ * reports each answer back to the actor as an event (committed with the
+ * events it produces before the next call).
+ *
+ * The rules that keep an order from being placed twice or placed against the
+ * ESS:
+ * 1. It acts only on committed state ({@link ActorHost.read}).
+ * 2. Before a submit it reads the ESS projection; an order the ESS state
+ *    forbids is cancelled (`order.cancelled`), never sent. If Redis cannot be
+ *    read, nothing is sent.
+ * 3. A submit is recorded (SUBMITTING, attempts + 1) in Redis BEFORE the
+ *    venue call. So after any crash or unknown answer, attempts > 0 and the
+ *    order is looked up by its client order id before it is ever sent again.
+ * 4. An order still unplaced `maxPendingMs` after approval is given up
+ *    (`order.failed`, retryable) once the venue confirms it does not have it.
+ */
+export class OrderRunner {
+  readonly #o: OrderRunnerOptions;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #metrics: ReturnType<typeof runnerMetrics>;
+  readonly #lastPoll = new Map<string, number>();
+  #wake: (() => void) | undefined;
+  #closing = false;
+  #loop: Promise<void> | undefined;
+  #closed: Promise<void> | undefined;
+
+  constructor(options: OrderRunnerOptions) {
+    this.#o = options;
+    this.#log = (options.log ?? silentLogger).child({ component: 'order-runner', venue: options.venue.venue });
+    this.#now = options.now ?? Date.now;
+    this.#metrics = runnerMetrics(options.registry ?? new Registry());
+  }
+
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /** Asks the runner to look at the book now (after a commit that may have added work). */
+  wake(): void {
+    this.#wake?.();
+  }
+
+  /** Stops after the call in hand. Idempotent. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      this.#closing = true;
+      this.wake();
+      await this.#loop;
+    })();
+    return this.#closed;
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#closing) {
+      let worked = false;
+      try {
+        const now = this.#now();
+        const due = await this.#o.host.read((s) => this.#due(Object.values(s.context.orders), now));
+        for (const order of due) {
+          if (this.#closing) break;
+          await this.#step(order);
+          worked = true;
+        }
+      } catch (err) {
+        this.#log.warn({ err: (err as Error).message }, 'order runner step failed; retrying');
+        await this.#sleep(BASE_RETRY_DELAY_MS);
+      }
+      if (!worked) await this.#sleep(this.#o.idleMs ?? DEFAULT_IDLE_MS);
+    }
+  }
+
+  #due(orders: readonly WorkingOrder[], now: number): WorkingOrder[] {
+    const pollMs = this.#o.pollMs ?? DEFAULT_POLL_MS;
+    return orders
+      .filter((o) => {
+        if (o.notBefore > now) return false;
+        if (o.status === 'open') return now - (this.#lastPoll.get(o.orderId) ?? 0) >= pollMs;
+        return true;
+      })
+      .sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  #step(order: WorkingOrder): Promise<void> {
+    switch (order.status) {
+      case 'pending':
+      case 'submitting':
+        return this.#submit(order);
+      case 'cancelling':
+        return this.#cancel(order);
+      case 'open':
+        return this.#poll(order);
+    }
+  }
+
+  async #submit(order: WorkingOrder): Promise<void> {
+    const { venue } = this.#o;
+    const now = this.#now();
+    const ess = await this.#o.essState();
+    const gate = gateOrder(ess, { reduceOnly: order.reduceOnly });
+    if (order.attempts > 0) {
+      // A submit was started before: the venue may have the order. Ask first.
+      const found = await this.#call(order, 'find', () => venue.findOrder(order.symbol, order.orderId));
+      if (!found.ok) return;
+      if (found.order) return this.#report(order, found.order);
+    }
+    if (!gate.allowed) {
+      this.#metrics.blocked.inc();
+      this.#log.warn({ orderId: order.orderId, ess }, 'order not sent: the ESS forbids it');
+      return this.#send({ type: 'BLOCKED', orderId: order.orderId, reason: `ESS ${ess}: ${gate.reason}`, at: now });
+    }
+    const maxPending = this.#o.maxPendingMs ?? DEFAULT_MAX_PENDING_MS;
+    if (now - order.createdAt > maxPending) {
+      const why = order.lastError ? ` (last error: ${order.lastError})` : '';
+      return this.#send({
+        type: 'GIVE_UP',
+        orderId: order.orderId,
+        reason: `not placed within ${maxPending} ms of approval${why}`,
+        at: now,
+      });
+    }
+    const snapshot = await this.#o.host.send({ type: 'SUBMITTING', orderId: order.orderId, at: now });
+    const current = snapshot.context.orders[order.orderId];
+    if (current?.status !== 'submitting' || current.attempts !== order.attempts + 1) return; // the book moved on
+    const placed = await this.#call(order, 'place', () =>
+      venue.placeOrder({
+        clientOrderId: order.orderId,
+        symbol: order.symbol,
+        side: order.side,
+        type: order.type,
+        quantity: order.quantity,
+        ...(order.price === undefined ? {} : { price: order.price }),
+      }),
+    );
+    if (placed.ok && placed.order) await this.#report(order, placed.order);
+  }
+
+  async #cancel(order: WorkingOrder): Promise<void> {
+    const { venue } = this.#o;
+    const done = await this.#call(order, 'cancel', () => venue.cancelOrder(order.symbol, order.orderId), {
+      rejectedIsFinal: false,
+    });
+    if (!done.ok) return;
+    let answer = done.order;
+    if (!answer) {
+      const found = await this.#call(order, 'find', () => venue.findOrder(order.symbol, order.orderId));
+      if (!found.ok) return;
+      answer = found.order;
+    }
+    if (answer) return this.#report(order, answer);
+    return this.#send({ type: 'BLOCKED', orderId: order.orderId, reason: 'ESS tripped', at: this.#now() });
+  }
+
+  async #poll(order: WorkingOrder): Promise<void> {
+    this.#lastPoll.set(order.orderId, this.#now());
+    const found = await this.#call(order, 'find', () => this.#o.venue.findOrder(order.symbol, order.orderId));
+    if (found.ok && found.order && found.order.status !== 'new' && found.order.status !== 'partially_filled') {
+      this.#lastPoll.delete(order.orderId);
+      await this.#report(order, found.order);
+    }
+  }
+
+  /** Records a venue answer in the trade store, then commits it to the book (events included). */
+  async #report(order: WorkingOrder, answer: VenueOrder): Promise<void> {
+    const now = this.#now();
+    this.#o.trades.record(answer, order.purpose, now);
+    await this.#send({ type: 'VENUE_ORDER', orderId: order.orderId, order: answer, at: now });
+  }
+
+  /**
+   * Makes one venue call, timing it. A VenueError becomes the book event it
+   * means: `rejected` fails the order (unless the caller handles it), every
+   * other kind schedules a retry (`retryAt` of a rate limit or ban, else
+   * exponential backoff). Any other error is treated as `unknown`.
+   */
+  async #call(
+    order: WorkingOrder,
+    call: string,
+    fn: () => Promise<VenueOrder | undefined>,
+    { rejectedIsFinal = true } = {},
+  ): Promise<Outcome> {
+    const venue = this.#o.venue.venue;
+    const stop = this.#metrics.latency.startTimer({ venue, call });
+    try {
+      const answer = await fn();
+      this.#metrics.calls.inc({ venue, call, outcome: 'ok' });
+      return { ok: true, order: answer };
+    } catch (err) {
+      const kind = isVenueError(err) ? err.kind : 'unknown';
+      this.#metrics.calls.inc({ venue, call, outcome: kind });
+      const now = this.#now();
+      const message = (err as Error).message;
+      if (kind === 'rejected') {
+        if (!rejectedIsFinal) return { ok: true, order: undefined };
+        await this.#send({ type: 'VENUE_REJECTED', orderId: order.orderId, reason: message, at: now });
+        return { ok: false };
+      }
+      const backoff = Math.min(MAX_RETRY_DELAY_MS, BASE_RETRY_DELAY_MS * 2 ** Math.min(order.attempts, 10));
+      const retryAt = isVenueError(err) && err.retryAt !== undefined ? err.retryAt : now + backoff;
+      this.#log.warn({ orderId: order.orderId, call, kind, retryAt, err: message }, 'venue call failed; will retry');
+      await this.#send({ type: 'VENUE_RETRY', orderId: order.orderId, reason: `${kind}: ${message}`, retryAt, at: now });
+      return { ok: false };
+    } finally {
+      stop();
+    }
+  }
+
+  async #send(event: ExecutionEvent): Promise<void> {
+    await this.#o.host.send(event);
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = done;
+    });
+  }
+}

@@ -1,0 +1,42 @@
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/load.js';
+import type { Logger } from '../log.js';
+import type { Keys } from '../streams/keys.js';
+import type { ExchangeAdapter } from './adapter.js';
+import { PaperExchange } from './paper-exchange.js';
+
+/** The paper account's file name under the data directory. */
+export const PAPER_EXCHANGE_FILE = 'paper-exchange.sqlite';
+
+/** What a venue may need besides its settings. */
+export interface VenueDeps {
+  readonly redis: Redis;
+  readonly keys: Keys;
+  readonly log: Logger;
+}
+
+/**
+ * The configured venue (`QT_EXCHANGE`), as a factory of the latest-price
+ * function: the paper exchange fills against it, a real venue ignores it.
+ */
+export function venueFromConfig(
+  config: Config,
+  deps: VenueDeps,
+): (priceOf: (symbol: string) => number | undefined) => ExchangeAdapter {
+  const { exchange } = config;
+  switch (exchange.venue) {
+    case 'paper':
+      return (priceOf) =>
+        new PaperExchange({
+          path: join(config.dataDir, PAPER_EXCHANGE_FILE),
+          priceOf,
+          feeRate: exchange.paper.feeRate,
+          slippageBps: exchange.paper.slippageBps,
+          startingBalances: exchange.paper.balances,
+        });
+    case 'binance':
+    case 'binance-testnet':
+      throw new Error(`venue ${exchange.venue} is wired in a later commit (${deps.keys.prefix})`);
+  }
+}
