@@ -156,12 +156,12 @@ export class ActorHost<M extends AnyStateMachine> {
    */
   async send(
     event: EventFromLogic<M>,
-    meta: { correlationId?: string } = {},
+    meta: { correlationId?: string; causationId?: string } = {},
   ): Promise<ReturnType<Actor<M>['getSnapshot']>> {
     return this.#lock.run(async () => {
       if (this.#dirty) await this.#reload();
       const correlationId = meta.correlationId ?? uuidv7();
-      this.#sendAll([event], correlationId, undefined);
+      this.#sendAll([event], correlationId, meta.causationId);
       const commands = this.#commitCommands();
       try {
         const results = await this.#multi(commands).exec();

@@ -170,14 +170,15 @@ export const EnvRulesSchema = EnvSchema.refine((e) => e.QT_EXCHANGE === 'paper' 
     path: ['BINANCE_API_SECRET'],
   })
   .refine((e) => e.QT_ESS_SOFT_DRAWDOWN < e.QT_ESS_HARD_DRAWDOWN, {
-  message: 'must be below QT_ESS_HARD_DRAWDOWN',
-  path: ['QT_ESS_SOFT_DRAWDOWN'],
-}).refine((e) => e.REDIS_WAIT_TIMEOUT_MS < e.REDIS_COMMAND_TIMEOUT_MS, {
-  // A WAIT that runs its full time must come back as "too few replicas",
-  // not be cut off by the command timeout (and stall what queues behind it).
-  message: 'must be below REDIS_COMMAND_TIMEOUT_MS',
-  path: ['REDIS_WAIT_TIMEOUT_MS'],
-});
+    message: 'must be below QT_ESS_HARD_DRAWDOWN',
+    path: ['QT_ESS_SOFT_DRAWDOWN'],
+  })
+  .refine((e) => e.REDIS_WAIT_TIMEOUT_MS < e.REDIS_COMMAND_TIMEOUT_MS, {
+    // A WAIT that runs its full time must come back as "too few replicas",
+    // not be cut off by the command timeout (and stall what queues behind it).
+    message: 'must be below REDIS_COMMAND_TIMEOUT_MS',
+    path: ['REDIS_WAIT_TIMEOUT_MS'],
+  });
 
 /** The parsed settings, as the environment spelled them. */
 export type Env = z.infer<typeof EnvSchema>;

@@ -252,9 +252,7 @@ export class PaperExchange implements ExchangeAdapter {
    * transaction it undoes the whole order.
    */
   #move(asset: string, how: 'spend' | 'receive' | 'lock' | 'unlock', amount: number): void {
-    const row = this.#db.prepare('SELECT free, locked FROM balances WHERE asset = ?').get(asset) as
-      | Balance
-      | undefined;
+    const row = this.#db.prepare('SELECT free, locked FROM balances WHERE asset = ?').get(asset) as Balance | undefined;
     let { free, locked } = row ?? { free: 0, locked: 0 };
     // A relative tolerance absorbs float dust (e.g. selling exactly what was bought).
     const dust = Math.max(1e-12, amount * 1e-9);
@@ -300,7 +298,9 @@ export class PaperExchange implements ExchangeAdapter {
   }
 
   #setStatus(id: number, status: VenueOrderStatus): void {
-    this.#db.prepare('UPDATE orders SET status = ?, updated_at = ? WHERE venue_order_id = ?').run(status, this.#now(), id);
+    this.#db
+      .prepare('UPDATE orders SET status = ?, updated_at = ? WHERE venue_order_id = ?')
+      .run(status, this.#now(), id);
   }
 
   #row(clientOrderId: string): OrderRow | undefined {
@@ -316,7 +316,9 @@ export class PaperExchange implements ExchangeAdapter {
   #toOrder(row: OrderRow): VenueOrder {
     const fills = (
       this.#db
-        .prepare('SELECT trade_id, price, quantity, fee, fee_asset FROM fills WHERE venue_order_id = ? ORDER BY trade_id')
+        .prepare(
+          'SELECT trade_id, price, quantity, fee, fee_asset FROM fills WHERE venue_order_id = ? ORDER BY trade_id',
+        )
         .all(row.venue_order_id) as {
         trade_id: number;
         price: number;

@@ -46,7 +46,13 @@ test('a market sell fills below the latest price and credits quote net of fee', 
   await venue.placeOrder({ clientOrderId: 'b', symbol: 'ETHUSDT', side: 'buy', type: 'market', quantity: 1 });
   const usdtBefore = (await venue.balances()).USDT?.free ?? 0;
   prices.ETHUSDT = 2_100;
-  const sell = await venue.placeOrder({ clientOrderId: 's', symbol: 'ETHUSDT', side: 'sell', type: 'market', quantity: 1 });
+  const sell = await venue.placeOrder({
+    clientOrderId: 's',
+    symbol: 'ETHUSDT',
+    side: 'sell',
+    type: 'market',
+    quantity: 1,
+  });
   const px = 2_100 * (1 - 10 / 10_000);
   t.true(near(sell.averagePrice, px));
   const after = await venue.balances();
@@ -113,7 +119,14 @@ test('a limit order rests with its funds locked, fills when the price crosses, a
   t.true(near(filled?.averagePrice, 140), 'a resting order fills at its limit');
   t.is((await venue.balances()).USDT?.locked, 0);
 
-  await venue.placeOrder({ clientOrderId: 'lim-2', symbol: 'SOLUSDT', side: 'buy', type: 'limit', quantity: 1, price: 100 });
+  await venue.placeOrder({
+    clientOrderId: 'lim-2',
+    symbol: 'SOLUSDT',
+    side: 'buy',
+    type: 'limit',
+    quantity: 1,
+    price: 100,
+  });
   const cancelled = await venue.cancelOrder('SOLUSDT', 'lim-2');
   t.is(cancelled?.status, 'cancelled');
   t.is((await venue.balances()).USDT?.locked, 0);
@@ -133,5 +146,10 @@ test('symbols split into base and quote; an unknown quote is a rejection', (t) =
   t.deepEqual(splitSymbol('BTCUSDT'), ['BTC', 'USDT']);
   t.deepEqual(splitSymbol('ETHBTC'), ['ETH', 'BTC']);
   t.deepEqual(splitSymbol('BTCFDUSD'), ['BTC', 'FDUSD']);
-  t.true(isVenueError(t.throws(() => splitSymbol('FOOBAR')), 'rejected'));
+  t.true(
+    isVenueError(
+      t.throws(() => splitSymbol('FOOBAR')),
+      'rejected',
+    ),
+  );
 });

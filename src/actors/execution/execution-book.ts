@@ -38,6 +38,10 @@ export interface WorkingOrder {
   /** `order.placed` was published. */
   readonly placed: boolean;
   readonly lastError?: string;
+  /** Correlation id of the approval (or the tick that triggered an exit); the order's events carry it. */
+  readonly correlationId?: string;
+  /** The event that caused the order (the approval's envelope id); its outcome events name it as cause. */
+  readonly causationId?: string;
 }
 
 /** A net position from execution's own fills. */
@@ -68,8 +72,8 @@ export interface ExecutionContext {
 
 /** What execution reacts to; `at` is event time (epoch ms). */
 export type ExecutionEvent =
-  | { type: 'APPROVED'; order: EventData<'order.approved'>; at: number }
-  | { type: 'TICK'; symbol: string; price: number; at: number }
+  | { type: 'APPROVED'; order: EventData<'order.approved'>; at: number; correlationId?: string; causationId?: string }
+  | { type: 'TICK'; symbol: string; price: number; at: number; correlationId?: string; causationId?: string }
   | { type: 'ESS'; state: EssState; at: number }
   | { type: 'SUBMITTING'; orderId: string; at: number }
   | { type: 'VENUE_ORDER'; orderId: string; order: VenueOrder; at: number }
@@ -121,6 +125,7 @@ export function reduceExecution(ctx: ExecutionContext, event: ExecutionEvent): E
         notBefore: 0,
         createdAt: event.at,
         placed: false,
+        ...trace(event),
       };
       return { ...ctx, orders: { ...ctx.orders, [o.orderId]: order } };
     }
@@ -182,7 +187,8 @@ function venueAnswer(ctx: ExecutionContext, orderId: string, venue: VenueOrder):
     return { ...ctx, orders: { ...ctx.orders, [orderId]: next }, outbox: [...ctx.outbox, ...out] };
   }
   const withPlaced = { ...ctx, orders: { ...ctx.orders, [orderId]: working }, outbox: [...ctx.outbox, ...out] };
-  if (venue.status === 'rejected') return finish(withPlaced, orderId, (o) => [failed(o, 'rejected by the venue', false)]);
+  if (venue.status === 'rejected')
+    return finish(withPlaced, orderId, (o) => [failed(o, 'rejected by the venue', false)]);
   const fill = venue.executedQuantity > 0 ? filled(working, venue) : undefined;
   const closing: ActorOutput[] = fill ? [fill] : [];
   if (venue.status !== 'filled') {
@@ -225,11 +231,7 @@ function cancelled(order: WorkingOrder, reason: string): ActorOutput {
 }
 
 /** Removes a working order, publishing what `outputs` says; remembers its id. */
-function finish(
-  ctx: ExecutionContext,
-  orderId: string,
-  outputs: (o: WorkingOrder) => ActorOutput[],
-): ExecutionContext {
+function finish(ctx: ExecutionContext, orderId: string, outputs: (o: WorkingOrder) => ActorOutput[]): ExecutionContext {
   const order = own(ctx.orders, orderId);
   if (!order) return ctx;
   const { [orderId]: _, ...orders } = ctx.orders;
@@ -260,8 +262,18 @@ function applyFill(ctx: ExecutionContext, order: WorkingOrder, fill: EventData<'
   return { ...ctx, positions: flat ? rest : { ...rest, [order.symbol]: { quantity: next, avgPrice } } };
 }
 
+function trace(event: { correlationId?: string; causationId?: string }) {
+  return {
+    ...(event.correlationId === undefined ? {} : { correlationId: event.correlationId }),
+    ...(event.causationId === undefined ? {} : { causationId: event.causationId }),
+  };
+}
+
 /** Starts a take-profit or stop-loss exit when the tick crosses the position's bracket. */
-function triggerExits(ctx: ExecutionContext, tick: { symbol: string; price: number; at: number }): ExecutionContext {
+function triggerExits(
+  ctx: ExecutionContext,
+  tick: { symbol: string; price: number; at: number; correlationId?: string; causationId?: string },
+): ExecutionContext {
   const { takeProfit, stopLoss } = ctx.brackets;
   if ((takeProfit <= 0 && stopLoss <= 0) || isHalted(ctx.essState)) return ctx;
   const pos = own(ctx.positions, tick.symbol);
@@ -287,6 +299,7 @@ function triggerExits(ctx: ExecutionContext, tick: { symbol: string; price: numb
     notBefore: 0,
     createdAt: tick.at,
     placed: false,
+    ...trace(tick),
   };
   return { ...ctx, exitSeq: ctx.exitSeq + 1, orders: { ...ctx.orders, [orderId]: exit } };
 }

@@ -43,11 +43,12 @@ export type ExecutionMachine = ReturnType<typeof createExecutionMachine>;
 /** Machine events for a consumed envelope, at its envelope time. */
 export function executionToEvents(envelope: Envelope): ExecutionEvent[] {
   const at = Date.parse(envelope.time);
+  const trace = { correlationId: envelope.correlationId, causationId: envelope.id };
   switch (envelope.type) {
     case 'order.approved':
-      return [{ type: 'APPROVED', order: envelope.data, at }];
+      return [{ type: 'APPROVED', order: envelope.data, at, ...trace }];
     case 'market.tick':
-      return [{ type: 'TICK', symbol: envelope.data.symbol, price: envelope.data.price, at }];
+      return [{ type: 'TICK', symbol: envelope.data.symbol, price: envelope.data.price, at, ...trace }];
     case 'ess.state_changed':
       return [{ type: 'ESS', state: envelope.data.to, at }];
     case 'ess.tripped':

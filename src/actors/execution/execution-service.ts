@@ -98,14 +98,15 @@ export class ExecutionService {
   }
 
   registerRoutes(app: FastifyInstance): void {
-    const list = (kind: 'orders' | 'trades') => async (request: { query: unknown }, reply: { code(n: number): unknown }) => {
-      const query = ListQuerySchema.safeParse(request.query);
-      if (!query.success) {
-        reply.code(400);
-        return { error: 'invalid query', issues: query.error.issues };
-      }
-      return kind === 'orders' ? this.trades.orders(query.data.limit) : this.trades.trades(query.data.limit);
-    };
+    const list =
+      (kind: 'orders' | 'trades') => async (request: { query: unknown }, reply: { code(n: number): unknown }) => {
+        const query = ListQuerySchema.safeParse(request.query);
+        if (!query.success) {
+          reply.code(400);
+          return { error: 'invalid query', issues: query.error.issues };
+        }
+        return kind === 'orders' ? this.trades.orders(query.data.limit) : this.trades.trades(query.data.limit);
+      };
     app.get('/orders', list('orders'));
     app.get('/trades', list('trades'));
     app.get('/balances', async () => this.venue.balances());

@@ -167,19 +167,24 @@ export class OrderRunner {
     if (!gate.allowed) {
       this.#metrics.blocked.inc();
       this.#log.warn({ orderId: order.orderId, ess }, 'order not sent: the ESS forbids it');
-      return this.#send({ type: 'BLOCKED', orderId: order.orderId, reason: `ESS ${ess}: ${gate.reason}`, at: now });
+      return this.#send(order, {
+        type: 'BLOCKED',
+        orderId: order.orderId,
+        reason: `ESS ${ess}: ${gate.reason}`,
+        at: now,
+      });
     }
     const maxPending = this.#o.maxPendingMs ?? DEFAULT_MAX_PENDING_MS;
     if (now - order.createdAt > maxPending) {
       const why = order.lastError ? ` (last error: ${order.lastError})` : '';
-      return this.#send({
+      return this.#send(order, {
         type: 'GIVE_UP',
         orderId: order.orderId,
         reason: `not placed within ${maxPending} ms of approval${why}`,
         at: now,
       });
     }
-    const snapshot = await this.#o.host.send({ type: 'SUBMITTING', orderId: order.orderId, at: now });
+    const snapshot = await this.#o.host.send({ type: 'SUBMITTING', orderId: order.orderId, at: now }, traceOf(order));
     const current = snapshot.context.orders[order.orderId];
     if (current?.status !== 'submitting' || current.attempts !== order.attempts + 1) return; // the book moved on
     const placed = await this.#call(order, 'place', () =>
@@ -208,7 +213,7 @@ export class OrderRunner {
       answer = found.order;
     }
     if (answer) return this.#report(order, answer);
-    return this.#send({ type: 'BLOCKED', orderId: order.orderId, reason: 'ESS tripped', at: this.#now() });
+    return this.#send(order, { type: 'BLOCKED', orderId: order.orderId, reason: 'ESS tripped', at: this.#now() });
   }
 
   async #poll(order: WorkingOrder): Promise<void> {
@@ -224,7 +229,7 @@ export class OrderRunner {
   async #report(order: WorkingOrder, answer: VenueOrder): Promise<void> {
     const now = this.#now();
     this.#o.trades.record(answer, order.purpose, now);
-    await this.#send({ type: 'VENUE_ORDER', orderId: order.orderId, order: answer, at: now });
+    await this.#send(order, { type: 'VENUE_ORDER', orderId: order.orderId, order: answer, at: now });
   }
 
   /**
@@ -252,21 +257,28 @@ export class OrderRunner {
       const message = (err as Error).message;
       if (kind === 'rejected') {
         if (!rejectedIsFinal) return { ok: true, order: undefined };
-        await this.#send({ type: 'VENUE_REJECTED', orderId: order.orderId, reason: message, at: now });
+        await this.#send(order, { type: 'VENUE_REJECTED', orderId: order.orderId, reason: message, at: now });
         return { ok: false };
       }
       const backoff = Math.min(MAX_RETRY_DELAY_MS, BASE_RETRY_DELAY_MS * 2 ** Math.min(order.attempts, 10));
       const retryAt = isVenueError(err) && err.retryAt !== undefined ? err.retryAt : now + backoff;
       this.#log.warn({ orderId: order.orderId, call, kind, retryAt, err: message }, 'venue call failed; will retry');
-      await this.#send({ type: 'VENUE_RETRY', orderId: order.orderId, reason: `${kind}: ${message}`, retryAt, at: now });
+      await this.#send(order, {
+        type: 'VENUE_RETRY',
+        orderId: order.orderId,
+        reason: `${kind}: ${message}`,
+        retryAt,
+        at: now,
+      });
       return { ok: false };
     } finally {
       stop();
     }
   }
 
-  async #send(event: ExecutionEvent): Promise<void> {
-    await this.#o.host.send(event);
+  /** Commits an event about `order`; what it publishes carries the order's correlation and causation ids. */
+  async #send(order: WorkingOrder, event: ExecutionEvent): Promise<void> {
+    await this.#o.host.send(event, traceOf(order));
   }
 
   #sleep(ms: number): Promise<void> {
@@ -279,4 +291,11 @@ export class OrderRunner {
       this.#wake = done;
     });
   }
+}
+
+function traceOf(order: WorkingOrder): { correlationId?: string; causationId?: string } {
+  return {
+    ...(order.correlationId === undefined ? {} : { correlationId: order.correlationId }),
+    ...(order.causationId === undefined ? {} : { causationId: order.causationId }),
+  };
 }

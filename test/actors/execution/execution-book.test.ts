@@ -69,7 +69,12 @@ test('a repeated approval of a working or finished order is ignored', (t) => {
 test('a resting order is open; the ESS tripping marks it for cancelling; the venue cancel publishes order.cancelled', (t) => {
   const open = run([
     { type: 'APPROVED', order: approved('ord-1'), at: 1 },
-    { type: 'VENUE_ORDER', orderId: 'ord-1', order: venueOrder('ord-1', { status: 'new', executedQuantity: 0, fills: [] }), at: 2 },
+    {
+      type: 'VENUE_ORDER',
+      orderId: 'ord-1',
+      order: venueOrder('ord-1', { status: 'new', executedQuantity: 0, fills: [] }),
+      at: 2,
+    },
   ]);
   t.is(open.orders['ord-1']?.status, 'open');
   t.deepEqual(
