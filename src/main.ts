@@ -19,6 +19,7 @@ import { createLogger, type Logger, redactUrl } from './log.js';
 import { type EventBus, openEventBus } from './streams/event-bus.js';
 import { isRedisReachable, type LocalRedis, startLocalRedis } from './streams/local-redis.js';
 import { RetentionLoop } from './streams/retention.js';
+import { RunSummary } from './summary.js';
 
 /** The runtime's version, reported by `GET /health`. */
 export const VERSION = '0.1.0';
@@ -183,6 +184,12 @@ async function host(
     },
     'runtime started',
   );
+  // The one-line view of the whole system (read from Redis, so it is the same in any process).
+  const summary =
+    config.summaryIntervalMs > 0
+      ? new RunSummary({ redis: bus.redis, keys: bus.keys, intervalMs: config.summaryIntervalMs, log })
+      : undefined;
+  await summary?.start();
 
   const reason = await new Promise<string>((resolve) => {
     requestShutdown = resolve;
@@ -193,6 +200,7 @@ async function host(
   log.info({ reason }, 'shutting down');
   // Stop accepting first, then let in-flight work finish and close state.
   await Promise.all(servers.map((s) => s.app.close()));
+  await summary?.close();
   await stopServices(running);
   await retention.close();
   await bus.close();

@@ -121,7 +121,7 @@ test('ai-engine → risk-safety: a sharp drop becomes a signal and a risk decisi
   const redis = server.client();
   const keys = createKeys(prefix);
   // A quiet, slightly noisy market, then one sharp 10 % drop (below the
-  // ESS's 15 % rule): the reversion strategies outvote the trend one.
+  // ESS's 15 % rule): all three momentum members agree on a sell.
   const feed = new RedisPublisher({ redis, keys, producer: 'feed', source: 'marketdata' });
   for (let i = 0; i < 40; i++) {
     await feed.publish('market.tick', { symbol: 'ETHUSDT', price: 3_000 + (i % 2 === 0 ? 1 : -1), volume: 1 });

@@ -6,6 +6,10 @@
  * holds. Confidence is the agreement-weighted score: the weighted sum of the
  * winners' scores over the total weight, so it is in 0..1, 1 only when every
  * strategy agrees at full strength, and 0 on hold.
+ *
+ * The rule is strict on purpose: since every member follows momentum
+ * (strategies.ts), two of three agree on most ticks but weakly; a confidence
+ * above the floor needs a strong move, in practice a Bollinger breakout.
  */
 import { STRATEGIES, type StrategyName, type StrategySide } from './strategies.js';
 
@@ -14,8 +18,8 @@ export type EnsembleWeights = Readonly<Record<StrategyName, number>>;
 
 export const DEFAULT_WEIGHTS: EnsembleWeights = {
   'ema-crossover': 1,
-  'rsi-reversion': 1,
-  'bollinger-reversion': 1,
+  'rsi-momentum': 1,
+  'bollinger-breakout': 1,
 };
 
 /** One strategy's vote, as reported in `signal.generated`. */
@@ -34,9 +38,11 @@ export interface Decision {
 
 const NAMES = Object.keys(STRATEGIES) as StrategyName[];
 
-/** Runs every strategy on the closes (oldest first) and combines their votes. */
-export function decide(closes: readonly number[], weights: EnsembleWeights = DEFAULT_WEIGHTS): Decision {
-  const strategies = NAMES.map((name): StrategyReport => ({ name, ...STRATEGIES[name](closes) }));
+/** Combines strategy votes by the weighted-majority rule above; a weight that is not positive and finite ignores its vote. */
+export function combineVotes(
+  strategies: readonly StrategyReport[],
+  weights: EnsembleWeights = DEFAULT_WEIGHTS,
+): Decision {
   let total = 0;
   const weight = { buy: 0, sell: 0 };
   const strength = { buy: 0, sell: 0 };
@@ -53,4 +59,12 @@ export function decide(closes: readonly number[], weights: EnsembleWeights = DEF
   if (winner === undefined || total === 0) return { side: 'hold', confidence: 0, strategies };
   const confidence = Math.min(1, Math.max(0, strength[winner] / total));
   return confidence > 0 ? { side: winner, confidence, strategies } : { side: 'hold', confidence: 0, strategies };
+}
+
+/** Runs every strategy on the closes (oldest first) and combines their votes. */
+export function decide(closes: readonly number[], weights: EnsembleWeights = DEFAULT_WEIGHTS): Decision {
+  return combineVotes(
+    NAMES.map((name): StrategyReport => ({ name, ...STRATEGIES[name](closes) })),
+    weights,
+  );
 }

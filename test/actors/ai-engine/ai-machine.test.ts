@@ -19,15 +19,16 @@ import {
   type SignalOutput,
   takeAiOutbox,
 } from '../../../src/actors/ai-engine/ai-machine.js';
+import { decide } from '../../../src/actors/ai-engine/ensemble.js';
 import { EVENT_CATALOG } from '../../../src/events/catalog.js';
 import { createEnvelope } from '../../../src/events/envelope.js';
 
 const T0 = Date.UTC(2026, 0, 5, 12, 0, 0);
 
 const flat = (n: number, p = 100): number[] => Array.from({ length: n }, () => p);
-/** Flat, then a sharp drop: the ensemble says buy (RSI + Bollinger against EMA). */
+/** Flat, then a sharp drop: the ensemble says sell (momentum: all three members agree). */
 const crash = (): number[] => [...flat(30), 97, 94, 90, 85];
-/** Flat, then an accelerating fall: the ensemble says buy with confidence ≥ 0.5 for 11 ticks in a row. */
+/** Flat, then an accelerating fall: the ensemble says sell with confidence ≥ 0.5 tick after tick. */
 function longCrash(): number[] {
   const out = flat(30);
   let p = 100;
@@ -94,12 +95,12 @@ test('a crash emits one valid signal.generated with a deterministic id', (t) => 
   const parsed = EVENT_CATALOG['signal.generated'].safeParse(signal.data);
   t.true(parsed.success, JSON.stringify(parsed.error?.issues));
   const i = crash().indexOf(97);
-  t.like(signal.data, { signalId: `BTCUSDT-${T0 + i * 1000}-1`, symbol: 'BTCUSDT', side: 'buy', price: 97 });
+  t.like(signal.data, { signalId: `BTCUSDT-${T0 + i * 1000}-1`, symbol: 'BTCUSDT', side: 'sell', price: 97 });
   t.true(signal.data.signalId.length <= 64);
   t.true(signal.data.confidence >= 0.5 && signal.data.confidence <= 1);
   t.deepEqual(
     signal.data.strategies.map((s) => s.name),
-    ['ema-crossover', 'rsi-reversion', 'bollinger-reversion'],
+    ['ema-crossover', 'rsi-momentum', 'bollinger-breakout'],
   );
   t.deepEqual(run(events), signals, 'deterministic');
 });
@@ -165,16 +166,24 @@ test('flood control rules: min interval per symbol; the same side again only aft
 });
 
 test('the same side twice in a row needs 3× the interval', (t) => {
-  // 11 confident buys in a row, 1 s apart; minIntervalMs 2000 alone would allow one every 2 s
+  // confident sells tick after tick, 1 s apart; minIntervalMs 2000 alone would allow one every 2 s
   const signals = run(ticks('BTCUSDT', longCrash()), { minIntervalMs: 2000 });
   const first = T0 + 30_000;
   t.deepEqual(
     signals.map((s) => [s.data.side, s.data.signalId]),
     [
-      ['buy', `BTCUSDT-${first}-1`],
-      ['buy', `BTCUSDT-${first + 6000}-2`],
+      ['sell', `BTCUSDT-${first}-1`],
+      ['sell', `BTCUSDT-${first + 6000}-2`],
+      ['sell', `BTCUSDT-${first + 12_000}-3`],
+      ['sell', `BTCUSDT-${first + 18_000}-4`],
     ],
   );
+  // the ensemble was confident on every tick of the fall: flood control alone thinned it
+  const closes = longCrash();
+  for (let i = 30; i < closes.length; i++) {
+    const d = decide(closes.slice(0, i + 1));
+    t.true(d.side === 'sell' && d.confidence >= DEFAULT_CONFIDENCE_FLOOR, `tick ${i}`);
+  }
 });
 
 test('a burst of 1000 ticks within 1 s gives at most one signal per symbol', (t) => {
