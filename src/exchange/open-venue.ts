@@ -4,6 +4,8 @@ import type { Config } from '../config/load.js';
 import type { Logger } from '../log.js';
 import type { Keys } from '../streams/keys.js';
 import type { ExchangeAdapter } from './adapter.js';
+import { createBinanceAdapter } from './binance/binance-adapter.js';
+import { BINANCE_MAINNET_URL, BINANCE_TESTNET_URL } from './binance/endpoints.js';
 import { PaperExchange } from './paper-exchange.js';
 
 /** The paper account's file name under the data directory. */
@@ -36,7 +38,21 @@ export function venueFromConfig(
           startingBalances: exchange.paper.balances,
         });
     case 'binance':
-    case 'binance-testnet':
-      throw new Error(`venue ${exchange.venue} is wired in a later commit (${deps.keys.prefix})`);
+    case 'binance-testnet': {
+      const venue = exchange.venue;
+      // The config rules require both credentials for a Binance venue.
+      const apiKey = exchange.apiKey ?? '';
+      const apiSecret = exchange.apiSecret ?? '';
+      return () =>
+        createBinanceAdapter({
+          baseUrl: exchange.baseUrl ?? (venue === 'binance' ? BINANCE_MAINNET_URL : BINANCE_TESTNET_URL),
+          apiKey,
+          apiSecret,
+          venue,
+          redis: deps.redis,
+          keys: deps.keys,
+          log: deps.log,
+        });
+    }
   }
 }

@@ -1,0 +1,209 @@
+import { type Logger, silentLogger } from '../../log.js';
+import {
+  type Balance,
+  type ExchangeAdapter,
+  isVenueError,
+  type OrderRequest,
+  VenueError,
+  type VenueOrder,
+} from '../adapter.js';
+import { toVenueClientOrderId } from './client-order-id.js';
+import { BINANCE_CODES, BINANCE_ENDPOINTS } from './endpoints.js';
+import { SharedLimits } from './limits.js';
+import {
+  BinanceAccountSchema,
+  BinanceOpenOrdersSchema,
+  BinanceOrderSchema,
+  toBalances,
+  toVenueOrder,
+} from './mapping.js';
+import { BinanceRestClient } from './rest-client.js';
+import { type BinanceAdapterOptions, type BinanceSettings, parseBinanceSettings } from './settings.js';
+import { toDecimalString } from './signing.js';
+
+/** Statuses after which an order cannot change any more. */
+const FINAL = new Set(['filled', 'cancelled', 'rejected', 'expired']);
+
+/**
+ * The Binance spot {@link ExchangeAdapter} (DESIGN §8): signed REST against
+ * mainnet or testnet, with Binance's rate-limit, ban and unknown-outcome
+ * rules. The request budget and bans live in Redis (`keys.venueLimits(venue)`)
+ * so every process sharing the IP keeps to one budget.
+ *
+ * Idempotency: the caller's `clientOrderId` is sent as `newClientOrderId`
+ * (hashed to Binance's 36 characters when longer, see
+ * `toVenueClientOrderId`). When a new order's outcome is `unknown`, the
+ * adapter looks the order up by that id before it submits again, so one
+ * `placeOrder` never creates two orders; if the lookup fails too, it throws
+ * `unknown` and the caller must `findOrder` later.
+ */
+export class BinanceAdapter implements ExchangeAdapter {
+  readonly venue: string;
+  readonly #settings: BinanceSettings;
+  readonly #client: BinanceRestClient;
+  readonly #log: Logger;
+
+  constructor(options: BinanceAdapterOptions) {
+    this.#settings = parseBinanceSettings(options);
+    this.venue = this.#settings.venue;
+    const now = options.now ?? Date.now;
+    this.#log = (options.log ?? silentLogger).child({ venue: this.venue });
+    const limits = new SharedLimits({
+      redis: options.redis,
+      key: options.keys.venueLimits(this.venue),
+      limits: this.#settings.limits,
+      now,
+    });
+    this.#client = new BinanceRestClient({
+      ...this.#settings,
+      limits,
+      now,
+      sleep: options.sleep,
+      random: options.random ?? Math.random,
+      log: this.#log,
+    });
+  }
+
+  /** Venue time minus local time as last measured (0 until a -1021 forced a resync). */
+  get clockOffsetMs(): number {
+    return this.#client.clockOffsetMs;
+  }
+
+  /** Re-measures the clock offset from `GET /api/v3/time`; resolves with it. */
+  syncClock(): Promise<number> {
+    return this.#client.syncClock();
+  }
+
+  async placeOrder(request: OrderRequest): Promise<VenueOrder> {
+    const params = this.#orderParams(request);
+    const call = () => this.#client.call(BINANCE_ENDPOINTS.newOrder, params, BinanceOrderSchema);
+    for (let submission = 1; ; submission++) {
+      try {
+        return toVenueOrder(this.venue, await call(), request.clientOrderId);
+      } catch (err) {
+        if (isVenueError(err, 'rejected') && isDuplicate(err)) {
+          // A resubmit (ours or the caller's) of an order that is open at the venue: that order is the answer.
+          const existing = await this.#lookupAfter(err, request);
+          if (existing) return existing;
+          throw err;
+        }
+        if (!isVenueError(err, 'unknown')) throw err;
+        const existing = await this.#lookupAfter(err, request);
+        if (existing) {
+          this.#log.warn(
+            { clientOrderId: request.clientOrderId, submission, venueCode: err.venueCode, httpStatus: err.httpStatus },
+            'order found by client order id after an unknown outcome',
+          );
+          return existing;
+        }
+        if (submission >= this.#settings.maxAttempts) throw err;
+        this.#log.warn(
+          { clientOrderId: request.clientOrderId, submission, venueCode: err.venueCode, httpStatus: err.httpStatus },
+          'order absent after unknown outcome; resubmitting',
+        );
+      }
+    }
+  }
+
+  async findOrder(symbol: string, clientOrderId: string): Promise<VenueOrder | undefined> {
+    try {
+      const order = await this.#client.call(
+        BINANCE_ENDPOINTS.queryOrder,
+        { symbol, origClientOrderId: toVenueClientOrderId(clientOrderId) },
+        BinanceOrderSchema,
+      );
+      return toVenueOrder(this.venue, order, clientOrderId);
+    } catch (err) {
+      if (isVenueError(err, 'rejected') && err.venueCode === BINANCE_CODES.NO_SUCH_ORDER) return undefined;
+      throw err;
+    }
+  }
+
+  async cancelOrder(symbol: string, clientOrderId: string): Promise<VenueOrder | undefined> {
+    const params = { symbol, origClientOrderId: toVenueClientOrderId(clientOrderId) };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const order = await this.#client.call(BINANCE_ENDPOINTS.cancelOrder, params, BinanceOrderSchema);
+        return toVenueOrder(this.venue, order, clientOrderId);
+      } catch (err) {
+        if (isVenueError(err, 'rejected') && err.venueCode === BINANCE_CODES.CANCEL_REJECTED) return undefined;
+        if (!isVenueError(err, 'unknown')) throw err;
+        // A repeated DELETE of a cancelled order answers -2011 (unknown order): look first, so the
+        // final state is returned instead of "no such order".
+        const found = await this.#lookupAfter(err, { symbol, clientOrderId });
+        if (found === undefined || FINAL.has(found.status)) return found;
+        if (attempt >= this.#settings.maxAttempts) throw err;
+      }
+    }
+  }
+
+  async openOrders(symbol?: string): Promise<VenueOrder[]> {
+    const endpoint = symbol === undefined ? BINANCE_ENDPOINTS.openOrdersAll : BINANCE_ENDPOINTS.openOrdersOneSymbol;
+    const orders = await this.#client.call(endpoint, { symbol }, BinanceOpenOrdersSchema);
+    return orders.map((o) => toVenueOrder(this.venue, o));
+  }
+
+  async balances(): Promise<Record<string, Balance>> {
+    const account = await this.#client.call(
+      BINANCE_ENDPOINTS.account,
+      { omitZeroBalances: 'true' },
+      BinanceAccountSchema,
+    );
+    return toBalances(account);
+  }
+
+  /** Aborts requests and waits in flight; the Redis connection belongs to the caller. Idempotent. */
+  async close(): Promise<void> {
+    this.#client.close();
+  }
+
+  #orderParams(request: OrderRequest): Record<string, string> {
+    if (!(request.quantity > 0) || !Number.isFinite(request.quantity)) {
+      throw new VenueError('rejected', `order ${request.clientOrderId}: quantity must be a positive number`);
+    }
+    const limit = request.type === 'limit';
+    if (limit && (request.price === undefined || !(request.price > 0) || !Number.isFinite(request.price))) {
+      throw new VenueError('rejected', `order ${request.clientOrderId}: a limit order needs a positive price`);
+    }
+    return {
+      symbol: request.symbol,
+      side: request.side === 'buy' ? 'BUY' : 'SELL',
+      type: limit ? 'LIMIT' : 'MARKET',
+      ...(limit ? { timeInForce: 'GTC', price: toDecimalString(request.price!) } : {}),
+      quantity: toDecimalString(request.quantity),
+      newClientOrderId: toVenueClientOrderId(request.clientOrderId),
+      newOrderRespType: 'FULL',
+    };
+  }
+
+  /** `findOrder` after a failed call; a failing lookup leaves the order's fate `unknown`. */
+  async #lookupAfter(
+    failure: VenueError,
+    order: { symbol: string; clientOrderId: string },
+  ): Promise<VenueOrder | undefined> {
+    try {
+      return await this.findOrder(order.symbol, order.clientOrderId);
+    } catch (lookupError) {
+      const why = lookupError instanceof Error ? lookupError.message : String(lookupError);
+      throw new VenueError(
+        'unknown',
+        `order ${order.clientOrderId}: ${failure.message}; the lookup by client order id failed too (${why}); find the order before resubmitting`,
+        {
+          cause: lookupError,
+          ...(failure.venueCode === undefined ? {} : { venueCode: failure.venueCode }),
+          ...(failure.httpStatus === undefined ? {} : { httpStatus: failure.httpStatus }),
+        },
+      );
+    }
+  }
+}
+
+/** Creates the Binance spot adapter; see {@link BinanceAdapter}. */
+export function createBinanceAdapter(options: BinanceAdapterOptions): BinanceAdapter {
+  return new BinanceAdapter(options);
+}
+
+/** -2010 "Duplicate order sent.": an open order already has this client order id. */
+function isDuplicate(err: VenueError): boolean {
+  return err.venueCode === BINANCE_CODES.NEW_ORDER_REJECTED && /duplicate/i.test(err.message);
+}

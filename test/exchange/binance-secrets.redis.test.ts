@@ -1,0 +1,99 @@
+/**
+ * The API key and secret of the Binance adapter never reach a log line, an
+ * error message or error details, whatever errors a run hits.
+ */
+import { Writable } from 'node:stream';
+import test, { type ExecutionContext } from 'ava';
+import type { VenueError } from '../../src/exchange/adapter.js';
+import { type BinanceAdapter, createBinanceAdapter } from '../../src/exchange/binance/binance-adapter.js';
+import type { BinanceAdapterOptions } from '../../src/exchange/binance/settings.js';
+import { createLogger } from '../../src/log.js';
+import { testKeys } from '../support/bus.js';
+import { FAULTS, simulatedClock, startFakeBinance } from '../support/fake-binance.js';
+import { getFreePort } from '../support/free-port.js';
+import { type RedisServer, startRedis } from '../support/redis-fixture.js';
+
+let server: RedisServer;
+test.before(async () => {
+  server = await startRedis({ name: 'binance-secrets' });
+});
+test.after.always(() => server?.stop());
+
+async function setup(t: ExecutionContext) {
+  const clock = simulatedClock();
+  const fake = await startFakeBinance({ now: clock.now });
+  const redis = server.client();
+  const keys = testKeys('binance');
+  const adapters: BinanceAdapter[] = [];
+  const adapter = (extra: Partial<BinanceAdapterOptions> = {}) => {
+    const a = createBinanceAdapter({
+      baseUrl: fake.url,
+      apiKey: fake.apiKey,
+      apiSecret: fake.apiSecret,
+      redis,
+      keys,
+      now: clock.now,
+      sleep: clock.sleep,
+      random: () => 0.5,
+      ...extra,
+    });
+    adapters.push(a);
+    return a;
+  };
+  t.teardown(async () => {
+    for (const a of adapters) await a.close();
+    await fake.close();
+  });
+  return { clock, fake, redis, keys, adapter };
+}
+
+test('the API key and secret never appear in log lines, error messages or error details', async (t) => {
+  const { fake, clock, adapter } = await setup(t);
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  const log = createLogger({ destination, level: 'debug' });
+  const binance = adapter({ log });
+  const errors: unknown[] = [];
+  const attempt = async (p: Promise<unknown>) => {
+    try {
+      await p;
+    } catch (err) {
+      errors.push(err);
+      // As execution would: the whole error, cause chain included, goes through pino's serializer.
+      log.error({ err }, 'venue call failed');
+    }
+  };
+  const buy = (id: string) =>
+    binance.placeOrder({ clientOrderId: id, symbol: 'BTCUSDT', side: 'buy', type: 'market', quantity: 1 });
+
+  fake.fail(FAULTS.http429(1));
+  await attempt(buy('ord-s1'));
+  fake.fail(FAULTS.serverErrorAfterCreate(503));
+  await attempt(buy('ord-s2'));
+  fake.fail(FAULTS.tooManyRequests());
+  fake.fail({ kind: 'error', status: 400, code: -2010, method: 'POST', msg: `echo ${fake.apiKey} ${fake.apiSecret}` });
+  await attempt(buy('ord-s3'));
+  fake.setClockSkew(20_000);
+  await attempt(binance.balances());
+  fake.fail(FAULTS.http418(5));
+  await attempt(binance.balances());
+  clock.advance(6000);
+  await attempt(adapter({ log, apiSecret: 'wrong' }).balances());
+  const port = await getFreePort();
+  await attempt(adapter({ log, baseUrl: `http://127.0.0.1:${port}`, maxAttempts: 2 }).balances());
+
+  t.true(errors.length >= 4, 'the run hit errors');
+  t.true(lines.length >= 5, 'and logged about them');
+  const everything = [
+    ...lines,
+    ...errors.map((e) => JSON.stringify({ m: (e as Error).message, d: (e as VenueError).details, s: String(e) })),
+  ].join('\n');
+  t.false(everything.includes(fake.apiSecret), 'secret absent');
+  t.false(everything.includes(fake.apiKey), 'api key absent');
+  t.regex(everything, /\[redacted\]/, 'a venue message echoing the credentials was scrubbed');
+});
