@@ -3,11 +3,11 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { AnyStateMachine } from 'xstate';
 import type { Config } from '../config/load.js';
+import { venueFromConfig } from '../exchange/open-venue.js';
 import type { AdminGuard } from '../http/auth.js';
 import type { Logger } from '../log.js';
 import type { EventBus } from '../streams/event-bus.js';
 import { createAiSpec } from './ai-engine/ai-machine.js';
-import { venueFromConfig } from '../exchange/open-venue.js';
 import { ExecutionService } from './execution/execution-service.js';
 import { ActorHost, type ActorSpec } from './host.js';
 import { createCsvFeed, parseOhlcvCsv } from './marketdata/csv-feed.js';
@@ -19,6 +19,7 @@ import { EssService } from './risk-safety/ess-service.js';
 import { PolicyStore } from './risk-safety/policy.js';
 import { registerPolicyRoutes } from './risk-safety/policy-routes.js';
 import { PretradeService } from './risk-safety/pretrade-service.js';
+import { createRlSpec } from './rl-training/rl-machine.js';
 import { SERVICE_NAMES, type ServiceName } from './services.js';
 
 /** What a service needs from the process hosting it. */
@@ -138,6 +139,7 @@ const STARTERS: Partial<Record<ServiceName, Starter>> = {
     return { close: () => service.close() };
   },
   'portfolio-intelligence': (ctx) => hostActor(ctx, portfolioSpec, 'portfolio-intelligence'),
+  'rl-training': (ctx) => hostActor(ctx, createRlSpec(ctx.config.rl), 'rl-training'),
 };
 
 /** Services that run actors today; the others serve health, metrics and admin only. */

@@ -8,13 +8,13 @@ export const SERVICES = {
   'ai-engine': { port: 8001, consumes: ['market'], produces: ['signal'], critical: false },
   'risk-safety': {
     port: 8003,
-    consumes: ['signal', 'portfolio', 'market', 'health'],
+    consumes: ['signal', 'portfolio', 'market', 'health', 'order', 'model'],
     produces: ['order', 'ess', 'risk'],
     critical: true,
   },
-  execution: { port: 8002, consumes: ['order', 'ess'], produces: ['order'], critical: true },
+  execution: { port: 8002, consumes: ['order', 'ess', 'market'], produces: ['order'], critical: true },
   'portfolio-intelligence': { port: 8004, consumes: ['order', 'market'], produces: ['portfolio'], critical: true },
-  'rl-training': { port: 8005, consumes: ['order', 'portfolio', 'signal'], produces: ['model'], critical: false },
+  'rl-training': { port: 8005, consumes: ['signal', 'market'], produces: ['model'], critical: false },
   'monitoring-health': { port: 8080, consumes: ['ess', 'health'], produces: ['health'], critical: false },
 } as const satisfies Record<string, ServiceSpec>;
 

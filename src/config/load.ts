@@ -86,6 +86,12 @@ export interface Config {
     readonly maxPendingMs: number;
   };
   readonly summaryIntervalMs: number;
+  readonly rl: {
+    readonly windowSize: number;
+    readonly horizonMs: number;
+    readonly evaluateEvery: number;
+    readonly margin: number;
+  };
 }
 
 /** One bad setting: the environment variable and what is wrong with it. */
@@ -189,6 +195,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxPendingMs: e.QT_ORDER_MAX_PENDING_MS,
     },
     summaryIntervalMs: e.QT_SUMMARY_INTERVAL_MS,
+    rl: {
+      windowSize: e.QT_RL_WINDOW,
+      horizonMs: e.QT_RL_HORIZON_MS,
+      evaluateEvery: e.QT_RL_EVALUATE_EVERY,
+      margin: e.QT_RL_MARGIN,
+    },
   });
 }
 

@@ -8,6 +8,12 @@ import {
   DEFAULT_HEALTH_CRITICAL_MS,
   DEFAULT_SOFT_DRAWDOWN,
 } from '../actors/risk-safety/ess-events.js';
+import {
+  DEFAULT_EVALUATE_EVERY,
+  DEFAULT_HORIZON_MS,
+  DEFAULT_PROMOTION_MARGIN,
+  DEFAULT_WINDOW_SIZE,
+} from '../actors/rl-training/rl-config.js';
 import { DEFAULT_BUFFER_BLOCK_TIMEOUT_MS, DEFAULT_BUFFER_MAX_BYTES, DEFAULT_BUFFER_MAX_ROWS } from '../buffer/types.js';
 
 /** Default Redis URL: the local server on its standard port. */
@@ -158,6 +164,10 @@ export const EnvSchema = z.object({
   QT_STOP_LOSS: z.coerce.number().min(0).lt(1).default(0.02),
   QT_ORDER_MAX_PENDING_MS: positiveInt.default(30_000),
   QT_SUMMARY_INTERVAL_MS: nonNegativeInt.default(5_000),
+  QT_RL_WINDOW: positiveInt.max(100_000).default(DEFAULT_WINDOW_SIZE),
+  QT_RL_HORIZON_MS: positiveInt.default(DEFAULT_HORIZON_MS),
+  QT_RL_EVALUATE_EVERY: positiveInt.default(DEFAULT_EVALUATE_EVERY),
+  QT_RL_MARGIN: z.coerce.number().min(0).finite().default(DEFAULT_PROMOTION_MARGIN),
 });
 
 /** Cross-setting rules, checked after each setting parsed on its own. */

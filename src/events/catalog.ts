@@ -45,6 +45,16 @@ export const EssTriggerSchema = z.enum([
 
 const orderRef = { orderId: id, symbol, side };
 
+/** What every `model.promoted` carries besides the model's kind and params. */
+const modelPromoted = {
+  modelId: id,
+  previousModelId: id,
+  reason: z.string(),
+  outcomes: z.number().int().positive(),
+  candidateScore: z.number().finite(),
+  liveScore: z.number().finite(),
+};
+
 /** Data schemas by event type. */
 export const EVENT_CATALOG = {
   'market.tick': z.object({ symbol, price, volume: z.number().nonnegative().finite().default(0) }),
@@ -145,10 +155,29 @@ export const EVENT_CATALOG = {
     modelId: id,
     liveModelId: id,
     windowSize: z.number().int().positive(),
+    /** Outcomes in the window at this evaluation (promotion needs `windowSize`). */
+    outcomes: z.number().int().positive(),
     candidateScore: z.number().finite(),
     liveScore: z.number().finite(),
+    /** Total PnL (quote currency) of each policy over the window. */
+    candidatePnl: money,
+    livePnl: money,
+    margin: z.number().nonnegative().finite(),
+    decision: z.enum(['filling', 'holding', 'promoted', 'rejected']),
   }),
-  'model.promoted': z.object({ modelId: id, previousModelId: id, reason: z.string() }),
+  // Flat, with the promoted sizing model's kind and params, so a consumer can apply it from the event alone.
+  'model.promoted': z.discriminatedUnion('kind', [
+    z.object({
+      ...modelPromoted,
+      kind: z.literal('fixed'),
+      params: z.object({ multiplier: z.number().finite() }),
+    }),
+    z.object({
+      ...modelPromoted,
+      kind: z.literal('confidence-scaled'),
+      params: z.object({ a: z.number().finite(), b: z.number().finite() }),
+    }),
+  ]),
 } as const satisfies Record<string, z.ZodType>;
 
 /** Every event type of the catalog. */

@@ -67,7 +67,7 @@ test('an injected flash crash trips the ESS; the normal feed does not', async (t
   const ess = (await redis.xrange(createKeys(prefix).stream('ess'), '-', '+')).map(([, f]) => decodeEntry(f));
   const tripped = ess.find((e) => e.type === 'ess.tripped');
   t.like(tripped?.data, { trigger: 'flash_crash' });
-  t.regex(String((tripped?.data as { reason?: string }).reason), /BTCUSDT/);
+  t.regex(String((tripped?.data as { reason?: string } | undefined)?.reason), /BTCUSDT/);
   run.child.kill('SIGTERM');
   t.is(await run.exit, 0);
 });
@@ -134,7 +134,10 @@ test('ai-engine → risk-safety: a sharp drop becomes a signal and a risk decisi
   const first = decisions[0];
   t.true(first?.type === 'order.approved' || first?.type === 'order.rejected', first?.type);
   t.is(first?.causationId, signals[0]?.id, 'the decision names the signal that caused it');
-  t.is((first?.data as { signalId?: string }).signalId, (signals[0]?.data as { signalId: string }).signalId);
+  t.is(
+    (first?.data as { signalId?: string } | undefined)?.signalId,
+    (signals[0]?.data as { signalId?: string } | undefined)?.signalId,
+  );
   t.is(first?.correlationId, signals[0]?.correlationId, 'one correlation id follows the event across services');
   run.child.kill('SIGTERM');
   t.is(await run.exit, 0);

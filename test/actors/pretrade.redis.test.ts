@@ -1,6 +1,7 @@
 /**
  * risk-safety end to end on real Redis: signals become approved or rejected
- * orders with reason codes, and a tripped ESS halts trading.
+ * orders with reason codes, a tripped ESS halts trading, and a promoted
+ * sizing model sizes the orders after it.
  */
 import test from 'ava';
 import { EssService } from '../../src/actors/risk-safety/ess-service.js';
@@ -69,4 +70,58 @@ test('signals → order.approved / order.rejected with reason codes; a tripped E
   await signal('sig-3', 0.95);
   await waitFor(async () => (await orders()).length === 3, 'third decision');
   t.like((await orders())[2]?.data, { orderId: orderIdFor('sig-3'), reason: 'TRADING_HALTED' });
+});
+
+test('after model.promoted on the model stream, approved orders are sized by the promoted model', async (t) => {
+  const server = await startRedis({ name: 'pretrade-sizing' });
+  t.teardown(() => server.stop());
+  const redis = server.client();
+  const keys = testKeys('pretrade-sizing');
+  const pretrade = new PretradeService({
+    redis,
+    keys,
+    producer: 'risk',
+    consumer: 'risk-1',
+    store: new PolicyStore({ redis, keys }),
+    essState: () => 'armed',
+  });
+  await pretrade.start();
+  t.teardown(() => pretrade.close());
+  const ai = new RedisPublisher({ redis, keys, producer: 'ai', source: 'ai-engine' });
+  const rl = new RedisPublisher({ redis, keys, producer: 'rl', source: 'rl-training' });
+  const signal = (signalId: string) =>
+    ai.publish('signal.generated', {
+      signalId,
+      symbol: 'BTCUSDT',
+      side: 'buy',
+      confidence: 0.8,
+      price: 50_000,
+      strategies: [],
+    });
+  const approved = async () =>
+    (await redis.xrange(keys.stream('order'), '-', '+'))
+      .map(([, f]) => decodeEntry(f))
+      .flatMap((e) => (e.type === 'order.approved' ? [e.data] : []));
+
+  await signal('sig-1');
+  await waitFor(async () => (await approved()).length === 1, 'first approval');
+  await rl.publish('model.promoted', {
+    modelId: 'cs-g1',
+    previousModelId: 'fixed-1',
+    reason: 'test',
+    outcomes: 50,
+    candidateScore: 0.3,
+    liveScore: 0.1,
+    kind: 'confidence-scaled',
+    params: { a: 1, b: 2 },
+  });
+  await waitFor(() => pretrade.host.snapshot.context.sizingModel?.modelId === 'cs-g1', 'the promotion applied');
+  await signal('sig-2');
+  await waitFor(async () => (await approved()).length === 2, 'second approval');
+  const [first, second] = await approved();
+  t.like(first, { signalId: 'sig-1', quantity: 0.02, notional: 1_000 }, 'fixed-1: orderNotional');
+  t.like(second, { signalId: 'sig-2', quantity: 0.032, notional: 1_600 }, 'cs-g1 at confidence 0.8: × 1.6');
+
+  const committed = JSON.parse((await redis.get(keys.actorSnapshot('pretrade'))) ?? '{}');
+  t.like(committed.context.sizingModel, { modelId: 'cs-g1', params: { a: 1, b: 2 } }, 'persisted with the snapshot');
 });

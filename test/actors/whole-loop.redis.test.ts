@@ -66,7 +66,15 @@ async function setUp(t: ExecutionContext, label: string): Promise<Run> {
     start: async (actors) => {
       const run = spawnMain([`--actors=${actors}`], env);
       t.teardown(() => run.child.kill('SIGKILL'));
-      await waitFor(() => run.out().includes('runtime started') || run.child.exitCode !== null, 'started', 30_000);
+      const spawnedAt = Date.now();
+      try {
+        // Generous: under a loaded CI machine, tsx start-up plus a backlog to consume takes a while.
+        await waitFor(() => run.out().includes('runtime started') || run.child.exitCode !== null, 'started', 90_000);
+        t.log(`${actors}: started in ${Date.now() - spawnedAt} ms`);
+      } catch (err) {
+        t.log(run.out().slice(-3_000));
+        throw err;
+      }
       t.is(run.child.exitCode, null, run.out());
       return run;
     },

@@ -1,4 +1,5 @@
 import type { EssState, EventData, RejectReason } from '../../events/catalog.js';
+import { DEFAULT_SIZING_MODEL, type SizingModel, sizeMultiplier } from '../rl-training/sizing.js';
 import { gateOrder } from './order-gate.js';
 import type { RiskPolicy } from './policy.js';
 
@@ -27,6 +28,8 @@ export interface PreTradeInput {
   readonly book: PreTradeBook;
   /** The id the order gets, approved or rejected. */
   readonly orderId: string;
+  /** The live sizing policy (rl-training's last `model.promoted`); default `fixed-1`, multiplier 1. */
+  readonly sizing?: SizingModel;
 }
 
 /** The verdict: exactly one of the two events' data. */
@@ -38,9 +41,12 @@ export type PreTradeResult =
  * The pre-trade checks (DESIGN §7): turns a signal into an approved market
  * order or a rejection with a reason code. Pure: no I/O, no clock.
  *
- * The order is a market order sized to `policy.orderNotional` at the signal
- * price (quantity rounded down by at most a few ulps so that quantity × price
- * never exceeds that notional). It is reduce-only when it shrinks an existing
+ * The order is a market order sized to `policy.orderNotional × m` at the
+ * signal price, `m` being the live sizing model's multiplier for the
+ * signal's confidence ({@link sizeMultiplier}, in 0..2; exactly 1 with the
+ * default model), quantity rounded down by at most a few ulps so that
+ * quantity × price never exceeds that notional. Sizing only sets the
+ * notional: the checks below cap it as before. It is reduce-only when it shrinks an existing
  * opposite position without flipping it (a sell of at most the long quantity,
  * a buy of at most the short quantity). Signal orders are never emergency
  * exits, so a `tripped` or `awaitingReset` ESS rejects them all.
@@ -67,11 +73,16 @@ export function evaluateSignal(input: PreTradeInput): PreTradeResult {
     rejected: { ...ref, reason, detail },
   });
 
-  const quantity = sizeQuantity(policy.orderNotional, signal.price);
+  const sizing = input.sizing ?? DEFAULT_SIZING_MODEL;
+  const multiplier = sizeMultiplier(sizing, signal.confidence);
+  const orderNotional = policy.orderNotional * multiplier;
+  const quantity = sizeQuantity(orderNotional, signal.price);
   if (!(quantity > 0) || !Number.isFinite(quantity)) {
+    const sized =
+      multiplier === 1 ? '' : ` (${money(policy.orderNotional)} × ${multiplier.toFixed(3)} by ${sizing.modelId})`;
     return reject(
       'INVALID_ORDER',
-      `order notional ${money(policy.orderNotional)} at price ${signal.price} gives no usable quantity`,
+      `order notional ${money(orderNotional)}${sized} at price ${signal.price} gives no usable quantity`,
     );
   }
   const notional = quantity * signal.price;

@@ -1,6 +1,7 @@
 import { assign, setup } from 'xstate';
 import type { EssState, EventData } from '../../events/catalog.js';
 import type { ActorOutput } from '../host.js';
+import { DEFAULT_SIZING_MODEL, type SizingModel } from '../rl-training/sizing.js';
 import type { RiskPolicy } from './policy.js';
 import { evaluateSignal, RATE_WINDOW_MS } from './pre-trade.js';
 
@@ -10,6 +11,11 @@ export interface PretradeContext {
   readonly openOrders: number;
   readonly recentOrderTimes: number[];
   readonly outbox: ActorOutput[];
+  /**
+   * The live sizing policy, from the last `model.promoted`. Absent in a
+   * snapshot taken before sizing existed, which means the default `fixed-1`.
+   */
+  readonly sizingModel?: SizingModel;
 }
 
 /**
@@ -28,6 +34,7 @@ export type PretradeEvent =
     }
   | { type: 'POSITIONS'; positions: Record<string, { quantity: number }> }
   | { type: 'ORDER_CLOSED' }
+  | { type: 'MODEL_PROMOTED'; model: SizingModel }
   | { type: 'OUTBOX_TAKEN' };
 
 /** The client order id of the order a signal leads to: stable, so a retry finds the same order. */
@@ -38,13 +45,14 @@ export function orderIdFor(signalId: string): string {
 /**
  * Risk-safety's pre-trade step as a pure machine: a signal becomes
  * `order.approved` or `order.rejected` (reason code), decided by
- * `evaluateSignal` against the positions and open orders it tracks.
+ * `evaluateSignal` against the positions and open orders it tracks, sized
+ * by the live sizing model (rl-training's last `model.promoted`).
  */
 export const pretradeMachine = setup({
   types: { context: {} as PretradeContext, events: {} as PretradeEvent },
 }).createMachine({
   id: 'pretrade',
-  context: { positions: {}, openOrders: 0, recentOrderTimes: [], outbox: [] },
+  context: { positions: {}, openOrders: 0, recentOrderTimes: [], outbox: [], sizingModel: DEFAULT_SIZING_MODEL },
   on: {
     SIGNAL: {
       actions: assign(({ context, event }) => {
@@ -56,6 +64,7 @@ export const pretradeMachine = setup({
           essState: event.essState,
           book: context,
           orderId: orderIdFor(event.signal.signalId),
+          sizing: context.sizingModel ?? DEFAULT_SIZING_MODEL,
         });
         const recent = context.recentOrderTimes.filter((t) => t > event.now - RATE_WINDOW_MS);
         if ('approved' in verdict) {
@@ -72,6 +81,7 @@ export const pretradeMachine = setup({
       }),
     },
     POSITIONS: { actions: assign({ positions: ({ event }) => event.positions }) },
+    MODEL_PROMOTED: { actions: assign({ sizingModel: ({ event }) => event.model }) },
     ORDER_CLOSED: { actions: assign({ openOrders: ({ context }) => Math.max(0, context.openOrders - 1) }) },
     OUTBOX_TAKEN: { actions: assign({ outbox: () => [] }) },
   },

@@ -6,6 +6,7 @@ import { type Logger, silentLogger } from '../../log.js';
 import type { Keys } from '../../streams/keys.js';
 import { ActorHost } from '../host.js';
 import { takeOutbox } from '../outbox.js';
+import { sizingModelOf } from '../rl-training/sizing.js';
 import { DEFAULT_RISK_POLICY, type PolicyStore, type RiskPolicy } from './policy.js';
 import { type PretradeEvent, type PretradeMachine, pretradeMachine } from './pretrade-machine.js';
 
@@ -15,8 +16,9 @@ export const POLICY_REFRESH_MS = 1_000;
 /**
  * Hosts the pre-trade actor in risk-safety: `signal.generated` →
  * `order.approved` / `order.rejected`, with positions from
- * `portfolio.updated` and open orders from the order outcomes. Each decision
- * uses the ESS state of this process and the current stored policy.
+ * `portfolio.updated`, open orders from the order outcomes, and the live
+ * sizing model from `model.promoted` (rl-training). Each decision uses the
+ * ESS state of this process and the current stored policy.
  */
 export class PretradeService {
   readonly host: ActorHost<PretradeMachine>;
@@ -59,6 +61,8 @@ export class PretradeService {
               positions: Object.fromEntries(event.data.positions.map((p) => [p.symbol, { quantity: p.quantity }])),
             },
           ];
+        case 'model.promoted':
+          return [{ type: 'MODEL_PROMOTED', model: sizingModelOf(event.data) }];
         case 'order.filled':
         case 'order.cancelled':
         case 'order.failed':
@@ -71,7 +75,7 @@ export class PretradeService {
       spec: {
         name: 'pretrade',
         machine: pretradeMachine,
-        topics: ['signal', 'portfolio', 'order'],
+        topics: ['signal', 'portfolio', 'order', 'model'],
         toEvents,
         takeOutputs: takeOutbox,
       },

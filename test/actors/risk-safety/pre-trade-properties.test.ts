@@ -1,11 +1,17 @@
 /**
  * Properties of the pre-trade checks over random signals, books, policies
  * and ESS states (DESIGN §7): the ESS state is always obeyed and an approved
- * order never exceeds the per-order notional cap.
+ * order never exceeds the per-order notional cap, whatever the sizing model.
  */
 import { fc, testProp } from '@fast-check/ava';
 import { RiskPolicySchema } from '../../../src/actors/risk-safety/policy.js';
 import { evaluateSignal, type PreTradeInput } from '../../../src/actors/risk-safety/pre-trade.js';
+import {
+  DEFAULT_SIZING_MODEL,
+  MAX_SIZE_MULTIPLIER,
+  type SizingModel,
+  sizeMultiplier,
+} from '../../../src/actors/rl-training/sizing.js';
 import { EVENT_CATALOG } from '../../../src/events/catalog.js';
 
 const NOW = Date.UTC(2026, 0, 5, 12, 0, 0);
@@ -125,6 +131,48 @@ testProp(
     } else {
       t.true(EVENT_CATALOG['order.rejected'].safeParse(result.rejected).success);
     }
+  },
+  PARAMS,
+);
+
+/** Any sizing model the catalog admits, extremes included (sizeMultiplier clamps them). */
+const sizing: fc.Arbitrary<SizingModel> = fc.oneof(
+  fc.record({
+    modelId: fc.constant('fixed-x'),
+    kind: fc.constant('fixed' as const),
+    params: fc.record({ multiplier: fc.double({ min: -5, max: 5, noNaN: true }) }),
+  }),
+  fc.record({
+    modelId: fc.constant('cs-x'),
+    kind: fc.constant('confidence-scaled' as const),
+    params: fc.record({ a: amount(0, 2), b: fc.double({ min: -10, max: 10, noNaN: true }) }),
+  }),
+);
+
+testProp(
+  'the default sizing model decides exactly as no sizing model at all',
+  [inputs],
+  (t, input) => {
+    t.deepEqual(evaluateSignal({ ...input, sizing: DEFAULT_SIZING_MODEL }), evaluateSignal(input));
+  },
+  PARAMS,
+);
+
+testProp(
+  'with any sizing model, an approved order is within maxNotionalPerOrder and orderNotional × multiplier',
+  [inputs, sizing],
+  (t, input, model) => {
+    const result = evaluateSignal({ ...input, sizing: model });
+    if (!('approved' in result)) return t.true(EVENT_CATALOG['order.rejected'].safeParse(result.rejected).success);
+    const m = sizeMultiplier(model, input.signal.confidence);
+    t.true(m > 0 && m <= MAX_SIZE_MULTIPLIER);
+    t.true(result.approved.notional <= input.policy.maxNotionalPerOrder);
+    t.true(result.approved.notional <= input.policy.orderNotional * m);
+    // Sized to it up to rounding (subnormal quantities lose relative precision, so they are left out).
+    if (result.approved.quantity > 1e-290) {
+      t.true(result.approved.notional > input.policy.orderNotional * m * (1 - 1e-12));
+    }
+    t.true(EVENT_CATALOG['order.approved'].safeParse(result.approved).success);
   },
   PARAMS,
 );
