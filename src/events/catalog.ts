@@ -26,6 +26,7 @@ export const RejectReasonSchema = z.enum([
   'LOW_CONFIDENCE',
   'STALE_SIGNAL',
   'INVALID_ORDER',
+  'SHORT_NOT_ALLOWED',
 ]);
 export type RejectReason = z.infer<typeof RejectReasonSchema>;
 

@@ -33,6 +33,7 @@ const POLICY_FIELDS = {
   minConfidence: z.number().min(0).max(1),
   maxSignalAgeMs: positiveCount,
   orderNotional: positiveAmount,
+  allowShortSelling: z.boolean(),
 };
 
 /**
@@ -51,6 +52,8 @@ export const RiskPolicySchema = z.strictObject({
   minConfidence: POLICY_FIELDS.minConfidence.default(DEFAULT_MIN_CONFIDENCE),
   maxSignalAgeMs: POLICY_FIELDS.maxSignalAgeMs.default(DEFAULT_MAX_SIGNAL_AGE_MS),
   orderNotional: POLICY_FIELDS.orderNotional.default(DEFAULT_ORDER_NOTIONAL),
+  // Spot venues (the paper exchange, Binance spot) cannot sell what is not held.
+  allowShortSelling: POLICY_FIELDS.allowShortSelling.default(false),
 });
 export type RiskPolicy = z.infer<typeof RiskPolicySchema>;
 

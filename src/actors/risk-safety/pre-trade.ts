@@ -63,6 +63,11 @@ export type PreTradeResult =
  *    `> maxPositionNotionalPerSymbol`; reduce-only orders never hit it;
  * 8. MAX_OPEN_ORDERS: `openOrders ≥ maxOpenOrders`.
  *
+ * Unless `policy.allowShortSelling` (off by default: spot venues cannot sell
+ * what is not held), a sell is capped at the long position held, so it is
+ * reduce-only; with nothing held it is rejected SHORT_NOT_ALLOWED (checked
+ * right after the ESS gate).
+ *
  * Approved orders are not recorded here: the caller adds `now` to
  * `recentOrderTimes` and counts the open order.
  */
@@ -76,17 +81,20 @@ export function evaluateSignal(input: PreTradeInput): PreTradeResult {
   const sizing = input.sizing ?? DEFAULT_SIZING_MODEL;
   const multiplier = sizeMultiplier(sizing, signal.confidence);
   const orderNotional = policy.orderNotional * multiplier;
-  const quantity = sizeQuantity(orderNotional, signal.price);
-  if (!(quantity > 0) || !Number.isFinite(quantity)) {
-    const sized =
+  const sized = sizeQuantity(orderNotional, signal.price);
+  if (!(sized > 0) || !Number.isFinite(sized)) {
+    const how =
       multiplier === 1 ? '' : ` (${money(policy.orderNotional)} × ${multiplier.toFixed(3)} by ${sizing.modelId})`;
     return reject(
       'INVALID_ORDER',
-      `order notional ${money(orderNotional)}${sized} at price ${signal.price} gives no usable quantity`,
+      `order notional ${money(orderNotional)}${how} at price ${signal.price} gives no usable quantity`,
     );
   }
-  const notional = quantity * signal.price;
   const position = book.positions[signal.symbol]?.quantity ?? 0;
+  // Without short selling a sell is capped at what is held, so it only ever reduces a long.
+  const noShorts = signal.side === 'sell' && !policy.allowShortSelling;
+  const quantity = noShorts ? Math.min(sized, Math.max(0, position)) : sized;
+  const notional = quantity * signal.price;
   const signed = signal.side === 'buy' ? quantity : -quantity;
   const reduceOnly = isReduceOnly(position, signed);
 
@@ -98,6 +106,10 @@ export function evaluateSignal(input: PreTradeInput): PreTradeResult {
         ? `ESS is ${input.essState}: only reduce-only orders are accepted`
         : `ESS is ${input.essState}: trading is halted`,
     );
+  }
+
+  if (noShorts && !(quantity > 0)) {
+    return reject('SHORT_NOT_ALLOWED', `no ${signal.symbol} held to sell, and short selling is off`);
   }
 
   const age = now - input.signalTime;

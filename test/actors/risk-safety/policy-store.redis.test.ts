@@ -36,6 +36,7 @@ test('the defaults are the named constants', (t) => {
     minConfidence: DEFAULT_MIN_CONFIDENCE,
     maxSignalAgeMs: DEFAULT_MAX_SIGNAL_AGE_MS,
     orderNotional: DEFAULT_ORDER_NOTIONAL,
+    allowShortSelling: false,
   });
   t.like(DEFAULT_RISK_POLICY, { maxOrdersPerSecond: 10, maxNotionalPerOrder: 10_000, orderNotional: 1_000 });
   t.true(Object.isFrozen(DEFAULT_RISK_POLICY));

@@ -38,6 +38,7 @@ const policy = fc
     maxSignalAgeMs: fc.integer({ min: 1, max: 10_000 }),
     // Often exactly the cap, where rounding would bite.
     orderNotional: amount(1, 20_000),
+    allowShortSelling: fc.boolean(),
   })
   .chain((p) =>
     fc.boolean().map((atCap) => RiskPolicySchema.parse(atCap ? { ...p, orderNotional: p.maxNotionalPerOrder } : p)),
@@ -120,6 +121,18 @@ testProp(
 );
 
 testProp(
+  'without short selling, an approved sell never takes the position below zero',
+  [inputs.map((i) => ({ ...i, policy: { ...i.policy, allowShortSelling: false } }))],
+  (t, input) => {
+    const result = evaluateSignal(input);
+    const held = input.book.positions[input.signal.symbol]?.quantity ?? 0;
+    if ('approved' in result && result.approved.side === 'sell') t.true(held - result.approved.quantity >= 0);
+    else t.pass();
+  },
+  PARAMS,
+);
+
+testProp(
   'an approved order never exceeds maxNotionalPerOrder, and every verdict is valid event data',
   [inputs],
   (t, input) => {
@@ -168,8 +181,10 @@ testProp(
     t.true(m > 0 && m <= MAX_SIZE_MULTIPLIER);
     t.true(result.approved.notional <= input.policy.maxNotionalPerOrder);
     t.true(result.approved.notional <= input.policy.orderNotional * m);
-    // Sized to it up to rounding (subnormal quantities lose relative precision, so they are left out).
-    if (result.approved.quantity > 1e-290) {
+    // Sized to it up to rounding (subnormal quantities lose relative precision, so they are left out),
+    // unless a sell was capped at the long held because short selling is off.
+    const capped = input.signal.side === 'sell' && !input.policy.allowShortSelling;
+    if (result.approved.quantity > 1e-290 && !capped) {
       t.true(result.approved.notional > input.policy.orderNotional * m * (1 - 1e-12));
     }
     t.true(EVENT_CATALOG['order.approved'].safeParse(result.approved).success);

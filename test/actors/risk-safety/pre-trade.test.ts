@@ -142,9 +142,15 @@ test('POSITION_LIMIT when |position after the order| exceeds the per-symbol max;
   const r = rejection(evaluateSignal(input({ book: long })));
   t.is(r.reason, 'POSITION_LIMIT');
   t.is(r.detail, 'BTCUSDT position notional after the order 50500.00 > 50000.00');
-  // Short side counts by absolute value.
+  // Short side counts by absolute value (where short selling is allowed).
   const short = rejection(
-    evaluateSignal(input({ signal: { side: 'sell' }, book: { positions: { BTCUSDT: { quantity: -0.495 } } } })),
+    evaluateSignal(
+      input({
+        signal: { side: 'sell' },
+        policy: { allowShortSelling: true },
+        book: { positions: { BTCUSDT: { quantity: -0.495 } } },
+      }),
+    ),
   );
   t.is(short.reason, 'POSITION_LIMIT');
   // A sell that reduces a position already over the limit is allowed.
@@ -197,6 +203,28 @@ test('the first failing check is the reason given', (t) => {
   t.is(rejection(evaluateSignal(input(flat))).reason, 'MAX_OPEN_ORDERS');
 });
 
+test('without short selling (the default), a sell is capped at the long held; with none held it is SHORT_NOT_ALLOWED', (t) => {
+  const capped = approval(
+    evaluateSignal(input({ signal: { side: 'sell' }, book: { positions: { BTCUSDT: { quantity: 0.004 } } } })),
+  );
+  t.is(capped.quantity, 0.004, 'sells what is held, not the 0.01 the notional asks for');
+  t.true(capped.reduceOnly);
+  t.is(capped.notional, 0.004 * 100_000);
+  const full = approval(
+    evaluateSignal(input({ signal: { side: 'sell' }, book: { positions: { BTCUSDT: { quantity: 0.5 } } } })),
+  );
+  t.true(Math.abs(full.quantity - 0.01) < 1e-12, 'a larger long sells the sized quantity');
+  for (const quantity of [0, -0.2]) {
+    const r = rejection(
+      evaluateSignal(input({ signal: { side: 'sell' }, book: { positions: { BTCUSDT: { quantity } } } })),
+    );
+    t.is(r.reason, 'SHORT_NOT_ALLOWED');
+    t.is(r.detail, 'no BTCUSDT held to sell, and short selling is off');
+  }
+  const halted = rejection(evaluateSignal(input({ signal: { side: 'sell' }, essState: 'tripped' })));
+  t.is(halted.reason, 'TRADING_HALTED', 'the ESS gate comes first');
+});
+
 test('reduce-only: shrinks an opposite position without flipping it', (t) => {
   t.true(isReduceOnly(1, -0.5), 'sell while long');
   t.true(isReduceOnly(1, -1), 'sell the whole long');
@@ -208,9 +236,13 @@ test('reduce-only: shrinks an opposite position without flipping it', (t) => {
   t.false(isReduceOnly(0, -1), 'sell while flat');
   t.false(isReduceOnly(0, 1), 'buy while flat');
 
-  // Through evaluateSignal: 0.01 BTC sell against a 0.005 long would flip it.
+  // Through evaluateSignal: 0.01 BTC sell against a 0.005 long would flip it (short selling allowed).
   const flips = evaluateSignal(
-    input({ signal: { side: 'sell' }, book: { positions: { BTCUSDT: { quantity: 0.005 } } } }),
+    input({
+      signal: { side: 'sell' },
+      policy: { allowShortSelling: true },
+      book: { positions: { BTCUSDT: { quantity: 0.005 } } },
+    }),
   );
   t.false(approval(flips).reduceOnly);
   const reduces = evaluateSignal(
