@@ -8,6 +8,7 @@ import { isVenueError, type VenueError } from '../../src/exchange/adapter.js';
 import { type BinanceAdapter, createBinanceAdapter } from '../../src/exchange/binance/binance-adapter.js';
 import { counterField, SharedLimits } from '../../src/exchange/binance/limits.js';
 import type { BinanceAdapterOptions } from '../../src/exchange/binance/settings.js';
+import { binanceRig } from '../support/binance-rig.js';
 import { testKeys } from '../support/bus.js';
 import { FAULTS, simulatedClock, startFakeBinance } from '../support/fake-binance.js';
 import { type RedisServer, startRedis } from '../support/redis-fixture.js';
@@ -23,32 +24,11 @@ const T0 = 1_750_000_020_000 + 1000;
 const MINUTE_START = 1_750_000_020_000;
 
 async function setup(t: ExecutionContext) {
-  const clock = simulatedClock(T0);
-  const fake = await startFakeBinance({ now: clock.now });
-  const keys = testKeys('binance');
-  const adapters: BinanceAdapter[] = [];
+  const rig = await binanceRig(t, server, T0);
   // Each adapter gets its own connection, as separate processes would.
-  const adapter = (extra: Partial<BinanceAdapterOptions> = {}) => {
-    const a = createBinanceAdapter({
-      baseUrl: fake.url,
-      apiKey: fake.apiKey,
-      apiSecret: fake.apiSecret,
-      redis: server.client(),
-      keys,
-      now: clock.now,
-      sleep: clock.sleep,
-      random: () => 0.5,
-      ...extra,
-    });
-    adapters.push(a);
-    return a;
-  };
-  const hash = () => server.client().hgetall(keys.venueLimits('binance'));
-  t.teardown(async () => {
-    for (const a of adapters) await a.close();
-    await fake.close();
-  });
-  return { clock, fake, keys, adapter, hash };
+  const adapter = (extra: Partial<BinanceAdapterOptions> = {}) => rig.adapter(extra, true);
+  const hash = () => server.client().hgetall(rig.keys.venueLimits('binance'));
+  return { ...rig, adapter, hash };
 }
 
 const buy = (a: BinanceAdapter, id: string) =>

@@ -8,6 +8,7 @@ import type { VenueError } from '../../src/exchange/adapter.js';
 import { type BinanceAdapter, createBinanceAdapter } from '../../src/exchange/binance/binance-adapter.js';
 import type { BinanceAdapterOptions } from '../../src/exchange/binance/settings.js';
 import { createLogger } from '../../src/log.js';
+import { binanceRig } from '../support/binance-rig.js';
 import { testKeys } from '../support/bus.js';
 import { FAULTS, simulatedClock, startFakeBinance } from '../support/fake-binance.js';
 import { getFreePort } from '../support/free-port.js';
@@ -19,33 +20,7 @@ test.before(async () => {
 });
 test.after.always(() => server?.stop());
 
-async function setup(t: ExecutionContext) {
-  const clock = simulatedClock();
-  const fake = await startFakeBinance({ now: clock.now });
-  const redis = server.client();
-  const keys = testKeys('binance');
-  const adapters: BinanceAdapter[] = [];
-  const adapter = (extra: Partial<BinanceAdapterOptions> = {}) => {
-    const a = createBinanceAdapter({
-      baseUrl: fake.url,
-      apiKey: fake.apiKey,
-      apiSecret: fake.apiSecret,
-      redis,
-      keys,
-      now: clock.now,
-      sleep: clock.sleep,
-      random: () => 0.5,
-      ...extra,
-    });
-    adapters.push(a);
-    return a;
-  };
-  t.teardown(async () => {
-    for (const a of adapters) await a.close();
-    await fake.close();
-  });
-  return { clock, fake, redis, keys, adapter };
-}
+const setup = (t: ExecutionContext) => binanceRig(t, server);
 
 test('the API key and secret never appear in log lines, error messages or error details', async (t) => {
   const { fake, clock, adapter } = await setup(t);

@@ -7,6 +7,7 @@ import test, { type ExecutionContext } from 'ava';
 import { isVenueError, type VenueError } from '../../src/exchange/adapter.js';
 import { type BinanceAdapter, createBinanceAdapter } from '../../src/exchange/binance/binance-adapter.js';
 import type { BinanceAdapterOptions } from '../../src/exchange/binance/settings.js';
+import { binanceRig } from '../support/binance-rig.js';
 import { testKeys } from '../support/bus.js';
 import { FAULTS, type FakeFault, simulatedClock, startFakeBinance } from '../support/fake-binance.js';
 import { type RedisServer, startRedis } from '../support/redis-fixture.js';
@@ -17,33 +18,7 @@ test.before(async () => {
 });
 test.after.always(() => server?.stop());
 
-async function setup(t: ExecutionContext) {
-  const clock = simulatedClock();
-  const fake = await startFakeBinance({ now: clock.now });
-  const redis = server.client();
-  const keys = testKeys('binance');
-  const adapters: BinanceAdapter[] = [];
-  const adapter = (extra: Partial<BinanceAdapterOptions> = {}) => {
-    const a = createBinanceAdapter({
-      baseUrl: fake.url,
-      apiKey: fake.apiKey,
-      apiSecret: fake.apiSecret,
-      redis,
-      keys,
-      now: clock.now,
-      sleep: clock.sleep,
-      random: () => 0.5,
-      ...extra,
-    });
-    adapters.push(a);
-    return a;
-  };
-  t.teardown(async () => {
-    for (const a of adapters) await a.close();
-    await fake.close();
-  });
-  return { clock, fake, adapter };
-}
+const setup = (t: ExecutionContext) => binanceRig(t, server);
 
 const request = (clientOrderId: string) =>
   ({ clientOrderId, symbol: 'BTCUSDT', side: 'buy', type: 'market', quantity: 0.01 }) as const;
