@@ -26,7 +26,7 @@ export const VERSION = '0.1.0';
 
 /** Exit code for bad usage or bad configuration. */
 export const EXIT_USAGE = 2;
-/** Exit code when local state (the disk buffer) cannot be used. */
+/** Exit code when local resources cannot be used: the disk buffer (locked, corrupt) or an HTTP port. */
 export const EXIT_STATE = 3;
 
 /**
@@ -169,7 +169,19 @@ async function host(
   }
   for (const [i, name] of services.entries()) {
     const port = SERVICES[name].port + config.http.portOffset;
-    await servers[i]?.app.listen({ port, host: config.http.host });
+    try {
+      await servers[i]?.app.listen({ port, host: config.http.host });
+    } catch (err) {
+      // A port in use must not leave the actors running without their HTTP: stop everything.
+      log.fatal({ service: name, port, err: (err as Error).message }, 'cannot listen; stopping');
+      process.stderr.write(`cannot listen on ${config.http.host}:${port} for ${name}: ${(err as Error).message}\n`);
+      await Promise.all(servers.map((s) => s.app.close()));
+      await stopServices(running);
+      await retention.close();
+      await bus.close();
+      await local?.stop();
+      return EXIT_STATE;
+    }
     log.info({ service: name, port }, 'http listening');
   }
   for (const s of running) s.go?.();

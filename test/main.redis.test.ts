@@ -3,6 +3,7 @@
  * shutdown, and one process per disk buffer file.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -140,4 +141,26 @@ test('a service that cannot start (unreadable CSV feed) stops everything and exi
   });
   t.is(await run.exit, 2);
   t.regex(run.out(), /cannot start services: .*missing\.csv/);
+});
+
+test('a port already in use stops everything and exits 3 naming the port (no process left running actors)', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'qt-main-port-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const port = await getFreePort();
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
+  t.teardown(() => blocker.close());
+  const run = runMain(['--actors=risk-safety,portfolio-intelligence'], {
+    QT_DATA_DIR: dataDir,
+    QT_PRODUCER_ID: 'main-port',
+    // portfolio-intelligence (8004) lands on the blocked port; risk-safety (8003) listens first.
+    QT_HTTP_PORT_OFFSET: String(port - 8004),
+  });
+  t.teardown(() => run.child.kill('SIGKILL'));
+  const code = await Promise.race([
+    run.exit,
+    new Promise((resolve) => setTimeout(() => resolve('still running'), 30_000)),
+  ]);
+  t.is(code, 3, run.out());
+  t.regex(run.out(), new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port} for portfolio-intelligence`));
 });

@@ -131,7 +131,7 @@ export const EnvSchema = z.object({
         return { symbol, startPrice: Number(price) };
       }),
     ),
-  QT_FEED_TICKS_PER_SECOND: z.coerce.number().positive().max(10_000).default(2),
+  QT_FEED_TICKS_PER_SECOND: z.coerce.number().positive().max(10_000).default(5),
   QT_FEED_CSV: z.string().min(1).optional(),
   QT_FEED_CSV_SPEED: z.coerce.number().positive().max(1_000_000).default(60),
   QT_FEED_CSV_SYMBOL: z
