@@ -30,8 +30,8 @@ interface Run {
   redis: Redis;
   keys: Keys;
   dataDir: string;
-  offset: number;
-  env: Record<string, string>;
+  /** The port a service's base port is shifted to in the current run. */
+  port(base: number): number;
   start(actors: string): Promise<MainProcess>;
   events(topic: string): Promise<Envelope[]>;
 }
@@ -44,13 +44,12 @@ async function setUp(t: ExecutionContext, label: string): Promise<Run> {
     await rm(dataDir, { recursive: true, force: true });
   });
   const prefix = uniquePrefix(label);
-  const offset = (await getFreePort()) - 8006;
+  let offset = (await getFreePort()) - 8006;
   const env = {
     REDIS_URL: server.url,
     QT_DATA_DIR: dataDir,
     QT_KEY_PREFIX: prefix,
     QT_ADMIN_TOKEN: TOKEN,
-    QT_HTTP_PORT_OFFSET: String(offset),
     QT_FEED_TICKS_PER_SECOND: '20',
     QT_SUMMARY_INTERVAL_MS: '1000',
   };
@@ -61,22 +60,29 @@ async function setUp(t: ExecutionContext, label: string): Promise<Run> {
     redis,
     keys,
     dataDir,
-    offset,
-    env,
+    port: (base) => base + offset,
     start: async (actors) => {
-      const run = spawnMain([`--actors=${actors}`], env);
-      t.teardown(() => run.child.kill('SIGKILL'));
-      const spawnedAt = Date.now();
-      try {
-        // Generous: under a loaded CI machine, tsx start-up plus a backlog to consume takes a while.
-        await waitFor(() => run.out().includes('runtime started') || run.child.exitCode !== null, 'started', 90_000);
+      // Seven ports per process: another test may hold one of them, so a
+      // "cannot listen" exit (3) gets a new offset, a few times.
+      for (let attempt = 1; ; attempt++) {
+        const run = spawnMain([`--actors=${actors}`], { ...env, QT_HTTP_PORT_OFFSET: String(offset) });
+        t.teardown(() => run.child.kill('SIGKILL'));
+        const spawnedAt = Date.now();
+        try {
+          // Generous: under a loaded CI machine, tsx start-up plus a backlog to consume takes a while.
+          await waitFor(() => run.out().includes('runtime started') || run.child.exitCode !== null, 'started', 90_000);
+        } catch (err) {
+          t.log(run.out().slice(-3_000));
+          throw err;
+        }
+        if (run.child.exitCode === 3 && run.out().includes('cannot listen') && attempt < 4) {
+          offset = (await getFreePort()) - 8006;
+          continue;
+        }
+        t.is(run.child.exitCode, null, run.out());
         t.log(`${actors}: started in ${Date.now() - spawnedAt} ms`);
-      } catch (err) {
-        t.log(run.out().slice(-3_000));
-        throw err;
+        return run;
       }
-      t.is(run.child.exitCode, null, run.out());
-      return run;
     },
     events: async (topic) => (await redis.xrange(keys.stream(topic), '-', '+')).map(([, f]) => decodeEntry(f)),
   };
@@ -124,7 +130,7 @@ async function inconsistencies(r: Run): Promise<string[]> {
   } finally {
     venue.close();
   }
-  const trades = (await (await fetch(`http://127.0.0.1:${8002 + r.offset}/trades?limit=1000`)).json()) as unknown[];
+  const trades = (await (await fetch(`http://127.0.0.1:${r.port(8002)}/trades?limit=1000`)).json()) as unknown[];
   if (trades.length !== filled.length)
     problems.push(`trade store has ${trades.length} trades, stream ${filled.length}`);
 
@@ -197,7 +203,7 @@ test('an injected flash crash trips the ESS and no order reaches the venue after
     250,
   );
 
-  const crash = await fetch(`http://127.0.0.1:${8006 + r.offset}/scenario/flash-crash`, {
+  const crash = await fetch(`http://127.0.0.1:${r.port(8006)}/scenario/flash-crash`, {
     method: 'POST',
     headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
     body: JSON.stringify({ symbol: 'BTCUSDT', drop: 0.25 }),
