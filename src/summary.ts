@@ -9,7 +9,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { EssProjectionSchema } from './actors/risk-safety/ess-service.js';
+import { parseEssProjection } from './actors/risk-safety/ess-service.js';
 import type { Envelope } from './events/envelope.js';
 import { type Logger, silentLogger } from './log.js';
 import { decodeEntry } from './streams/codec.js';
@@ -232,14 +232,7 @@ export class RunSummary {
         const raw = await this.#redis.get(this.#keys.projection('ess'));
         this.#back();
         if (raw === null) return;
-        let json: unknown;
-        try {
-          json = JSON.parse(raw);
-        } catch {
-          json = undefined;
-        }
-        const parsed = EssProjectionSchema.safeParse(json);
-        this.#counts = { ...this.#counts, ess: parsed.success ? parsed.data.state : undefined };
+        this.#counts = { ...this.#counts, ess: parseEssProjection(raw)?.state };
       } catch (err) {
         this.#outage(err);
       } finally {

@@ -9,6 +9,7 @@ import {
   type VenueOrderStatus,
 } from './adapter.js';
 import { openStoreFile } from './sqlite-file.js';
+import { assetsOf, QUOTE_ASSETS } from './symbols.js';
 
 /** Taker fee of the paper venue (Binance spot's base rate, 0.1 %). */
 export const DEFAULT_PAPER_FEE_RATE = 0.001;
@@ -16,9 +17,6 @@ export const DEFAULT_PAPER_FEE_RATE = 0.001;
 export const DEFAULT_PAPER_SLIPPAGE_BPS = 5;
 /** What a new paper account holds. */
 export const DEFAULT_PAPER_BALANCES: Readonly<Record<string, number>> = Object.freeze({ USDT: 100_000 });
-
-/** Quote assets a paper symbol may end with, longest first so `FDUSD` wins over `USD`-like suffixes. */
-const QUOTE_ASSETS = ['FDUSD', 'USDT', 'USDC', 'BUSD', 'BTC', 'ETH', 'BNB', 'EUR', 'TRY'];
 
 /** Settings of {@link PaperExchange}. */
 export interface PaperExchangeOptions {
@@ -352,11 +350,10 @@ export class PaperExchange implements ExchangeAdapter {
   }
 }
 
-/** Splits a spot symbol into base and quote assets (`BTCUSDT` → `BTC`, `USDT`). */
+/** Splits a spot symbol into base and quote assets; an unknown quote is the venue's invalid-symbol rejection. */
 export function splitSymbol(symbol: string): [base: string, quote: string] {
-  for (const quote of QUOTE_ASSETS) {
-    if (symbol.endsWith(quote) && symbol.length > quote.length) return [symbol.slice(0, -quote.length), quote];
-  }
+  const assets = assetsOf(symbol);
+  if (assets) return [assets.base, assets.quote];
   throw new VenueError('rejected', `symbol ${symbol} has no known quote asset (${QUOTE_ASSETS.join(', ')})`, {
     venueCode: -1121,
   });

@@ -8,6 +8,7 @@
  */
 import type { EssState, EventData } from '../../events/catalog.js';
 import type { VenueOrder } from '../../exchange/adapter.js';
+import { assetsOf } from '../../exchange/symbols.js';
 import type { ActorOutput } from '../host.js';
 
 /** Why execution sends an order. */
@@ -163,59 +164,60 @@ export function reduceExecution(ctx: ExecutionContext, event: ExecutionEvent): E
 function venueAnswer(ctx: ExecutionContext, orderId: string, venue: VenueOrder): ExecutionContext {
   const order = own(ctx.orders, orderId);
   if (!order) return ctx;
-  const out: ActorOutput[] = [];
-  let working = order;
-  if (!order.placed && venue.status !== 'rejected') {
-    const price = venue.averagePrice ?? venue.price;
-    out.push({
-      type: 'order.placed',
-      data: {
-        orderId,
-        symbol: order.symbol,
-        side: order.side,
-        venue: venue.venue,
-        venueOrderId: venue.venueOrderId,
-        quantity: order.quantity,
-        ...(price === undefined ? {} : { price }),
-      },
-    });
-    working = { ...working, placed: true };
-  }
-  if (venue.status === 'new' || venue.status === 'partially_filled') {
-    const status = working.status === 'cancelling' ? 'cancelling' : 'open';
-    const next = { ...working, status, notBefore: 0 } as WorkingOrder;
-    return { ...ctx, orders: { ...ctx.orders, [orderId]: next }, outbox: [...ctx.outbox, ...out] };
-  }
-  const withPlaced = { ...ctx, orders: { ...ctx.orders, [orderId]: working }, outbox: [...ctx.outbox, ...out] };
-  if (venue.status === 'rejected')
-    return finish(withPlaced, orderId, (o) => [failed(o, 'rejected by the venue', false)]);
-  const fill = venue.executedQuantity > 0 ? filled(working, venue) : undefined;
-  const closing: ActorOutput[] = fill ? [fill] : [];
+  const announce = !order.placed && venue.status !== 'rejected';
+  const working: WorkingOrder = announce ? { ...order, placed: true } : order;
+  const resting = venue.status === 'new' || venue.status === 'partially_filled';
+  const next: WorkingOrder = resting
+    ? { ...working, status: working.status === 'cancelling' ? 'cancelling' : 'open', notBefore: 0 }
+    : working;
+  const placed: ExecutionContext = {
+    ...ctx,
+    orders: { ...ctx.orders, [orderId]: next },
+    outbox: announce ? [...ctx.outbox, placedEvent(order, venue)] : ctx.outbox,
+  };
+  if (resting) return placed;
+  if (venue.status === 'rejected') return finish(placed, orderId, (o) => [failed(o, 'rejected by the venue', false)]);
+  const fill = venue.executedQuantity > 0 ? fillOf(working, venue) : undefined;
+  const closing: ActorOutput[] = fill ? [{ type: 'order.filled', data: fill }] : [];
   if (venue.status !== 'filled') {
     closing.push(cancelled(working, order.status === 'cancelling' ? 'ESS tripped' : `${venue.status} by the venue`));
   }
-  const done = finish(withPlaced, orderId, () => closing);
-  return fill ? applyFill(done, working, fill.data as EventData<'order.filled'>) : done;
+  const done = finish(placed, orderId, () => closing);
+  return fill ? applyFill(done, working, fill) : done;
 }
 
-function filled(order: WorkingOrder, venue: VenueOrder): ActorOutput {
-  const fee = venue.fills.reduce((sum, f) => sum + f.fee, 0);
-  const price =
-    venue.averagePrice ??
-    venue.fills.reduce((s, f) => s + f.price * f.quantity, 0) / Math.max(venue.executedQuantity, Number.MIN_VALUE);
+function placedEvent(order: WorkingOrder, venue: VenueOrder): ActorOutput {
+  const price = venue.averagePrice ?? venue.price;
   return {
-    type: 'order.filled',
+    type: 'order.placed',
     data: {
       orderId: order.orderId,
       symbol: order.symbol,
       side: order.side,
       venue: venue.venue,
       venueOrderId: venue.venueOrderId,
-      quantity: venue.executedQuantity,
-      price,
-      fee,
-      feeAsset: venue.fills[0]?.feeAsset ?? quoteGuess(order.symbol),
+      quantity: order.quantity,
+      ...(price === undefined ? {} : { price }),
     },
+  };
+}
+
+/** What executed of an order: total quantity, volume-weighted price, summed fees. */
+function fillOf(order: WorkingOrder, venue: VenueOrder): EventData<'order.filled'> {
+  const fee = venue.fills.reduce((sum, f) => sum + f.fee, 0);
+  const price =
+    venue.averagePrice ??
+    venue.fills.reduce((s, f) => s + f.price * f.quantity, 0) / Math.max(venue.executedQuantity, Number.MIN_VALUE);
+  return {
+    orderId: order.orderId,
+    symbol: order.symbol,
+    side: order.side,
+    venue: venue.venue,
+    venueOrderId: venue.venueOrderId,
+    quantity: venue.executedQuantity,
+    price,
+    fee,
+    feeAsset: venue.fills[0]?.feeAsset ?? assetsOf(order.symbol)?.quote ?? order.symbol.slice(-4),
   };
 }
 
@@ -245,7 +247,7 @@ function finish(ctx: ExecutionContext, orderId: string, outputs: (o: WorkingOrde
 
 /** Moves the position by a fill; a fee paid in the base asset (Binance buys) shrinks what was received. */
 function applyFill(ctx: ExecutionContext, order: WorkingOrder, fill: EventData<'order.filled'>): ExecutionContext {
-  const feeInBase = fill.symbol.startsWith(fill.feeAsset) && fill.symbol !== fill.feeAsset;
+  const feeInBase = fill.feeAsset === assetsOf(fill.symbol)?.base;
   const quantity = fill.quantity - (feeInBase ? fill.fee : 0);
   const signed = order.side === 'buy' ? quantity : -quantity;
   const pos = own(ctx.positions, order.symbol) ?? { quantity: 0, avgPrice: 0 };
@@ -318,9 +320,4 @@ function mapOrders(
 
 function own<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
   return Object.hasOwn(record, key) ? record[key] : undefined;
-}
-
-/** The quote asset to name when a venue answer carried no fills (a lookup): the usual USDT suffix or the last 4 letters. */
-function quoteGuess(symbol: string): string {
-  return symbol.endsWith('USDT') ? 'USDT' : symbol.slice(-4);
 }

@@ -9,7 +9,7 @@ import { TradeStore } from '../../exchange/trade-store.js';
 import { type Logger, silentLogger } from '../../log.js';
 import type { Keys } from '../../streams/keys.js';
 import { ActorHost } from '../host.js';
-import { EssProjectionSchema } from '../risk-safety/ess-service.js';
+import { parseEssProjection } from '../risk-safety/ess-service.js';
 import type { BracketConfig } from './execution-book.js';
 import { createExecutionSpec, type ExecutionMachine } from './execution-machine.js';
 import { OrderRunner } from './order-runner.js';
@@ -83,13 +83,17 @@ export class ExecutionService {
 
   /**
    * The ESS state as risk-safety projects it. No projection yet means the ESS
-   * never ran a transition: it starts armed. Throws when Redis cannot be read,
-   * so the runner sends nothing it could not check.
+   * never ran a transition: it starts armed. Throws when Redis cannot be read
+   * or the projection is malformed, so the runner sends nothing it could not
+   * check.
    */
   async essState(): Promise<EssState> {
     const raw = await this.#redis.get(this.#keys.projection('ess'));
     if (raw === null) return 'armed';
-    return EssProjectionSchema.parse(JSON.parse(raw)).state;
+    const projection = parseEssProjection(raw);
+    // Unreadable is not armed: the runner sends nothing and tries again.
+    if (!projection) throw new Error(`the ESS projection ${this.#keys.projection('ess')} is unreadable`);
+    return projection.state;
   }
 
   async start(): Promise<void> {

@@ -156,14 +156,15 @@ export class OrderRunner {
   async #submit(order: WorkingOrder): Promise<void> {
     const { venue } = this.#o;
     const now = this.#now();
-    const ess = await this.#o.essState();
-    const gate = gateOrder(ess, { reduceOnly: order.reduceOnly });
     if (order.attempts > 0) {
       // A submit was started before: the venue may have the order. Ask first.
       const found = await this.#call(order, 'find', () => venue.findOrder(order.symbol, order.orderId));
       if (!found.ok) return;
       if (found.order) return this.#report(order, found.order);
     }
+    // Read as late as possible: the last thing before the order can go out.
+    const ess = await this.#o.essState();
+    const gate = gateOrder(ess, { reduceOnly: order.reduceOnly });
     if (!gate.allowed) {
       this.#metrics.blocked.inc();
       this.#log.warn({ orderId: order.orderId, ess }, 'order not sent: the ESS forbids it');

@@ -32,6 +32,18 @@ export const EssProjectionSchema = z.object({
 });
 export type EssProjection = z.infer<typeof EssProjectionSchema>;
 
+/** Parses the stored ESS projection; undefined when it is not valid JSON of that shape. */
+export function parseEssProjection(raw: string): EssProjection | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  const parsed = EssProjectionSchema.safeParse(json);
+  return parsed.success ? parsed.data : undefined;
+}
+
 /** The body of `POST /ess/trip` and `POST /ess/reset`. */
 export const EssCommandBodySchema = z.object({
   operator: z.string().trim().min(1).max(64),
