@@ -37,7 +37,7 @@ interface Rig {
   tick(price: number): Promise<Published<'market.tick'>>;
   service(
     venue?: (priceOf: (s: string) => number | undefined) => ExchangeAdapter,
-    options?: { closeOnTeardown?: boolean },
+    options?: { closeOnTeardown?: boolean; stopLoss?: number },
   ): Promise<ExecutionService>;
 }
 
@@ -64,7 +64,7 @@ function rig(t: ExecutionContext, label: string): Rig {
     orders: async () => (await redis.xrange(keys.stream('order'), '-', '+')).map(([, f]) => decodeEntry(f)),
     approve: (orderId, quantity = 0.02) => upstream.publish('order.approved', approved(orderId, quantity)),
     tick: (price) => upstream.publish('market.tick', { symbol: 'BTCUSDT', price, volume: 1 }),
-    service: async (venue, { closeOnTeardown = true } = {}) => {
+    service: async (venue, { closeOnTeardown = true, stopLoss = 0 } = {}) => {
       const service = new ExecutionService({
         redis,
         keys,
@@ -75,7 +75,7 @@ function rig(t: ExecutionContext, label: string): Rig {
           venue ??
           ((priceOf) =>
             new PaperExchange({ path: join(dir, 'paper.sqlite'), priceOf, slippageBps: 0, feeRate: 0.001 })),
-        brackets: { takeProfit: 0, stopLoss: 0 },
+        brackets: { takeProfit: 0, stopLoss },
       });
       await service.start();
       if (closeOnTeardown) t.teardown(() => service.close());
@@ -223,4 +223,59 @@ test('an order the venue rejects for balance fails with order.failed (not retrya
   const failed = (await r.orders()).find((e) => e.type === 'order.failed');
   t.like(failed?.data, { orderId: 'ord-r', retryable: false });
   t.regex(String((failed?.data as { reason?: string } | undefined)?.reason), /insufficient balance/);
+});
+
+test('when the ESS trips, a resting order is cancelled at the venue and reported cancelled', async (t) => {
+  const r = rig(t, 'trip-cancel');
+  const service = await r.service();
+  await r.tick(50_000);
+  await r.upstream.publish('order.approved', {
+    orderId: 'ord-rest',
+    symbol: 'BTCUSDT',
+    side: 'buy',
+    type: 'limit',
+    quantity: 0.02,
+    price: 40_000,
+    reduceOnly: false,
+    notional: 800,
+  });
+  await waitFor(async () => outcomes(await r.orders(), 'ord-rest').length === 1, 'the order rests');
+  t.is((await service.venue.findOrder('BTCUSDT', 'ord-rest'))?.status, 'new');
+
+  const cooldownUntil = new Date(Date.now() + 60_000).toISOString();
+  await r.redis.set(
+    r.keys.projection('ess'),
+    JSON.stringify({ state: 'tripped', cooldownUntil, updatedAt: new Date().toISOString() }),
+  );
+  await r.upstream.publish('ess.state_changed', {
+    from: 'armed',
+    to: 'tripped',
+    trigger: 'manual',
+    reason: 'drill',
+    cooldownUntil,
+  });
+  await waitFor(async () => outcomes(await r.orders(), 'ord-rest').length === 2, 'the order is cancelled');
+  t.deepEqual(outcomes(await r.orders(), 'ord-rest'), ['order.placed', 'order.cancelled']);
+  const cancelled = (await r.orders()).find((e) => e.type === 'order.cancelled');
+  t.like(cancelled?.data, { orderId: 'ord-rest', reason: 'ESS tripped' });
+  t.is((await service.venue.findOrder('BTCUSDT', 'ord-rest'))?.status, 'cancelled', 'cancelled at the venue');
+  t.is((await service.venue.balances()).USDT?.locked, 0, 'its funds are released');
+});
+
+test('a stop-loss exit is placed and filled when a tick crosses it, closing the position', async (t) => {
+  const r = rig(t, 'stop-loss');
+  const service = await r.service(undefined, { stopLoss: 0.02 });
+  await r.tick(50_000);
+  await r.approve('ord-long');
+  await waitFor(async () => outcomes(await r.orders(), 'ord-long').length === 2, 'the position opens');
+  await r.tick(49_500); // 1 %: inside the stop
+  await r.tick(48_900); // 2.2 %: crosses it
+  const exit = 'sl-btcusdt-1';
+  await waitFor(async () => outcomes(await r.orders(), exit).length === 2, 'the stop-loss exit fills');
+  const fill = (await r.orders()).find(
+    (e) => e.type === 'order.filled' && (e.data as { orderId: string }).orderId === exit,
+  );
+  t.like(fill?.data, { side: 'sell', quantity: 0.02, price: 48_900 });
+  t.is((await service.venue.balances()).BTC?.free, 0, 'the position is closed at the venue');
+  t.is(service.trades.orders().find((o) => o.clientOrderId === exit)?.purpose, 'stop_loss');
 });
