@@ -10,8 +10,7 @@ import { decodeEntry } from '../../src/streams/codec.js';
 import { createKeys } from '../../src/streams/keys.js';
 import { RedisPublisher } from '../../src/streams/publisher.js';
 import { uniquePrefix, waitFor } from '../support/bus.js';
-import { getFreePort } from '../support/free-port.js';
-import { spawnMain } from '../support/main-process.js';
+import { startMain } from '../support/main-process.js';
 import { startRedis } from '../support/redis-fixture.js';
 
 const TOKEN = 'an-admin-token-for-tests';
@@ -24,20 +23,15 @@ test('an injected flash crash trips the ESS; the normal feed does not', async (t
     await rm(dataDir, { recursive: true, force: true });
   });
   const prefix = uniquePrefix('crash');
-  const offset = (await getFreePort()) - 8006;
-  const run = spawnMain(['--actors=marketdata,risk-safety'], {
+  const { run, port } = await startMain(t, ['--actors=marketdata,risk-safety'], {
     REDIS_URL: server.url,
     QT_DATA_DIR: dataDir,
     QT_KEY_PREFIX: prefix,
     QT_ADMIN_TOKEN: TOKEN,
-    QT_HTTP_PORT_OFFSET: String(offset),
     QT_FEED_TICKS_PER_SECOND: '20',
   });
-  t.teardown(() => run.child.kill('SIGKILL'));
-  await waitFor(() => run.out().includes('runtime started') || run.child.exitCode !== null, 'started', 30_000);
-  t.is(run.child.exitCode, null, run.out());
-  const md = `http://127.0.0.1:${8006 + offset}`;
-  const risk = `http://127.0.0.1:${8003 + offset}`;
+  const md = `http://127.0.0.1:${port(8006)}`;
+  const risk = `http://127.0.0.1:${port(8003)}`;
   const essState = async () => ((await (await fetch(`${risk}/ess`)).json()) as { state: string }).state;
 
   await waitFor(
@@ -80,16 +74,12 @@ test('portfolio-intelligence marks the book from market ticks and publishes port
     await rm(dataDir, { recursive: true, force: true });
   });
   const prefix = uniquePrefix('pf');
-  const offset = (await getFreePort()) - 8006;
-  const run = spawnMain(['--actors=marketdata,portfolio-intelligence'], {
+  const { run } = await startMain(t, ['--actors=marketdata,portfolio-intelligence'], {
     REDIS_URL: server.url,
     QT_DATA_DIR: dataDir,
     QT_KEY_PREFIX: prefix,
-    QT_HTTP_PORT_OFFSET: String(offset),
     QT_FEED_TICKS_PER_SECOND: '50',
   });
-  t.teardown(() => run.child.kill('SIGKILL'));
-  await waitFor(() => run.out().includes('runtime started') || run.child.exitCode !== null, 'started', 30_000);
   const redis = server.client();
   const keys = createKeys(prefix);
   await waitFor(async () => (await redis.xlen(keys.stream('portfolio'))) >= 2, 'portfolio updates', 20_000, 100);
@@ -109,15 +99,11 @@ test('ai-engine → risk-safety: a sharp drop becomes a signal and a risk decisi
     await rm(dataDir, { recursive: true, force: true });
   });
   const prefix = uniquePrefix('chain');
-  const offset = (await getFreePort()) - 8001;
-  const run = spawnMain(['--actors=ai-engine,risk-safety'], {
+  const { run } = await startMain(t, ['--actors=ai-engine,risk-safety'], {
     REDIS_URL: server.url,
     QT_DATA_DIR: dataDir,
     QT_KEY_PREFIX: prefix,
-    QT_HTTP_PORT_OFFSET: String(offset),
   });
-  t.teardown(() => run.child.kill('SIGKILL'));
-  await waitFor(() => run.out().includes('runtime started') || run.child.exitCode !== null, 'started', 30_000);
   const redis = server.client();
   const keys = createKeys(prefix);
   // A quiet, slightly noisy market, then one sharp 10 % drop (below the

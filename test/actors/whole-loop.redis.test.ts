@@ -18,8 +18,7 @@ import { decodeEntry } from '../../src/streams/codec.js';
 import { createKeys, type Keys } from '../../src/streams/keys.js';
 import { RedisPublisher } from '../../src/streams/publisher.js';
 import { uniquePrefix, waitFor } from '../support/bus.js';
-import { getFreePort } from '../support/free-port.js';
-import { type MainProcess, spawnMain } from '../support/main-process.js';
+import { type MainProcess, type StartedMain, startMain } from '../support/main-process.js';
 import { type RedisServer, startRedis } from '../support/redis-fixture.js';
 
 const TOKEN = 'an-admin-token-for-tests';
@@ -44,7 +43,7 @@ async function setUp(t: ExecutionContext, label: string): Promise<Run> {
     await rm(dataDir, { recursive: true, force: true });
   });
   const prefix = uniquePrefix(label);
-  let offset = (await getFreePort()) - 8006;
+  let current: StartedMain | undefined;
   const env = {
     REDIS_URL: server.url,
     QT_DATA_DIR: dataDir,
@@ -60,29 +59,14 @@ async function setUp(t: ExecutionContext, label: string): Promise<Run> {
     redis,
     keys,
     dataDir,
-    port: (base) => base + offset,
+    port: (base) => {
+      if (!current) throw new Error('no main started yet');
+      return current.port(base);
+    },
     start: async (actors) => {
-      // Seven ports per process: another test may hold one of them, so a
-      // "cannot listen" exit (3) gets a new offset, a few times.
-      for (let attempt = 1; ; attempt++) {
-        const run = spawnMain([`--actors=${actors}`], { ...env, QT_HTTP_PORT_OFFSET: String(offset) });
-        t.teardown(() => run.child.kill('SIGKILL'));
-        const spawnedAt = Date.now();
-        try {
-          // Generous: under a loaded CI machine, tsx start-up plus a backlog to consume takes a while.
-          await waitFor(() => run.out().includes('runtime started') || run.child.exitCode !== null, 'started', 90_000);
-        } catch (err) {
-          t.log(run.out().slice(-3_000));
-          throw err;
-        }
-        if (run.child.exitCode === 3 && run.out().includes('cannot listen') && attempt < 4) {
-          offset = (await getFreePort()) - 8006;
-          continue;
-        }
-        t.is(run.child.exitCode, null, run.out());
-        t.log(`${actors}: started in ${Date.now() - spawnedAt} ms`);
-        return run;
-      }
+      const started = await startMain(t, [`--actors=${actors}`], env);
+      current = started;
+      return started.run;
     },
     events: async (topic) => (await redis.xrange(keys.stream(topic), '-', '+')).map(([, f]) => decodeEntry(f)),
   };

@@ -1,6 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import type { ExecutionContext } from 'ava';
+import { waitFor } from './bus.js';
+import { getFreePort } from './free-port.js';
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 
@@ -26,4 +29,43 @@ export function spawnMain(args: string[], env: Record<string, string>): MainProc
   child.stderr?.on('data', collect);
   const exit = once(child, 'exit').then(([code]) => code as number | null);
   return { child, out: () => out, exit };
+}
+
+/** A `main` that reported "runtime started", and where its services listen. */
+export interface StartedMain {
+  readonly run: MainProcess;
+  /** The port a service's base port (DESIGN §2) is shifted to. */
+  port(base: number): number;
+}
+
+/**
+ * Starts `main --actors=…` on free ports and waits until it reports
+ * "runtime started"; fails the test if it exits instead. Each service keeps
+ * its own port, so a port another test holds can make `main` exit 3
+ * ("cannot listen"): it is then started again on a new offset, a few times.
+ * The process is SIGKILLed on teardown (after a clean exit that is a no-op).
+ */
+export async function startMain(
+  t: ExecutionContext,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 90_000,
+): Promise<StartedMain> {
+  for (let attempt = 1; ; attempt++) {
+    // The lowest base port is 8001: every service lands at or above a port that was free.
+    const offset = (await getFreePort()) - 8001;
+    const run = spawnMain(args, { ...env, QT_HTTP_PORT_OFFSET: String(offset) });
+    t.teardown(() => run.child.kill('SIGKILL'));
+    const spawnedAt = Date.now();
+    try {
+      await waitFor(() => run.out().includes('runtime started') || run.child.exitCode !== null, 'started', timeoutMs);
+    } catch (err) {
+      t.log(run.out().slice(-3_000));
+      throw err;
+    }
+    if (run.child.exitCode === 3 && run.out().includes('cannot listen') && attempt < 4) continue;
+    if (run.child.exitCode !== null) throw new Error(`main exited ${run.child.exitCode} at start:\n${run.out()}`);
+    t.log(`${args.join(' ')}: started in ${Date.now() - spawnedAt} ms`);
+    return { run, port: (base) => base + offset };
+  }
 }

@@ -15,8 +15,7 @@ import { createKeys } from '../../../src/streams/keys.js';
 import { RedisPublisher } from '../../../src/streams/publisher.js';
 import { uniquePrefix, waitFor } from '../../support/bus.js';
 import { startFakeBinance } from '../../support/fake-binance.js';
-import { getFreePort } from '../../support/free-port.js';
-import { spawnMain } from '../../support/main-process.js';
+import { startMain } from '../../support/main-process.js';
 import { startRedis } from '../../support/redis-fixture.js';
 
 const approved = (orderId: string): EventData<'order.approved'> => ({
@@ -41,19 +40,15 @@ test('main with the Binance adapter: a 503 after the order was created yields on
   const prefix = uniquePrefix('bx');
   const keys = createKeys(prefix);
   const redis = server.client();
-  const run = spawnMain(['--actors=execution'], {
+  const { run } = await startMain(t, ['--actors=execution'], {
     REDIS_URL: server.url,
     QT_DATA_DIR: dataDir,
     QT_KEY_PREFIX: prefix,
-    QT_HTTP_PORT_OFFSET: String((await getFreePort()) - 8002),
     QT_EXCHANGE: 'binance-testnet',
     BINANCE_BASE_URL: fake.url,
     BINANCE_API_KEY: fake.apiKey,
     BINANCE_API_SECRET: fake.apiSecret,
   });
-  t.teardown(() => run.child.kill('SIGKILL'));
-  await waitFor(() => run.out().includes('runtime started') || run.child.exitCode !== null, 'started', 30_000);
-  t.is(run.child.exitCode, null, run.out());
 
   const risk = new RedisPublisher({ redis, keys, producer: 'risk', source: 'risk-safety' });
   const outcomes = async (orderId: string) =>
