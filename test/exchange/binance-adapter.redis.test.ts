@@ -6,11 +6,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { Redis } from 'ioredis';
 import { isVenueError, VenueError } from '../../src/exchange/adapter.js';
-import { type BinanceAdapter, createBinanceAdapter } from '../../src/exchange/binance/binance-adapter.js';
-import type { BinanceAdapterOptions } from '../../src/exchange/binance/settings.js';
 import { binanceRig } from '../support/binance-rig.js';
-import { testKeys } from '../support/bus.js';
-import { simulatedClock, startFakeBinance } from '../support/fake-binance.js';
 import { getFreePort } from '../support/free-port.js';
 import { type RedisServer, startRedis } from '../support/redis-fixture.js';
 

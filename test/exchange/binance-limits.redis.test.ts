@@ -5,12 +5,12 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { isVenueError, type VenueError } from '../../src/exchange/adapter.js';
-import { type BinanceAdapter, createBinanceAdapter } from '../../src/exchange/binance/binance-adapter.js';
+import type { BinanceAdapter } from '../../src/exchange/binance/binance-adapter.js';
 import { counterField, SharedLimits } from '../../src/exchange/binance/limits.js';
 import type { BinanceAdapterOptions } from '../../src/exchange/binance/settings.js';
 import { binanceRig } from '../support/binance-rig.js';
 import { testKeys } from '../support/bus.js';
-import { FAULTS, simulatedClock, startFakeBinance } from '../support/fake-binance.js';
+import { FAULTS } from '../support/fake-binance.js';
 import { type RedisServer, startRedis } from '../support/redis-fixture.js';
 
 let server: RedisServer;

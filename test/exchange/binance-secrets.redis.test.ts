@@ -5,12 +5,9 @@
 import { Writable } from 'node:stream';
 import test, { type ExecutionContext } from 'ava';
 import type { VenueError } from '../../src/exchange/adapter.js';
-import { type BinanceAdapter, createBinanceAdapter } from '../../src/exchange/binance/binance-adapter.js';
-import type { BinanceAdapterOptions } from '../../src/exchange/binance/settings.js';
 import { createLogger } from '../../src/log.js';
 import { binanceRig } from '../support/binance-rig.js';
-import { testKeys } from '../support/bus.js';
-import { FAULTS, simulatedClock, startFakeBinance } from '../support/fake-binance.js';
+import { FAULTS } from '../support/fake-binance.js';
 import { getFreePort } from '../support/free-port.js';
 import { type RedisServer, startRedis } from '../support/redis-fixture.js';
 
