@@ -224,6 +224,11 @@ export class RedisPublisher implements Publisher {
     return () => this.#parkedListeners.delete(listener);
   }
 
+  /** How a topic is published now: straight to Redis, or through the disk buffer until its backlog is replayed. */
+  laneMode(topic: string): 'direct' | 'buffered' {
+    return this.#lanes.get(topic)?.mode ?? 'direct';
+  }
+
   /** The highest seq this process assigned on a topic (0 if none). */
   lastAssigned(topic: string): number {
     return this.#lanes.get(topic)?.lastAssigned ?? 0;

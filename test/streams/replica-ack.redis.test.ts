@@ -45,6 +45,8 @@ test('without a replica to confirm, publishes stay buffered; once one attaches t
   const replica = await startRedis({ name: 'wait-replica', args: ['--replicaof', '127.0.0.1', String(master.port)] });
   servers.unshift(replica);
   await waitFor(() => bus.buffer.backlog('market') === 0, 'replayed once a replica confirms', 20_000, 50);
+  // The drainer switches the lane back to direct just after it empties the backlog.
+  await waitFor(() => bus.publisher.laneMode('market') === 'direct', 'the lane goes direct again', 5_000, 10);
   const confirmed = await bus.publisher.publish('market.tick', { symbol: 'BTCUSDT', price: 4, volume: 1 });
   t.is(confirmed.via, 'redis');
 
