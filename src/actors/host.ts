@@ -11,6 +11,12 @@ import { assertKeyPart, type Keys } from '../streams/keys.js';
 import { Mutex } from '../streams/mutex.js';
 import { APPEND_LUA } from '../streams/scripts.js';
 
+/** What the host knows about a consumed event besides the event: when it is applied. */
+export interface Delivery {
+  /** The host clock (epoch ms) when the event is applied to the actor. */
+  readonly receivedAt: number;
+}
+
 /** An event an actor asks to publish. */
 export interface ActorOutput {
   readonly type: EventType;
@@ -27,8 +33,13 @@ export interface ActorSpec<M extends AnyStateMachine> {
   readonly machine: M;
   /** Topics whose events the actor consumes. */
   readonly topics: readonly string[];
-  /** Machine events for one consumed event; none means "not for me" (it is still acked). Pure. */
-  toEvents(event: Envelope): readonly EventFromLogic<M>[];
+  /**
+   * Machine events for one consumed event; none means "not for me" (it is
+   * still acked). Pure: everything a decision depends on comes from the
+   * event or from `delivery`, whose values the actor must record in what it
+   * publishes if a replay is to reproduce the decision.
+   */
+  toEvents(event: Envelope, delivery: Delivery): readonly EventFromLogic<M>[];
   /** Events the actor asked to publish since the last call, removing them from the actor. */
   takeOutputs(actor: Actor<M>): readonly ActorOutput[];
   /** Read models written in the same commit as the snapshot (e.g. the ESS state other services check). */
@@ -204,7 +215,7 @@ export class ActorHost<M extends AnyStateMachine> {
 
   async #apply(event: Envelope): Promise<void> {
     if (this.#dirty) await this.#reload();
-    this.#sendAll(this.spec.toEvents(event), event.correlationId, event.id);
+    this.#sendAll(this.spec.toEvents(event, { receivedAt: this.#now() }), event.correlationId, event.id);
   }
 
   /** Sends machine events and collects outputs; on any error the actor is as before. */

@@ -9,6 +9,7 @@ import {
   DEFAULT_RETRY_DELAY_MS,
 } from '../config/schema.js';
 import type { Envelope } from '../events/envelope.js';
+import { withCorrelation } from '../correlation.js';
 import { type Logger, silentLogger } from '../log.js';
 import { decodeEntry } from './codec.js';
 import { type DeadLetterReason, writeDeadLetter } from './dlq.js';
@@ -454,7 +455,9 @@ export class StreamConsumer {
     for (;;) {
       const started = performance.now();
       try {
-        await this.#handler(event, { topic: this.topic, group: this.group, entryId: entry.id, deliveries });
+        const context = { topic: this.topic, group: this.group, entryId: entry.id, deliveries };
+        // Logs written and events published while handling carry the event's correlation id.
+        await withCorrelation(event.correlationId, () => this.#handler(event, context));
         this.#handledTimer.observe((performance.now() - started) / 1000);
         this.#count.handled.inc();
         return 'handled';

@@ -3,6 +3,7 @@ import { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import { DEFAULT_PUBLISH_BATCH } from '../config/schema.js';
+import { currentCorrelationId } from '../correlation.js';
 import { isQtError, QtError } from '../errors.js';
 import {
   EVENT_CATALOG,
@@ -185,13 +186,15 @@ export class RedisPublisher implements Publisher {
       );
     }
     const id = uuidv7();
+    // Without an explicit id, the request or event being handled names the correlation.
+    const correlationId = options.correlationId ?? currentCorrelationId() ?? id;
     const envelope = {
       id,
       type,
       source: this.#source,
       producer: this.#appender.producer,
       time: this.#isoNow(),
-      correlationId: options.correlationId ?? id,
+      correlationId,
       ...(options.causationId === undefined ? {} : { causationId: options.causationId }),
       version: EVENT_SCHEMA_VERSION,
       data: parsed.data,

@@ -182,7 +182,7 @@ test('the specs drive the machine as the host does, and the snapshot survives a 
     now: new Date(T0),
     data: { symbol: 'BTCUSDT', price: 100, volume: 0 },
   });
-  for (const e of spec.toEvents(tick)) actor.send(e);
+  for (const e of spec.toEvents(tick, { receivedAt: 0 })) actor.send(e);
   actor.send({ type: 'FILL', fill: fill('buy', 3, 100, 0.3), at: T0 + 1 });
   const outputs = spec.takeOutputs(actor);
   t.is(outputs.length, 2);

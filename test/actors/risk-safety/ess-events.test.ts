@@ -106,7 +106,7 @@ test('the ESS fits the actor host: toEssEvents and takeEssOutbox are its spec fu
   };
   const actor = createActor(spec.machine).start();
   const tick = createEnvelope({ type: 'market.tick', data: { symbol: 'BTCUSDT', price: 100, volume: 0 }, ...meta });
-  for (const e of spec.toEvents(tick)) actor.send(e);
+  for (const e of spec.toEvents(tick, { receivedAt: 0 })) actor.send(e);
   actor.send({ type: 'TRIP', at: AT + 1, operator: 'alice', reason: 'drill' });
   const outputs = spec.takeOutputs(actor);
   t.deepEqual(
