@@ -16,8 +16,8 @@ import { TOPICS } from './events/catalog.js';
 import { busDependencies } from './http/dependencies.js';
 import { createServiceServer } from './http/service-server.js';
 import { createLogger, type Logger, redactUrl } from './log.js';
+import { isRedisReachable, type LocalRedis, startLocalRedis } from './runtime/local-redis.js';
 import { type EventBus, openEventBus } from './streams/event-bus.js';
-import { isRedisReachable, type LocalRedis, startLocalRedis } from './streams/local-redis.js';
 import { RetentionLoop } from './streams/retention.js';
 import { RunSummary } from './summary.js';
 
