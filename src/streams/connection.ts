@@ -1,18 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
+import { type Backoff, backoffDelay } from '../backoff.js';
 import type { Config } from '../config/load.js';
 
-/** Reconnect delays: 1 s, 2, 4, 8, 16, then 30 s, each with ±20 % jitter (DESIGN §5). */
+/** The reconnect policy: 1 s, 2, 4, 8, 16, then 30 s, each with ±20 % jitter (docs/resilience.md). */
+export const RECONNECT_BACKOFF: Backoff = { baseMs: 1_000, maxMs: 30_000, jitter: { spread: 0.2 } };
+
+/** The delay before reconnect number `attempt`, from {@link RECONNECT_BACKOFF}; `random` is injectable for tests. */
 export function reconnectDelayMs(attempt: number, random: () => number = Math.random): number {
-  const base = Math.min(30_000, 1_000 * 2 ** Math.max(0, attempt - 1));
-  return Math.round(base * (0.8 + 0.4 * random()));
+  return backoffDelay(RECONNECT_BACKOFF, attempt, random);
 }
 
 /**
  * ioredis options for the runtime's connections. The offline queue is off so
  * a command made while disconnected fails at once instead of waiting in
- * memory (DESIGN §5: the disk buffer, not RAM, holds publishes during an
- * outage); commands time out instead of hanging on a dead socket.
+ * memory (the disk buffer, not RAM, holds publishes during an outage: see
+ * docs/resilience.md); commands time out instead of hanging on a dead socket.
  */
 export function redisOptions(config: Config, overrides: RedisOptions = {}): RedisOptions {
   const base: RedisOptions = {

@@ -1,4 +1,5 @@
 import { Counter, Histogram, Registry } from 'prom-client';
+import { type Backoff, backoffDelay } from '../../backoff.js';
 import type { EssState } from '../../events/catalog.js';
 import { type ExchangeAdapter, isVenueError, type VenueOrder } from '../../exchange/adapter.js';
 import type { TradeStore } from '../../exchange/trade-store.js';
@@ -17,7 +18,10 @@ export const DEFAULT_POLL_MS = 1_000;
 export const DEFAULT_IDLE_MS = 50;
 /** First retry delay after a failed venue call; doubles per attempt up to {@link MAX_RETRY_DELAY_MS}. */
 export const BASE_RETRY_DELAY_MS = 250;
+/** The ceiling of the venue-call retry delay. */
 export const MAX_RETRY_DELAY_MS = 10_000;
+/** The venue-call retry policy; no jitter, because `retryAt` is committed to the book and replays must agree. */
+export const VENUE_RETRY_BACKOFF: Backoff = { baseMs: BASE_RETRY_DELAY_MS, maxMs: MAX_RETRY_DELAY_MS };
 
 const runnerMetrics = perRegistry((registry) => ({
   calls: new Counter({
@@ -261,7 +265,8 @@ export class OrderRunner {
         await this.#send(order, { type: 'VENUE_REJECTED', orderId: order.orderId, reason: message, at: now });
         return { ok: false };
       }
-      const backoff = Math.min(MAX_RETRY_DELAY_MS, BASE_RETRY_DELAY_MS * 2 ** Math.min(order.attempts, 10));
+      // `attempts` counts submissions, the failed one included: the first failure waits the base delay.
+      const backoff = backoffDelay(VENUE_RETRY_BACKOFF, Math.max(1, order.attempts));
       const retryAt = isVenueError(err) && err.retryAt !== undefined ? err.retryAt : now + backoff;
       this.#log.warn({ orderId: order.orderId, call, kind, retryAt, err: message }, 'venue call failed; will retry');
       await this.#send(order, {

@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { z } from 'zod';
+import { backoffDelay } from '../../backoff.js';
 import type { Logger } from '../../log.js';
 import { VenueError } from '../adapter.js';
 import { classifyAnswer, classifyFailure, retryAfterAt } from './classify.js';
@@ -243,8 +244,8 @@ export class BinanceRestClient {
 
   /** Exponential backoff with "equal jitter": half fixed, half random, so waits grow yet processes spread out. */
   #backoff(failures: number): number {
-    const ceiling = Math.min(this.#o.backoffMaxMs, this.#o.backoffBaseMs * 2 ** (failures - 1));
-    return Math.round(ceiling / 2 + (ceiling / 2) * this.#o.random());
+    const policy = { baseMs: this.#o.backoffBaseMs, maxMs: this.#o.backoffMaxMs, jitter: 'equal' } as const;
+    return backoffDelay(policy, failures, this.#o.random);
   }
 
   async #sleep(ms: number): Promise<void> {
