@@ -1,11 +1,13 @@
 import { z } from 'zod';
-import { OHLCV_HEADER } from './csv-feed.js';
-import { createSyntheticFeed, DEFAULT_VOLATILITY } from './synthetic-feed.js';
+import { OHLCV_HEADER } from '../../src/actors/marketdata/csv-feed.js';
+import { createSyntheticFeed, DEFAULT_VOLATILITY } from '../../src/actors/marketdata/synthetic-feed.js';
 
 /**
  * Sample OHLCV data for newcomers: candles aggregated from the seeded
- * synthetic walk, as CSV text that {@link parseOhlcvCsv} reads back. Pure and
- * deterministic; writing the text to disk is the caller's business.
+ * synthetic walk, as CSV text that `parseOhlcvCsv`
+ * (src/actors/marketdata/csv-feed.ts) reads back. Pure and deterministic;
+ * writing the text to disk is the caller's business. Tooling only: the
+ * runtime never imports it (`npm run sample-data` does).
  */
 
 /** Synthetic ticks aggregated into each candle. */

@@ -1,6 +1,6 @@
 import test from 'ava';
+import { generateSampleCsv, type SampleCsvOptions } from '../../../scripts/sample-data/sample-data.js';
 import { createCsvFeed, parseOhlcvCsv } from '../../../src/actors/marketdata/csv-feed.js';
-import { generateSampleCsv, type SampleCsvOptions } from '../../../src/actors/marketdata/sample-data.js';
 
 const T0 = Date.UTC(2026, 0, 5, 0, 0, 0);
 const options: SampleCsvOptions = {

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import test from 'ava';
+import { generateSampleCsv } from '../../../scripts/sample-data/sample-data.js';
+import { SHIPPED_SAMPLE_OPTIONS, SHIPPED_SAMPLE_PATH } from '../../../scripts/sample-data/shipped-sample.js';
 import { createCsvFeed, parseOhlcvCsv } from '../../../src/actors/marketdata/csv-feed.js';
-import { generateSampleCsv } from '../../../src/actors/marketdata/sample-data.js';
-import { SHIPPED_SAMPLE_OPTIONS, SHIPPED_SAMPLE_PATH } from '../../../src/actors/marketdata/shipped-sample.js';
 
 const shipped = readFileSync(new URL(`../../../${SHIPPED_SAMPLE_PATH}`, import.meta.url), 'utf8');
 
