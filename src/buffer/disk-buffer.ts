@@ -2,21 +2,18 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
+import {
+  DEFAULT_BUFFER_BLOCK_TIMEOUT_MS,
+  DEFAULT_BUFFER_MAX_BYTES,
+  DEFAULT_BUFFER_MAX_ROWS,
+} from '../config/defaults.js';
 import { QtError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
 import { Capacity } from './capacity.js';
 import { corruptError, inspectBufferFile, openFailure } from './inspect.js';
 import { type BufferMetrics, bufferMetrics } from './metrics.js';
 import { BufferMetaSchema, migrate, readMetaRows } from './migrations.js';
-import {
-  type BufferedEvent,
-  type BufferedRow,
-  type BufferStats,
-  DEFAULT_BUFFER_BLOCK_TIMEOUT_MS,
-  DEFAULT_BUFFER_MAX_BYTES,
-  DEFAULT_BUFFER_MAX_ROWS,
-  type DiskBufferOptions,
-} from './types.js';
+import type { BufferedEvent, BufferedRow, BufferStats, DiskBufferOptions } from './types.js';
 
 /**
  * Pending rows that trigger a group commit at once instead of on the next

@@ -1,13 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log.js';
 
-/** Default row limit of a disk buffer. */
-export const DEFAULT_BUFFER_MAX_ROWS = 1_000_000;
-/** Default byte limit of a disk buffer (1 GiB of topic + type + body, UTF-8). */
-export const DEFAULT_BUFFER_MAX_BYTES = 1024 ** 3;
-/** How long a `block`ed append waits for room before it fails with QT_BUFFER_FULL. */
-export const DEFAULT_BUFFER_BLOCK_TIMEOUT_MS = 30_000;
-
 /** What the publisher parks in the buffer. */
 export interface BufferedEvent {
   readonly topic: string;

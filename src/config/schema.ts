@@ -1,20 +1,20 @@
 import { z } from 'zod';
 import {
+  DEFAULT_BUFFER_BLOCK_TIMEOUT_MS,
+  DEFAULT_BUFFER_MAX_BYTES,
+  DEFAULT_BUFFER_MAX_ROWS,
   DEFAULT_COOLDOWN_MS,
   DEFAULT_DAILY_LOSS_LIMIT,
   DEFAULT_FLASH_CRASH_DROP,
   DEFAULT_FLASH_CRASH_WINDOW_MS,
   DEFAULT_HARD_DRAWDOWN,
   DEFAULT_HEALTH_CRITICAL_MS,
+  DEFAULT_RL_EVALUATE_EVERY,
+  DEFAULT_RL_HORIZON_MS,
+  DEFAULT_RL_PROMOTION_MARGIN,
+  DEFAULT_RL_WINDOW_SIZE,
   DEFAULT_SOFT_DRAWDOWN,
-} from '../actors/risk-safety/ess-events.js';
-import {
-  DEFAULT_EVALUATE_EVERY,
-  DEFAULT_HORIZON_MS,
-  DEFAULT_PROMOTION_MARGIN,
-  DEFAULT_WINDOW_SIZE,
-} from '../actors/rl-training/rl-config.js';
-import { DEFAULT_BUFFER_BLOCK_TIMEOUT_MS, DEFAULT_BUFFER_MAX_BYTES, DEFAULT_BUFFER_MAX_ROWS } from '../buffer/types.js';
+} from './defaults.js';
 
 /** Default Redis URL: the local server on its standard port. */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -164,10 +164,10 @@ export const EnvSchema = z.object({
   QT_STOP_LOSS: z.coerce.number().min(0).lt(1).default(0.02),
   QT_ORDER_MAX_PENDING_MS: positiveInt.default(30_000),
   QT_SUMMARY_INTERVAL_MS: nonNegativeInt.default(5_000),
-  QT_RL_WINDOW: positiveInt.max(100_000).default(DEFAULT_WINDOW_SIZE),
-  QT_RL_HORIZON_MS: positiveInt.default(DEFAULT_HORIZON_MS),
-  QT_RL_EVALUATE_EVERY: positiveInt.default(DEFAULT_EVALUATE_EVERY),
-  QT_RL_MARGIN: z.coerce.number().min(0).finite().default(DEFAULT_PROMOTION_MARGIN),
+  QT_RL_WINDOW: positiveInt.max(100_000).default(DEFAULT_RL_WINDOW_SIZE),
+  QT_RL_HORIZON_MS: positiveInt.default(DEFAULT_RL_HORIZON_MS),
+  QT_RL_EVALUATE_EVERY: positiveInt.default(DEFAULT_RL_EVALUATE_EVERY),
+  QT_RL_MARGIN: z.coerce.number().min(0).finite().default(DEFAULT_RL_PROMOTION_MARGIN),
 });
 
 /** Cross-setting rules, checked after each setting parsed on its own. */

@@ -1,8 +1,8 @@
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import { QtError } from '../errors.js';
-import { KEY_PART_PATTERN } from '../streams/keys.js';
 import { EVENT_CATALOG, EVENT_SCHEMA_VERSION, type EventData, type EventType, isEventType } from './catalog.js';
+import { KEY_PART_PATTERN } from './names.js';
 
 /**
  * The envelope every event travels in. `id` is a UUIDv7 and the idempotency

@@ -1,4 +1,5 @@
 import { QtError } from '../errors.js';
+import { KEY_PART_PATTERN } from '../events/names.js';
 
 /**
  * The one place Redis keys are built. Every key of a topic carries the topic
@@ -33,9 +34,6 @@ export interface Keys {
   /** The topic of a stream key built by {@link Keys.stream}, or undefined. */
   topicOfStream(key: string): string | undefined;
 }
-
-/** Topic, group, producer and prefix names: no braces, colons or spaces. */
-export const KEY_PART_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 /** The topic name of dead letters. */
 export const DLQ_TOPIC = 'dlq';

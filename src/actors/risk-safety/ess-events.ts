@@ -1,4 +1,13 @@
 import { z } from 'zod';
+import {
+  DEFAULT_COOLDOWN_MS,
+  DEFAULT_DAILY_LOSS_LIMIT,
+  DEFAULT_FLASH_CRASH_DROP,
+  DEFAULT_FLASH_CRASH_WINDOW_MS,
+  DEFAULT_HARD_DRAWDOWN,
+  DEFAULT_HEALTH_CRITICAL_MS,
+  DEFAULT_SOFT_DRAWDOWN,
+} from '../../config/defaults.js';
 import { type EssTriggerSchema, EVENT_CATALOG } from '../../events/catalog.js';
 import type { Envelope } from '../../events/envelope.js';
 
@@ -7,21 +16,6 @@ import type { Envelope } from '../../events/envelope.js';
  * events its machine accepts. Every input event carries `at` (epoch ms), the
  * only notion of time the machine has.
  */
-
-/** Drawdown from peak equity (unrealized PnL included) that puts the ESS in `reducing`. */
-export const DEFAULT_SOFT_DRAWDOWN = 0.05;
-/** Drawdown from peak equity (unrealized PnL included) that trips the ESS. */
-export const DEFAULT_HARD_DRAWDOWN = 0.1;
-/** Fall of one symbol's price, from its high within the window, that trips the ESS. */
-export const DEFAULT_FLASH_CRASH_DROP = 0.15;
-/** Window of the flash-crash check. */
-export const DEFAULT_FLASH_CRASH_WINDOW_MS = 60_000;
-/** Realized loss of the day (quote currency, a positive amount) that trips the ESS. */
-export const DEFAULT_DAILY_LOSS_LIMIT = 1_000;
-/** How long system health may stay CRITICAL before the ESS trips. */
-export const DEFAULT_HEALTH_CRITICAL_MS = 30_000;
-/** Time after the last trip before a RESET is accepted. */
-export const DEFAULT_COOLDOWN_MS = 15 * 60_000;
 
 const fraction = z.number().gt(0).lt(1);
 const durationMs = z.number().int().positive();

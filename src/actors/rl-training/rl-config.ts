@@ -2,17 +2,15 @@
  * Settings of the rl-training actor: named defaults, validated once when the
  * machine is built (RangeError on a bad value), then frozen.
  */
+import {
+  DEFAULT_RL_EVALUATE_EVERY,
+  DEFAULT_RL_HORIZON_MS,
+  DEFAULT_RL_PROMOTION_MARGIN,
+  DEFAULT_RL_WINDOW_SIZE,
+} from '../../config/defaults.js';
 import { DEFAULT_MIN_CONFIDENCE, DEFAULT_ORDER_NOTIONAL } from '../risk-safety/policy.js';
 import { MAX_SLOPE } from './sizing.js';
 
-/** Outcomes both policies are scored on; promotion needs this many. */
-export const DEFAULT_WINDOW_SIZE = 50;
-/** Event time after a signal at which its outcome is taken. */
-export const DEFAULT_HORIZON_MS = 60_000;
-/** Resolved outcomes between two `model.evaluated`. */
-export const DEFAULT_EVALUATE_EVERY = 10;
-/** How much the candidate's score must exceed live's (score units: mean PnL / sd). */
-export const DEFAULT_PROMOTION_MARGIN = 0.02;
 /** Full-window evaluations a candidate may lose before it is dropped for a new one. */
 export const DEFAULT_REJECT_AFTER = 5;
 /** Signals awaiting their outcome at most; beyond it the oldest is dropped (and counted). */
@@ -52,10 +50,10 @@ export interface RlConfig {
 
 /** The defaults, frozen. */
 export const DEFAULT_RL_CONFIG: RlConfig = Object.freeze({
-  windowSize: DEFAULT_WINDOW_SIZE,
-  horizonMs: DEFAULT_HORIZON_MS,
-  evaluateEvery: DEFAULT_EVALUATE_EVERY,
-  margin: DEFAULT_PROMOTION_MARGIN,
+  windowSize: DEFAULT_RL_WINDOW_SIZE,
+  horizonMs: DEFAULT_RL_HORIZON_MS,
+  evaluateEvery: DEFAULT_RL_EVALUATE_EVERY,
+  margin: DEFAULT_RL_PROMOTION_MARGIN,
   rejectAfter: DEFAULT_REJECT_AFTER,
   maxPending: DEFAULT_MAX_PENDING,
   minConfidence: DEFAULT_MIN_CONFIDENCE,

@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { QtError } from '../../errors.js';
+import { KEY_PART_PATTERN } from '../../events/names.js';
 import type { Logger } from '../../log.js';
-import { KEY_PART_PATTERN, type Keys } from '../../streams/keys.js';
+import type { Keys } from '../../streams/keys.js';
 import {
   DEFAULT_BINANCE_BAN_MS,
   DEFAULT_BINANCE_ORDERS_PER_10S,

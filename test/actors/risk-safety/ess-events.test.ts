@@ -1,6 +1,9 @@
 import test from 'ava';
 import { createActor } from 'xstate';
 import type { ActorSpec } from '../../../src/actors/host.js';
+import { EssConfigSchema, EssEventSchema, toEssEvents } from '../../../src/actors/risk-safety/ess-events.js';
+import { type EssMachine, essMachine } from '../../../src/actors/risk-safety/ess-machine.js';
+import { takeEssOutbox } from '../../../src/actors/risk-safety/ess-outbox.js';
 import {
   DEFAULT_COOLDOWN_MS,
   DEFAULT_DAILY_LOSS_LIMIT,
@@ -9,12 +12,7 @@ import {
   DEFAULT_HARD_DRAWDOWN,
   DEFAULT_HEALTH_CRITICAL_MS,
   DEFAULT_SOFT_DRAWDOWN,
-  EssConfigSchema,
-  EssEventSchema,
-  toEssEvents,
-} from '../../../src/actors/risk-safety/ess-events.js';
-import { type EssMachine, essMachine } from '../../../src/actors/risk-safety/ess-machine.js';
-import { takeEssOutbox } from '../../../src/actors/risk-safety/ess-outbox.js';
+} from '../../../src/config/defaults.js';
 import { EVENT_CATALOG } from '../../../src/events/catalog.js';
 import { createEnvelope } from '../../../src/events/envelope.js';
 

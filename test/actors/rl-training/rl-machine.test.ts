@@ -6,14 +6,7 @@
  */
 import test from 'ava';
 import { createActor } from 'xstate';
-import {
-  DEFAULT_EVALUATE_EVERY,
-  DEFAULT_HORIZON_MS,
-  DEFAULT_PROMOTION_MARGIN,
-  DEFAULT_RL_CONFIG,
-  DEFAULT_WINDOW_SIZE,
-  resolveRlConfig,
-} from '../../../src/actors/rl-training/rl-config.js';
+import { DEFAULT_RL_CONFIG, resolveRlConfig } from '../../../src/actors/rl-training/rl-config.js';
 import {
   createRlMachine,
   createRlSpec,
@@ -23,6 +16,12 @@ import {
 import type { RlOutput } from '../../../src/actors/rl-training/rl-state.js';
 import { outcomePnl, windowScore } from '../../../src/actors/rl-training/score.js';
 import { DEFAULT_SIZING_MODEL, type SizingModel, sizingModelOf } from '../../../src/actors/rl-training/sizing.js';
+import {
+  DEFAULT_RL_EVALUATE_EVERY as DEFAULT_EVALUATE_EVERY,
+  DEFAULT_RL_HORIZON_MS as DEFAULT_HORIZON_MS,
+  DEFAULT_RL_PROMOTION_MARGIN as DEFAULT_PROMOTION_MARGIN,
+  DEFAULT_RL_WINDOW_SIZE as DEFAULT_WINDOW_SIZE,
+} from '../../../src/config/defaults.js';
 import { EVENT_CATALOG } from '../../../src/events/catalog.js';
 import { createEnvelope } from '../../../src/events/envelope.js';
 import { confidencePays, HORIZON_MS, RlDriver, T0, TEST_CONFIG } from './helpers.js';
