@@ -9,7 +9,7 @@ import { TradeStore } from '../../exchange/trade-store.js';
 import { type Logger, silentLogger } from '../../log.js';
 import type { Keys } from '../../streams/keys.js';
 import { ActorHost } from '../host.js';
-import { parseEssProjection } from '../risk-safety/ess-service.js';
+import { parseEssProjection } from '../risk-safety/ess-projection.js';
 import type { BracketConfig } from './execution-book.js';
 import { createExecutionSpec, type ExecutionMachine } from './execution-machine.js';
 import { OrderRunner } from './order-runner.js';
