@@ -16,10 +16,10 @@ import { TOPICS } from './events/catalog.js';
 import { busDependencies } from './http/dependencies.js';
 import { createServiceServer } from './http/service-server.js';
 import { createLogger, type Logger, redactUrl } from './log.js';
+import { RunSummary } from './ops/run-summary.js';
 import { isRedisReachable, type LocalRedis, startLocalRedis } from './runtime/local-redis.js';
 import { type EventBus, openEventBus } from './streams/event-bus.js';
 import { RetentionLoop } from './streams/retention.js';
-import { RunSummary } from './summary.js';
 
 /** The runtime's version, reported by `GET /health`. */
 export const VERSION = '0.1.0';

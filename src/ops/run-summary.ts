@@ -9,12 +9,12 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { parseEssProjection } from './actors/risk-safety/ess-service.js';
-import type { Envelope } from './events/envelope.js';
-import { type Logger, silentLogger } from './log.js';
-import { decodeEntry } from './streams/codec.js';
-import { needsNewReaderConnection } from './streams/consumer.js';
-import type { Keys } from './streams/keys.js';
+import { parseEssProjection } from '../actors/risk-safety/ess-projection.js';
+import type { Envelope } from '../events/envelope.js';
+import { type Logger, silentLogger } from '../log.js';
+import { decodeEntry } from '../streams/codec.js';
+import { needsNewReaderConnection } from '../streams/consumer.js';
+import type { Keys } from '../streams/keys.js';
 import { EMPTY_SUMMARY, formatSummary, type SummaryCounts, type SummaryLine } from './summary-format.js';
 
 export { EMPTY_SUMMARY, formatSummary, type SummaryCounts, type SummaryLine } from './summary-format.js';

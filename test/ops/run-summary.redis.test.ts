@@ -1,5 +1,5 @@
 /**
- * The run summary of `npm start` (src/summary.ts) on real Redis: it counts
+ * The run summary of `npm start` (src/ops/run-summary.ts) on real Redis: it counts
  * what the streams carried since start, takes equity from the last
  * portfolio.updated and the ESS state from its projection, skips malformed
  * entries, survives a Redis outage with one warning, and closes at once.
@@ -7,11 +7,11 @@
 import { Writable } from 'node:stream';
 import test from 'ava';
 import type { Redis } from 'ioredis';
-import { createLogger } from '../src/log.js';
-import { RedisPublisher } from '../src/streams/publisher.js';
-import { EMPTY_SUMMARY, formatSummary, RunSummary, type SummaryCounts } from '../src/summary.js';
-import { testKeys, waitFor } from './support/bus.js';
-import { startRedis } from './support/redis-fixture.js';
+import { createLogger } from '../../src/log.js';
+import { EMPTY_SUMMARY, formatSummary, RunSummary, type SummaryCounts } from '../../src/ops/run-summary.js';
+import { RedisPublisher } from '../../src/streams/publisher.js';
+import { testKeys, waitFor } from '../support/bus.js';
+import { startRedis } from '../support/redis-fixture.js';
 
 /** A pino logger writing JSON records into an array. */
 function captureLogger() {

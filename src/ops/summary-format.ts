@@ -2,7 +2,7 @@
  * The run summary's numbers and its one human line (see RunSummary in
  * summary.ts). Pure, so the line can be tested without Redis.
  */
-import type { EssState } from './events/catalog.js';
+import type { EssState } from '../events/catalog.js';
 
 /** What the run summary has seen since it started. */
 export interface SummaryCounts {
