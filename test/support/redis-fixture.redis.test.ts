@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import test from 'ava';
-import { type RedisServer, startRedis, startSentinelGroup } from './support/redis-fixture.js';
+import { type RedisServer, startRedis, startSentinelGroup } from './redis-fixture.js';
 
 /** Resolves true if something accepts TCP connections on 127.0.0.1:port. */
 function portAccepts(port: number): Promise<boolean> {

@@ -4,16 +4,16 @@
  * sizing model sizes the orders after it.
  */
 import test from 'ava';
-import { EssService } from '../../src/actors/risk-safety/ess-service.js';
-import { PolicyStore } from '../../src/actors/risk-safety/policy.js';
-import { orderIdFor } from '../../src/actors/risk-safety/pretrade-machine.js';
-import { PretradeService } from '../../src/actors/risk-safety/pretrade-service.js';
-import { loadConfig } from '../../src/config/load.js';
-import type { Envelope } from '../../src/events/envelope.js';
-import { decodeEntry } from '../../src/streams/codec.js';
-import { RedisPublisher } from '../../src/streams/publisher.js';
-import { testKeys, waitFor } from '../support/bus.js';
-import { startRedis } from '../support/redis-fixture.js';
+import { EssService } from '../../../src/actors/risk-safety/ess-service.js';
+import { PolicyStore } from '../../../src/actors/risk-safety/policy.js';
+import { orderIdFor } from '../../../src/actors/risk-safety/pretrade-machine.js';
+import { PretradeService } from '../../../src/actors/risk-safety/pretrade-service.js';
+import { loadConfig } from '../../../src/config/load.js';
+import type { Envelope } from '../../../src/events/envelope.js';
+import { decodeEntry } from '../../../src/streams/codec.js';
+import { RedisPublisher } from '../../../src/streams/publisher.js';
+import { testKeys, waitFor } from '../../support/bus.js';
+import { startRedis } from '../../support/redis-fixture.js';
 
 test('signals → order.approved / order.rejected with reason codes; a tripped ESS halts trading', async (t) => {
   const server = await startRedis({ name: 'pretrade' });

@@ -8,12 +8,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { decodeEntry } from '../../src/streams/codec.js';
-import { createKeys } from '../../src/streams/keys.js';
-import { uniquePrefix, waitFor } from '../support/bus.js';
-import { getFreePort } from '../support/free-port.js';
-import { type MainProcess, spawnMain } from '../support/main-process.js';
-import { type RedisServer, startRedis } from '../support/redis-fixture.js';
+import { decodeEntry } from '../../../src/streams/codec.js';
+import { createKeys } from '../../../src/streams/keys.js';
+import { uniquePrefix, waitFor } from '../../support/bus.js';
+import { getFreePort } from '../../support/free-port.js';
+import { type MainProcess, spawnMain } from '../../support/main-process.js';
+import { type RedisServer, startRedis } from '../../support/redis-fixture.js';
 
 const TOKEN = 'an-admin-token-for-tests';
 const COOLDOWN_MS = 4_000;
