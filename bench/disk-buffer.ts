@@ -2,9 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DiskBuffer } from '../src/buffer/disk-buffer.js';
-import { Drainer } from '../src/buffer/drainer.js';
 import type { BufferedEvent } from '../src/buffer/types.js';
 import { withSeq } from '../src/streams/append.js';
+import { Drainer } from '../src/streams/drainer.js';
 import { RedisPublisher } from '../src/streams/publisher.js';
 import {
   type BenchContext,
@@ -96,7 +96,7 @@ export async function run(bench: BenchContext): Promise<BenchResult[]> {
       source: BENCH_SOURCE,
       buffer,
     });
-    const drainer = new Drainer({ buffer, publisher });
+    const drainer = new Drainer({ buffer, lanes: publisher, appender: publisher.appender, link: publisher.link });
     started = now();
     drainer.start();
     await waitUntil(async () => buffer.backlog(TICK_TOPIC) === 0, 'replay', 120_000);

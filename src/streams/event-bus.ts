@@ -2,10 +2,10 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { DiskBuffer } from '../buffer/disk-buffer.js';
-import { Drainer } from '../buffer/drainer.js';
 import type { Config } from '../config/load.js';
 import { type Logger, silentLogger } from '../log.js';
 import { createRedis } from './connection.js';
+import { Drainer } from './drainer.js';
 import { createKeys, type Keys } from './keys.js';
 import { RedisPublisher } from './publisher.js';
 import { RedisLink } from './redis-link.js';
@@ -82,7 +82,14 @@ export async function openEventBus(
     log,
     ...(options.registry ? { registry: options.registry } : {}),
   });
-  const drainer = new Drainer({ buffer, publisher, log, ...(options.registry ? { registry: options.registry } : {}) });
+  const drainer = new Drainer({
+    buffer,
+    lanes: publisher,
+    appender: publisher.appender,
+    link,
+    log,
+    ...(options.registry ? { registry: options.registry } : {}),
+  });
   drainer.start();
   // A healthy Redis should take the first publishes directly; an unreachable
   // one must not hold up start-up (publishes are buffered meanwhile).

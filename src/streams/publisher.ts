@@ -18,6 +18,7 @@ import { type Logger, silentLogger } from '../log.js';
 import { type Appender, appendBatch } from './append.js';
 import type { EventBuffer } from './event-buffer.js';
 import { assertKeyPart, type Keys } from './keys.js';
+import type { BacklogProgress, LaneHandoff } from './lane-handoff.js';
 import { type BusMetrics, busMetrics } from './metrics.js';
 import { RedisLink } from './redis-link.js';
 
@@ -120,7 +121,7 @@ const CausalIdSchema = z.string().min(1).max(128).optional();
  * The direct-or-buffer choice is made in the lane, in order, never around
  * a batch in flight, so parked events can never be overtaken.
  */
-export class RedisPublisher implements Publisher {
+export class RedisPublisher implements Publisher, LaneHandoff {
   readonly #link: RedisLink;
   readonly #appender: Appender;
   readonly #buffer: EventBuffer | undefined;
@@ -214,17 +215,26 @@ export class RedisPublisher implements Publisher {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       for (const lane of this.#lanes.values()) {
-        this.releaseHold(lane.topic);
+        this.#releaseHold(lane.topic);
         await lane.running;
       }
     })();
     return this.#closing;
   }
 
-  /** Called with a topic whenever events of it were parked in the buffer (wakes the drainer). */
   onParked(listener: (topic: string) => void): () => void {
     this.#parkedListeners.add(listener);
     return () => this.#parkedListeners.delete(listener);
+  }
+
+  highestSeq(topic: string): number {
+    return this.#lanes.get(topic)?.lastAssigned ?? 0;
+  }
+
+  report(topic: string, progress: BacklogProgress): void {
+    if (progress.kind === 'drained') this.#resumeDirect(topic, progress.nextSeq);
+    else if (progress.kind === 'catching-up') this.#holdForCatchUp(topic);
+    else this.#releaseHold(topic);
   }
 
   /** How a topic is published now: straight to Redis, or through the disk buffer until its backlog is replayed. */
@@ -232,28 +242,18 @@ export class RedisPublisher implements Publisher {
     return this.#lanes.get(topic)?.mode ?? 'direct';
   }
 
-  /** The highest seq this process assigned on a topic (0 if none). */
-  lastAssigned(topic: string): number {
-    return this.#lanes.get(topic)?.lastAssigned ?? 0;
-  }
-
-  /** Records seqs the drainer assigned, so later appends continue after them. */
-  noteAssigned(topic: string, seq: number): void {
-    const lane = this.#lane(topic);
-    if (seq > lane.lastAssigned) lane.lastAssigned = seq;
-  }
-
   /**
    * The drainer emptied a topic's backlog: publish directly again, from
    * `nextSeq` (read back from Redis when undefined). Ignored unless the
    * backlog really is empty at this moment.
    */
-  resumeDirect(topic: string, nextSeq: number | undefined): void {
+  #resumeDirect(topic: string, nextSeq: number | undefined): void {
     const lane = this.#lane(topic);
     if (lane.mode !== 'buffered' || (this.#buffer?.backlog(topic) ?? 0) > 0) return;
     lane.mode = 'direct';
     lane.holding = false;
     lane.nextSeq = nextSeq;
+    if (nextSeq !== undefined) lane.lastAssigned = Math.max(lane.lastAssigned, nextSeq - 1);
     this.#log.info({ topic, nextSeq }, 'backlog replayed; publishing directly again');
     if (lane.queue.length > 0) this.#kick(lane);
   }
@@ -264,13 +264,13 @@ export class RedisPublisher implements Publisher {
    * a lane buffered for ever, each new event landing in the buffer just
    * before the drainer empties it.
    */
-  holdForCatchUp(topic: string): void {
+  #holdForCatchUp(topic: string): void {
     const lane = this.#lane(topic);
     if (lane.mode === 'buffered') lane.holding = true;
   }
 
-  /** The drainer could not finish (Redis failed again): park held events after all. */
-  releaseHold(topic: string): void {
+  /** The drainer could not finish (Redis failed again), or we are closing: park held events after all. */
+  #releaseHold(topic: string): void {
     const lane = this.#lanes.get(topic);
     if (!lane?.holding) return;
     lane.holding = false;

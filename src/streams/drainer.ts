@@ -1,10 +1,12 @@
 import { BrokenCircuitError } from 'cockatiel';
 import { Counter, Registry } from 'prom-client';
+import { backoffDelay } from '../backoff.js';
 import { type Logger, silentLogger } from '../log.js';
 import { perRegistry } from '../metrics.js';
-import { appendBatch, withSeq } from '../streams/append.js';
-import type { BufferedRow, EventBuffer } from '../streams/event-buffer.js';
-import type { RedisPublisher } from '../streams/publisher.js';
+import { type Appender, appendBatch, withSeq } from './append.js';
+import type { BufferedRow, EventBuffer } from './event-buffer.js';
+import type { LaneHandoff } from './lane-handoff.js';
+import type { RedisLink } from './redis-link.js';
 
 /** Rows taken from the buffer at a time: one seq assignment and one delete (two fsyncs) per window. */
 export const DEFAULT_DRAIN_BATCH = 5_000;
@@ -19,8 +21,12 @@ export const DEFAULT_DRAIN_POLL_MS = 1_000;
 /** Settings of {@link Drainer}. */
 export interface DrainerOptions {
   readonly buffer: EventBuffer;
-  /** The publisher whose parked events this drainer replays (same producer, same instance). */
-  readonly publisher: RedisPublisher;
+  /** The publisher whose parked events this drainer replays, as the drainer sees it. */
+  readonly lanes: LaneHandoff;
+  /** The publisher's appender: replays go out as the same producer instance. */
+  readonly appender: Appender;
+  /** The publisher's breaker-guarded connection. */
+  readonly link: RedisLink;
   readonly batchSize?: number;
   readonly pollMs?: number;
   readonly log?: Logger;
@@ -60,7 +66,9 @@ const drainerMetrics = perRegistry((registry) => {
  */
 export class Drainer {
   readonly #buffer: EventBuffer;
-  readonly #publisher: RedisPublisher;
+  readonly #lanes: LaneHandoff;
+  readonly #appender: Appender;
+  readonly #link: RedisLink;
   readonly #batchSize: number;
   readonly #pollMs: number;
   readonly #log: Logger;
@@ -75,7 +83,9 @@ export class Drainer {
 
   constructor(options: DrainerOptions) {
     this.#buffer = options.buffer;
-    this.#publisher = options.publisher;
+    this.#lanes = options.lanes;
+    this.#appender = options.appender;
+    this.#link = options.link;
     this.#batchSize = options.batchSize ?? DEFAULT_DRAIN_BATCH;
     this.#pollMs = options.pollMs ?? DEFAULT_DRAIN_POLL_MS;
     this.#log = options.log ?? silentLogger;
@@ -85,8 +95,8 @@ export class Drainer {
   /** Starts replaying in the background. */
   start(): void {
     if (this.#loop || this.#closed) return;
-    this.#unsubscribe.push(this.#publisher.onParked(() => this.wake()));
-    this.#unsubscribe.push(this.#publisher.link.onAvailable(() => this.wake()));
+    this.#unsubscribe.push(this.#lanes.onParked(() => this.wake()));
+    this.#unsubscribe.push(this.#link.onAvailable(() => this.wake()));
     this.#loop = this.#run();
   }
 
@@ -110,7 +120,7 @@ export class Drainer {
     let failures = 0;
     while (!this.#abort.signal.aborted) {
       const topics = this.#buffer.topicsWithBacklog();
-      const link = this.#publisher.link;
+      const link = this.#link;
       if (topics.length === 0 || link.circuitOpen || link.redis.status !== 'ready') {
         await this.#idle(this.#pollMs);
         continue;
@@ -124,11 +134,11 @@ export class Drainer {
         failures = 0;
       } catch (err) {
         failures++;
-        for (const topic of topics) this.#publisher.releaseHold(topic);
+        for (const topic of topics) this.#lanes.report(topic, { kind: 'stalled' });
         if (!(err instanceof BrokenCircuitError)) {
           this.#log.warn({ err: (err as Error).message, failures }, 'replay paused');
         }
-        await this.#idle(Math.min(this.#pollMs, 50 * 2 ** Math.min(failures, 5)));
+        await this.#idle(backoffDelay({ baseMs: 100, maxMs: this.#pollMs }, failures));
         continue;
       }
       // Rows accepted but not yet committed show as backlog with nothing to read: wait a moment.
@@ -143,18 +153,14 @@ export class Drainer {
       this.#maybeResume(topic);
       return false;
     }
-    const link = this.#publisher.link;
-    const appender = this.#publisher.appender;
+    const link = this.#link;
+    const appender = this.#appender;
     const inDoubt = new Set(rows.filter((r) => r.seq !== null).map((r) => r.id));
     let next = this.#next.get(topic);
     if (rows.some((r) => r.seq === null) && next === undefined) {
       const last = await link.execute(() => appender.redis.hget(appender.keys.producerSeqs(topic), appender.producer));
       next =
-        Math.max(
-          last === null ? 0 : Number(last),
-          this.#buffer.maxSeq(topic) ?? 0,
-          this.#publisher.lastAssigned(topic),
-        ) + 1;
+        Math.max(last === null ? 0 : Number(last), this.#buffer.maxSeq(topic) ?? 0, this.#lanes.highestSeq(topic)) + 1;
     }
     const sequenced = this.#assignSeqs(topic, rows, next);
     // Runs are sent one after another, never pipelined: a later run landing
@@ -182,7 +188,7 @@ export class Drainer {
     this.#buffer.remove(rows.map((r) => r.id));
     this.#log.debug({ topic, rows: rows.length }, 'replayed');
     // Nearly caught up: ask the publisher to stop parking, so this converges.
-    if (this.#buffer.backlog(topic) <= this.#batchSize) this.#publisher.holdForCatchUp(topic);
+    if (this.#buffer.backlog(topic) <= this.#batchSize) this.#lanes.report(topic, { kind: 'catching-up' });
     this.#maybeResume(topic);
     return true;
   }
@@ -201,10 +207,7 @@ export class Drainer {
       assignments.push({ id: r.id, seq });
       return { ...r, seq };
     });
-    if (assignments.length > 0) {
-      this.#buffer.assignSeqs(assignments);
-      this.#publisher.noteAssigned(topic, (assignments.at(-1) as { seq: number }).seq);
-    }
+    if (assignments.length > 0) this.#buffer.assignSeqs(assignments);
     if (cursor !== undefined) this.#next.set(topic, cursor);
     return out;
   }
@@ -214,7 +217,7 @@ export class Drainer {
     const next = this.#next.get(topic);
     this.#next.delete(topic);
     // With no record of our own (undefined), the publisher reads the seq back from Redis.
-    this.#publisher.resumeDirect(topic, next);
+    this.#lanes.report(topic, { kind: 'drained', nextSeq: next });
   }
 
   /** Waits `ms`, or less if woken (a park, Redis back, close()). */
