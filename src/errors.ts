@@ -14,6 +14,8 @@ export const ERROR_CODES = {
   QT_PUBLISH_OUT_OF_ORDER: 'Another process appended with this producer id; the batch was not appended.',
   QT_REPLICAS_UNAVAILABLE: 'Fewer replicas than REDIS_MIN_REPLICAS_ACK acknowledged a write in time.',
   QT_ACTOR_NOT_STARTED: 'An actor was used before its host started it.',
+  QT_ACTOR_STALE: 'Another live process committed this actor since it was loaded; nothing of this commit was written.',
+  QT_COMMIT_FAILED: 'Redis discarded a commit transaction; its entries stay pending and are redelivered.',
   QT_BUFFER_LOCKED: 'The disk buffer file is held by another process.',
   QT_BUFFER_CORRUPT: 'The disk buffer file is unreadable or not a buffer; start-up stops.',
   QT_BUFFER_FULL: 'The disk buffer reached its row or byte limit.',
@@ -23,6 +25,13 @@ export const ERROR_CODES = {
   QT_VENUE_BANNED: 'The exchange banned this IP (418); no request is sent until the ban ends.',
   QT_VENUE_UNKNOWN: 'The exchange may or may not have executed a request (5xx, -1006, -1007); look it up first.',
   QT_VENUE_UNAVAILABLE: 'A request never reached the exchange (connection refused, DNS); safe to retry.',
+  QT_VENUE_PARAM_INVALID: 'A venue request parameter is not a finite number; the request was not sent.',
+  QT_STORE_INCOMPATIBLE: 'A SQLite store (trade store, paper account) was written by a newer build; it is not opened.',
+  QT_PROJECTION_INVALID: 'A projection in Redis (the ESS state) is unreadable; nothing that depends on it is done.',
+  QT_FEED_INVALID: 'A market feed input is unusable: a bad CSV replay or flash-crash scenario.',
+  QT_LOCAL_REDIS_FAILED: 'The local redis-server could not be started or did not come up.',
+  QT_PACKAGE_UNREADABLE: "The runtime's package.json is missing, not JSON, or has no version; the install is broken.",
+  QT_INVARIANT_BROKEN: 'An internal invariant does not hold: a bug in the runtime.',
 } as const;
 
 /** A registered error code. */

@@ -6,10 +6,12 @@ import { QtError } from '../errors.js';
 import { EVENT_CATALOG, EVENT_SCHEMA_VERSION, type EventType, topicOf } from '../events/catalog.js';
 import type { Envelope } from '../events/envelope.js';
 import { type Logger, silentLogger } from '../log.js';
-import { type CommitCommand, StreamConsumer, type StreamConsumerOptions } from '../streams/consumer.js';
+import { commitActor, type Projection } from '../streams/actor-commit.js';
+import type { AppendBatch } from '../streams/append.js';
+import { type CommitBatch, type Committer, recordCommitter } from '../streams/commit-record.js';
+import { StreamConsumer, type StreamConsumerOptions } from '../streams/consumer.js';
 import { assertKeyPart, type Keys } from '../streams/keys.js';
 import { Mutex } from '../streams/mutex.js';
-import { APPEND_LUA } from '../streams/scripts.js';
 
 /** What the host knows about a consumed event besides the event: when it is applied. */
 export interface Delivery {
@@ -43,7 +45,7 @@ export interface ActorSpec<M extends AnyStateMachine> {
   /** Events the actor asked to publish since the last call, removing them from the actor. */
   takeOutputs(actor: Actor<M>): readonly ActorOutput[];
   /** Read models written in the same commit as the snapshot (e.g. the ESS state other services check). */
-  project?(snapshot: ReturnType<Actor<M>['getSnapshot']>): readonly CommitCommand[];
+  project?(snapshot: ReturnType<Actor<M>['getSnapshot']>): readonly Projection[];
 }
 
 /** Settings of {@link ActorHost}. */
@@ -73,17 +75,24 @@ interface PendingOutput {
 }
 
 /**
- * Runs one actor on its consumer groups, event-sourced (DESIGN §6).
+ * Runs one actor on its consumer groups, event-sourced (docs/architecture.md,
+ * "Actors and event sourcing").
  *
  * For every consumed event: decode → `send` to the actor → collect what it
- * asks to publish. Then, per batch, ONE Redis transaction (MULTI/EXEC) holds
- * the XACK with the group's processed-record, the actor's persisted snapshot,
- * and the actor's output events, appended through the idempotent append
- * script under the actor's own producer id. A crash before EXEC leaves
- * nothing done: the events are redelivered to the snapshot that did not
- * include them. A retried EXEC is harmless: XACK and SET repeat, and the
- * append script skips seqs it already has. Restarting therefore never loses
- * or re-applies an event, and never publishes an output twice.
+ * asks to publish. Then, per batch, ONE script (ACTOR_COMMIT_LUA) holds the
+ * XACK with the group's processed-record, the actor's persisted snapshot and
+ * projections, and the actor's output events, appended idempotently under
+ * the actor's own producer id. A crash before it runs leaves nothing done:
+ * the events are redelivered to the snapshot that did not include them.
+ * Restarting therefore never loses or re-applies an event, and never
+ * publishes an output twice.
+ *
+ * The commit is fenced by the actor's version (commits so far): a second
+ * live host of the same actor, or a commit re-sent after a lost reply, finds
+ * the version moved and is refused as a whole (QT_ACTOR_STALE), as is one
+ * whose outputs another live instance of the producer owns
+ * (QT_PUBLISH_OUT_OF_ORDER). Nothing of a refused commit is written: no ack,
+ * no snapshot, no output; the host reloads and the entries are redelivered.
  *
  * Consumers of one actor share a lock, so a snapshot never contains an event
  * whose ack is not in the same or an earlier commit. A handler that fails
@@ -106,7 +115,10 @@ export class ActorHost<M extends AnyStateMachine> {
   readonly #lock = new Mutex();
   readonly #consumers: StreamConsumer[] = [];
   readonly #nextSeq = new Map<string, number>();
+  readonly #ackOnly: Committer;
   #pending: PendingOutput[] = [];
+  /** The actor's version in Redis as this host last loaded or wrote it. */
+  #version = 0;
   #actor: Actor<M> | undefined;
   #dirty = false;
   #closed: Promise<void> | undefined;
@@ -122,6 +134,7 @@ export class ActorHost<M extends AnyStateMachine> {
     this.#log = (options.log ?? silentLogger).child({ actor: options.spec.name });
     this.#registry = options.registry;
     this.#now = options.now ?? Date.now;
+    this.#ackOnly = recordCommitter(options.redis);
   }
 
   /** The actor's current snapshot (for HTTP reads and tests). */
@@ -149,9 +162,13 @@ export class ActorHost<M extends AnyStateMachine> {
         log: this.#log,
         lock: this.#lock,
         handler: (event) => this.#apply(event),
-        commitWith: () => this.#commitCommands(),
+        committer: (batch) => this.#commit(batch),
         onCommitError: (err) => {
-          this.#log.warn({ err: (err as Error).message }, 'commit failed; reloading the actor from redis');
+          const code = (err as { code?: unknown }).code;
+          this.#log[code === 'QT_ACTOR_STALE' || code === 'QT_PUBLISH_OUT_OF_ORDER' ? 'error' : 'warn'](
+            { err: (err as Error).message, code },
+            'commit failed; reloading the actor from redis',
+          );
           this.#dirty = true;
         },
       });
@@ -173,11 +190,8 @@ export class ActorHost<M extends AnyStateMachine> {
       if (this.#dirty) await this.#reload();
       const correlationId = meta.correlationId ?? uuidv7();
       this.#sendAll([event], correlationId, meta.causationId);
-      const commands = this.#commitCommands();
       try {
-        const results = await this.#multi(commands).exec();
-        const failed = results?.find(([err]) => err);
-        if (!results || failed) throw failed?.[0] ?? new Error('transaction discarded');
+        await this.#commit(undefined);
       } catch (err) {
         this.#dirty = true;
         throw err;
@@ -241,8 +255,15 @@ export class ActorHost<M extends AnyStateMachine> {
     }
   }
 
-  /** The writes that go with an ack: the actor's outputs (appended in order per topic) and its snapshot. */
-  #commitCommands(): CommitCommand[] {
+  /**
+   * Commits what the actor did since the last commit: its outputs (one
+   * batch per topic, in order), snapshot, projections and version, with the
+   * acks of `consumed` (none for a command sent directly). Resolves with the
+   * record script's gap list.
+   */
+  async #commit(consumed: CommitBatch | undefined): Promise<readonly unknown[]> {
+    // Only duplicates or dead letters: the actor did nothing, so there is nothing to fence.
+    if (consumed && consumed.handled.length === 0 && this.#pending.length === 0) return this.#ackOnly(consumed);
     const pending = this.#pending;
     this.#pending = [];
     const byTopic = new Map<string, PendingOutput[]>();
@@ -252,53 +273,55 @@ export class ActorHost<M extends AnyStateMachine> {
       list.push(p);
       byTopic.set(topic, list);
     }
-    const commands: CommitCommand[] = [];
     const time = new Date(this.#now()).toISOString();
-    for (const [topic, outputs] of byTopic) {
-      const first = this.#nextSeq.get(topic) ?? 1;
-      this.#nextSeq.set(topic, first + outputs.length);
-      const args: (string | number)[] = [this.#outputProducer, this.#instance, first, outputs.length];
-      outputs.forEach((p, i) => {
-        const id = uuidv7();
-        const envelope = {
-          seq: first + i,
-          id,
-          type: p.output.type,
-          source: this.#source,
-          producer: this.#outputProducer,
-          time,
-          correlationId: p.correlationId,
-          ...(p.causationId ? { causationId: p.causationId } : {}),
-          version: EVENT_SCHEMA_VERSION,
-          data: p.output.data,
-        };
-        args.push(p.output.type, JSON.stringify(envelope));
+    const outputs: AppendBatch[] = [];
+    for (const [topic, list] of byTopic) {
+      const firstSeq = this.#nextSeq.get(topic) ?? 1;
+      this.#nextSeq.set(topic, firstSeq + list.length);
+      outputs.push({
+        topic,
+        firstSeq,
+        types: list.map((p) => p.output.type),
+        payloads: list.map((p, i) => {
+          const id = uuidv7();
+          return JSON.stringify({
+            seq: firstSeq + i,
+            id,
+            type: p.output.type,
+            source: this.#source,
+            producer: this.#outputProducer,
+            time,
+            correlationId: p.correlationId,
+            ...(p.causationId ? { causationId: p.causationId } : {}),
+            version: EVENT_SCHEMA_VERSION,
+            data: p.output.data,
+          });
+        }),
       });
-      commands.push([
-        'EVAL',
-        APPEND_LUA,
-        3,
-        this.#keys.stream(topic),
-        this.#keys.producerSeqs(topic),
-        this.#keys.gaps(topic),
-        ...args,
-      ]);
     }
-    commands.push(['SET', this.#keys.actorSnapshot(this.spec.name), JSON.stringify(this.persistedSnapshot())]);
-    if (this.spec.project) commands.push(...this.spec.project(this.#live().getSnapshot()));
-    return commands;
-  }
-
-  #multi(commands: readonly CommitCommand[]) {
-    const tx = this.#redis.multi();
-    for (const [name, ...args] of commands) tx.call(name, ...args);
-    return tx;
+    const committed = await commitActor(this.#redis, {
+      actor: this.spec.name,
+      versionKey: this.#keys.actorVersion(this.spec.name),
+      snapshotKey: this.#keys.actorSnapshot(this.spec.name),
+      expectedVersion: this.#version,
+      snapshot: JSON.stringify(this.persistedSnapshot()),
+      ...(consumed ? { consumed } : {}),
+      appender: { keys: this.#keys, producer: this.#outputProducer, instance: this.#instance },
+      outputs,
+      projections: this.spec.project?.(this.#live().getSnapshot()) ?? [],
+    });
+    this.#version = committed.version;
+    return committed.gaps;
   }
 
   /** Loads the committed snapshot and the output seqs from Redis: the truth after a restart or a failed commit. */
   async #reload(): Promise<void> {
-    const raw = await this.#redis.get(this.#keys.actorSnapshot(this.spec.name));
-    this.#replaceActor(raw === null ? undefined : (JSON.parse(raw) as Snapshot<unknown>));
+    const [raw, version] = await this.#redis.mget(
+      this.#keys.actorSnapshot(this.spec.name),
+      this.#keys.actorVersion(this.spec.name),
+    );
+    this.#replaceActor(raw === null || raw === undefined ? undefined : (JSON.parse(raw) as Snapshot<unknown>));
+    this.#version = Number(version ?? 0);
     this.#pending = [];
     this.#nextSeq.clear();
     for (const topic of new Set(this.#outputTopics())) {

@@ -10,10 +10,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { parseEssProjection } from '../actors/risk-safety/ess-projection.js';
+import { QtError } from '../errors.js';
 import type { Envelope } from '../events/envelope.js';
 import { type Logger, silentLogger } from '../log.js';
 import { decodeEntry } from '../streams/codec.js';
-import { needsNewReaderConnection } from '../streams/consumer.js';
+import { needsNewReaderConnection } from '../streams/blocking-reader.js';
 import type { Keys } from '../streams/keys.js';
 import { EMPTY_SUMMARY, formatSummary, type SummaryCounts, type SummaryLine } from './summary-format.js';
 
@@ -63,7 +64,9 @@ const COUNTED: Readonly<Record<string, Counter>> = {
 };
 
 function positiveInt(name: string, value: number): number {
-  if (!(Number.isInteger(value) && value > 0)) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  if (!(Number.isInteger(value) && value > 0)) {
+    throw new QtError('QT_CONFIG_INVALID', `run summary: ${name} must be a positive integer, got ${value}`);
+  }
   return value;
 }
 
@@ -169,8 +172,9 @@ export class RunSummary {
     const pipeline = this.#redis.pipeline();
     for (const stream of this.#streams) pipeline.xrevrange(stream, '+', '-', 'COUNT', 1);
     const results = (await pipeline.exec()) ?? [];
-    this.#positions = this.#streams.map((_, i) => {
-      const [err, entries] = results[i] ?? [new Error('no reply'), null];
+    this.#positions = this.#streams.map((stream, i) => {
+      const missing = new QtError('QT_INVARIANT_BROKEN', `no pipeline reply for ${stream}`);
+      const [err, entries] = results[i] ?? [missing, null];
       if (err) throw err;
       return (entries as [string, string[]][])[0]?.[0] ?? '0-0';
     });

@@ -44,6 +44,43 @@ export function withSeq(body: string, seq: number): string {
   return `{"seq":${seq},${body.slice(1)}`;
 }
 
+/** The append script's keys and arguments for one batch: what the publisher, the drainer and the actor host send. */
+export interface AppendCall {
+  readonly keys: readonly [stream: string, producerSeqs: string, gaps: string];
+  readonly args: readonly (string | number)[];
+}
+
+/** Lays out one batch for the append script (APPEND_LUA, and each topic section of ACTOR_COMMIT_LUA). */
+export function appendCall(a: Pick<Appender, 'keys' | 'producer' | 'instance'>, batch: AppendBatch): AppendCall {
+  const args: (string | number)[] = [a.producer, a.instance, batch.firstSeq, batch.payloads.length];
+  for (let i = 0; i < batch.payloads.length; i++) args.push(batch.types[i] as string, batch.payloads[i] as string);
+  return { keys: [a.keys.stream(batch.topic), a.keys.producerSeqs(batch.topic), a.keys.gaps(batch.topic)], args };
+}
+
+/**
+ * Reads the append script's reply. Throws QT_PUBLISH_OUT_OF_ORDER when the
+ * script refused the batch because another live instance owns the producer id.
+ */
+export function appendOutcome(reply: readonly unknown[], producer: string, batch: AppendBatch): AppendOutcome {
+  const before = Number(reply[0]);
+  if (Number(reply[1]) === -1) throw outOfOrder(batch.topic, producer, before);
+  const entryIds: (string | undefined)[] = [];
+  for (let i = 0; i < batch.payloads.length; i++) {
+    const id = reply[i + 2];
+    entryIds.push(typeof id === 'string' ? id : undefined);
+  }
+  return { before, gap: Number(reply[1]), entryIds };
+}
+
+/** The error of a batch refused because another live process publishes as the same producer. */
+export function outOfOrder(topic: string, producer: string, redisSeq: number): QtError {
+  return new QtError(
+    'QT_PUBLISH_OUT_OF_ORDER',
+    `another process is publishing to "${topic}" as producer "${producer}" (Redis is at seq ${redisSeq})`,
+    { details: { topic, producer, redisSeq } },
+  );
+}
+
 /**
  * Appends a batch through the idempotent append script (and `WAIT` when
  * replicas must confirm). Throws QT_PUBLISH_OUT_OF_ORDER when another live
@@ -52,9 +89,7 @@ export function withSeq(body: string, seq: number): string {
  */
 export async function appendBatch(a: Appender, batch: AppendBatch): Promise<AppendOutcome> {
   const redis = withScripts(a.redis);
-  const args: (string | number)[] = [a.producer, a.instance, batch.firstSeq, batch.payloads.length];
-  for (let i = 0; i < batch.payloads.length; i++) args.push(batch.types[i] as string, batch.payloads[i] as string);
-  const keys = [a.keys.stream(batch.topic), a.keys.producerSeqs(batch.topic), a.keys.gaps(batch.topic)] as const;
+  const { keys, args } = appendCall(a, batch);
   let reply: (string | number)[];
   if (a.minReplicasAck > 0) {
     // WAIT covers every write made before it on this connection, so it goes
@@ -64,7 +99,7 @@ export async function appendBatch(a: Appender, batch: AppendBatch): Promise<Appe
       .qtAppend(...keys, ...args)
       .wait(a.minReplicasAck, a.waitTimeoutMs)
       .exec();
-    if (!results) throw new Error('append pipeline was discarded');
+    if (!results) throw new QtError('QT_PUBLISH_FAILED', 'append pipeline was discarded');
     const [appendErr, appendReply] = results[0] ?? [];
     if (appendErr) throw appendErr;
     const [waitErr, acked] = results[1] ?? [];
@@ -79,18 +114,5 @@ export async function appendBatch(a: Appender, batch: AppendBatch): Promise<Appe
   } else {
     reply = await redis.qtAppend(...keys, ...args);
   }
-  const before = Number(reply[0]);
-  if (Number(reply[1]) === -1) {
-    throw new QtError(
-      'QT_PUBLISH_OUT_OF_ORDER',
-      `another process is publishing to "${batch.topic}" as producer "${a.producer}" (Redis is at seq ${before})`,
-      { details: { topic: batch.topic, producer: a.producer, redisSeq: before } },
-    );
-  }
-  const entryIds: (string | undefined)[] = [];
-  for (let i = 0; i < batch.payloads.length; i++) {
-    const id = reply[i + 2];
-    entryIds.push(typeof id === 'string' ? id : undefined);
-  }
-  return { before, gap: Number(reply[1]), entryIds };
+  return appendOutcome(reply, a.producer, batch);
 }

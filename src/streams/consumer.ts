@@ -1,98 +1,34 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
-import {
-  DEFAULT_BLOCK_MS,
-  DEFAULT_CLAIM_IDLE_MS,
-  DEFAULT_MAX_DELIVERIES,
-  DEFAULT_READ_COUNT,
-  DEFAULT_RETRY_DELAY_MS,
-} from '../config/schema.js';
-import type { Envelope } from '../events/envelope.js';
+import { backoffDelay } from '../backoff.js';
 import { withCorrelation } from '../correlation.js';
+import type { Envelope } from '../events/envelope.js';
 import { type Logger, silentLogger } from '../log.js';
+import { BlockingReader } from './blocking-reader.js';
 import { decodeEntry } from './codec.js';
+import { type Ack, type Committer, parseGaps, recordCommitter } from './commit-record.js';
+import {
+  type ConsumerTiming,
+  consumerTiming,
+  type EventHandler,
+  type SequenceGap,
+  type StreamConsumerOptions,
+} from './consumer-settings.js';
+import { alreadyProcessed, eventKey } from './dedup.js';
 import { type DeadLetterReason, writeDeadLetter } from './dlq.js';
 import { assertKeyPart, type Keys } from './keys.js';
 import { type BusMetrics, busMetrics } from './metrics.js';
 import type { Mutex } from './mutex.js';
-import { isNoGroupError, parseEntries, parseFlatRecord, type RawEntry } from './redis-replies.js';
+import { type Delivery, type PendingWork, reclaimIdle, replayOwnPending } from './reclaim.js';
+import { isNoGroupError, parseFlatRecord, type RawEntry } from './redis-replies.js';
 import { withScripts } from './scripts.js';
 
-/** What a handler learns about the entry besides the event itself. */
-export interface DeliveryContext {
-  readonly topic: string;
-  readonly group: string;
-  readonly entryId: string;
-  /** How many times this entry has been delivered, this time included. */
-  readonly deliveries: number;
-}
+export type { CommitCommand } from './commit-record.js';
+export type { DeliveryContext, EventHandler, SequenceGap, StreamConsumerOptions } from './consumer-settings.js';
 
-/** Processes one event. Throwing (or rejecting) leaves the entry pending for redelivery. */
-export type EventHandler = (event: Envelope, context: DeliveryContext) => void | Promise<void>;
-
-/** A gap in a producer's sequence seen by a group: events that never arrived. */
-export interface SequenceGap {
-  readonly topic: string;
-  readonly group: string;
-  readonly producer: string;
-  readonly missing: number;
-  readonly afterSeq: number;
-  readonly seenSeq: number;
-}
-
-/** Settings of {@link StreamConsumer}. */
-export interface StreamConsumerOptions {
-  /** Command connection (shared); the consumer makes its own blocking reader from it. */
-  readonly redis: Redis;
-  readonly keys: Keys;
-  readonly topic: string;
-  readonly group: string;
-  /** Stable consumer name: a restarted process reclaims its own pending entries first. */
-  readonly consumer: string;
-  readonly handler: EventHandler;
-  readonly maxDeliveries?: number;
-  readonly claimIdleMs?: number;
-  /** How often to look for entries of dead consumers; default claimIdleMs / 2. */
-  readonly claimIntervalMs?: number;
-  readonly blockMs?: number;
-  readonly readCount?: number;
-  readonly retryDelayMs?: number;
-  /** Where a new group starts: '0' (all history, the default) or '$' (new entries only). */
-  readonly startFrom?: '0' | '$';
-  readonly log?: Logger;
-  readonly registry?: Registry;
-  readonly onGap?: (gap: SequenceGap) => void;
-  /**
-   * Extra commands committed atomically with the XACK of the events they
-   * follow (MULTI/EXEC): an actor's snapshot, a projection. A crash before
-   * the commit leaves both the ack and these writes undone, so the events are
-   * redelivered and nothing is applied twice.
-   */
-  readonly commitWith?: (handled: readonly Envelope[]) => readonly CommitCommand[];
-  /**
-   * Held from the first handler of a batch until its commit settles. Share
-   * one between consumers whose handlers feed one actor (see Mutex).
-   */
-  readonly lock?: Mutex;
-  /** Told when a commit failed; its outcome is unknown, and the batch will be redelivered if it did not land. */
-  readonly onCommitError?: (err: unknown) => void;
-}
-
-interface Delivery extends RawEntry {
-  deliveries: number;
-}
-
-/** One Redis command, as `[name, ...args]`, run inside the ack transaction. */
-export type CommitCommand = readonly [name: string, ...args: (string | number | Buffer)[]];
-
-/** An entry ready to ack; `event` is set when its handler ran. */
-interface Ack {
-  readonly entryId: string;
-  readonly producer: string;
-  readonly seq: number;
-  readonly handled?: Envelope;
-}
+/** Retry delays of the loop after an error: 200 ms doubling to 5 s. */
+const LOOP_BACKOFF = { baseMs: 200, maxMs: 5_000 } as const;
 
 /**
  * Runs one consumer of one group on one topic stream.
@@ -121,46 +57,37 @@ export class StreamConsumer {
   readonly group: string;
   readonly consumer: string;
   readonly #redis: Redis;
-  readonly #reader: Redis;
+  readonly #reader: BlockingReader;
   readonly #keys: Keys;
   readonly #stream: string;
   readonly #handler: EventHandler;
-  readonly #maxDeliveries: number;
-  readonly #claimIdleMs: number;
-  readonly #claimIntervalMs: number;
-  readonly #blockMs: number;
-  readonly #readCount: number;
-  readonly #retryDelayMs: number;
-  readonly #startFrom: '0' | '$';
+  readonly #timing: Readonly<ConsumerTiming>;
+  readonly #now: () => number;
   readonly #log: Logger;
   readonly #metrics: BusMetrics;
   readonly #handledTimer: { observe(seconds: number): void };
   readonly #count: Record<'handled' | 'duplicate' | 'retried' | 'dead_lettered', { inc(n?: number): void }>;
   readonly #onGap: ((gap: SequenceGap) => void) | undefined;
-  readonly #commitWith: StreamConsumerOptions['commitWith'];
+  readonly #committer: Committer;
   readonly #lock: Mutex | undefined;
   readonly #onCommitError: StreamConsumerOptions['onCommitError'];
+  readonly #pendingWork: PendingWork;
   readonly #abort = new AbortController();
   #loop: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
   #ownPendingFirst = true;
-  #lastClaimAt = 0;
+  #lastClaimAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: StreamConsumerOptions) {
     this.topic = assertKeyPart('topic', options.topic);
     this.group = assertKeyPart('group', options.group);
     this.consumer = assertKeyPart('consumer', options.consumer);
+    this.#timing = consumerTiming(options);
     this.#redis = withScripts(options.redis);
     this.#keys = options.keys;
     this.#stream = options.keys.stream(this.topic);
     this.#handler = options.handler;
-    this.#maxDeliveries = options.maxDeliveries ?? DEFAULT_MAX_DELIVERIES;
-    this.#claimIdleMs = options.claimIdleMs ?? DEFAULT_CLAIM_IDLE_MS;
-    this.#claimIntervalMs = options.claimIntervalMs ?? Math.max(100, Math.floor(this.#claimIdleMs / 2));
-    this.#blockMs = options.blockMs ?? DEFAULT_BLOCK_MS;
-    this.#readCount = options.readCount ?? DEFAULT_READ_COUNT;
-    this.#retryDelayMs = options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
-    this.#startFrom = options.startFrom ?? '0';
+    this.#now = options.now ?? Date.now;
     this.#log = (options.log ?? silentLogger).child({ topic: this.topic, group: this.group, consumer: this.consumer });
     this.#metrics = busMetrics(options.registry ?? new Registry());
     const labels = { topic: this.topic, group: this.group };
@@ -172,33 +99,40 @@ export class StreamConsumer {
       dead_lettered: this.#metrics.consumed.labels({ ...labels, outcome: 'dead_lettered' }),
     };
     this.#onGap = options.onGap;
-    this.#commitWith = options.commitWith;
+    this.#committer = options.committer ?? recordCommitter(this.#redis, options.commitWith);
     this.#lock = options.lock;
     this.#onCommitError = options.onCommitError;
-    // A dedicated connection: a blocking XREADGROUP holds its connection. The
-    // command timeout is the watchdog for a read that a silent reconnect or a
-    // failover left hanging; replies that never come are not re-sent blindly.
-    this.#reader = options.redis.duplicate({
-      commandTimeout: this.#blockMs + 5_000,
-      autoResendUnfulfilledCommands: false,
-      connectionName: `qt:${this.group}:${this.consumer}`,
-    });
-    this.#reader.on('error', (err) => this.#log.debug({ err }, 'reader connection error'));
+    this.#pendingWork = {
+      redis: this.#redis,
+      stream: this.#stream,
+      group: this.group,
+      consumer: this.consumer,
+      readCount: this.#timing.readCount,
+      claimIdleMs: this.#timing.claimIdleMs,
+      log: this.#log,
+      closing: () => this.#closing,
+      handle: async (entry) => {
+        await (await this.#process([entry])).committed;
+      },
+    };
     // After any reconnect, entries a lost reply delivered to us sit in our
     // pending list: read those first.
-    this.#reader.on('ready', () => {
-      this.#ownPendingFirst = true;
+    this.#reader = new BlockingReader(options.redis, {
+      group: this.group,
+      consumer: this.consumer,
+      blockMs: this.#timing.blockMs,
+      log: this.#log,
+      onReady: () => {
+        this.#ownPendingFirst = true;
+      },
     });
   }
 
   /** Creates the group if needed and starts the loop. Resolves once the group exists. */
   async start(): Promise<void> {
     if (this.#loop) return;
-    await this.#ensureGroup(this.#startFrom);
-    // The reader inherits lazyConnect and no offline queue: connect it now, or
-    // its first blocking read fails. A failure here is not fatal; the loop
-    // retries (and ioredis keeps reconnecting).
-    if (this.#reader.status === 'wait') await this.#reader.connect().catch(() => undefined);
+    await this.#ensureGroup(this.#timing.startFrom);
+    await this.#reader.connect();
     this.#loop = this.#run();
   }
 
@@ -206,7 +140,7 @@ export class StreamConsumer {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.#abort.abort();
-      this.#reader.disconnect();
+      this.#reader.close();
       await this.#loop;
     })();
     return this.#closed;
@@ -240,13 +174,14 @@ export class StreamConsumer {
           // Whatever an in-flight read delivered is in our PEL: the replay takes it, in order.
           await reading?.catch(() => []);
           reading = undefined;
-          await this.#replayOwnPending();
+          await replayOwnPending(this.#pendingWork);
           this.#ownPendingFirst = false;
         }
         if (reading === undefined && this.#claimDue()) {
           await committing;
-          await this.#reclaim();
-          this.#lastClaimAt = Date.now();
+          await reclaimIdle(this.#pendingWork);
+          await this.#updateLag();
+          this.#lastClaimAt = this.#now();
         }
         const fresh = await (reading ?? this.#readNew());
         reading = undefined;
@@ -256,8 +191,7 @@ export class StreamConsumer {
           reading.catch(() => undefined); // observed when awaited; never unhandled
         }
         if (fresh.length > 0) {
-          const batch = fresh as Delivery[];
-          for (const entry of batch) entry.deliveries = 1;
+          const batch = fresh.map((entry): Delivery => ({ ...entry, deliveries: 1 }));
           committing = (await this.#process(batch, committing)).committed;
         }
         failures = 0;
@@ -271,7 +205,7 @@ export class StreamConsumer {
           continue;
         }
         failures++;
-        const delay = Math.min(5_000, 100 * 2 ** Math.min(failures, 6));
+        const delay = backoffDelay(LOOP_BACKOFF, failures);
         this.#log.warn({ err, retryInMs: delay }, 'consumer loop error');
         await this.#pause(delay);
       }
@@ -280,99 +214,11 @@ export class StreamConsumer {
   }
 
   #claimDue(): boolean {
-    return Date.now() - this.#lastClaimAt >= this.#claimIntervalMs;
+    return this.#now() - this.#lastClaimAt >= this.#timing.claimIntervalMs;
   }
 
-  async #readNew(): Promise<RawEntry[]> {
-    try {
-      const reply = await this.#reader.xreadgroup(
-        'GROUP',
-        this.group,
-        this.consumer,
-        'COUNT',
-        this.#readCount,
-        'BLOCK',
-        this.#blockMs,
-        'STREAMS',
-        this.#stream,
-        '>',
-      );
-      return parseEntries(reply);
-    } catch (err) {
-      if (!this.#closing && needsNewReaderConnection(err)) {
-        // A read that outlived BLOCK by the watchdog margin sits on a dead
-        // socket; one unblocked by a role change (failover) talks to a
-        // replica. Reconnecting re-resolves the master through Sentinel.
-        this.#log.warn({ err: (err as Error).message }, 'blocking read lost; reconnecting the reader');
-        this.#reader.disconnect(true);
-      }
-      throw err;
-    }
-  }
-
-  /**
-   * Handles our own pending entries, oldest first, before anything new.
-   *
-   * The PEL is listed with XPENDING, which has no side effects, and each entry
-   * is XCLAIMed (raising its delivery count) only right before its attempt.
-   * Re-reading the PEL with XREADGROUP would charge a delivery to every entry
-   * read, so a few crashes would dead-letter entries never even attempted.
-   */
-  async #replayOwnPending(): Promise<void> {
-    let start = '-';
-    while (!this.#closing) {
-      const rows = (await this.#redis.xpending(
-        this.#stream,
-        this.group,
-        start,
-        '+',
-        this.#readCount,
-        this.consumer,
-      )) as [string, string, number, number][];
-      if (rows.length === 0) return;
-      for (const [id, , , count] of rows) {
-        if (this.#closing) return;
-        const claimed = (await this.#redis.xclaim(this.#stream, this.group, this.consumer, 0, id)) as [
-          string,
-          string[],
-        ][];
-        const fields = claimed[0]?.[1] ?? null;
-        await (await this.#process([{ id, fields, deliveries: Number(count) + 1 }])).committed;
-      }
-      start = `(${(rows.at(-1) as [string, ...unknown[]])[0]}`;
-    }
-  }
-
-  /**
-   * Takes over entries that other (dead) consumers left idle past
-   * claimIdleMs. JUSTID moves ownership without charging a delivery; the
-   * replay then charges each one as it is attempted.
-   */
-  async #reclaim(): Promise<void> {
-    let cursor = '0-0';
-    let claimed = 0;
-    do {
-      const [next, ids, deleted] = (await this.#redis.xautoclaim(
-        this.#stream,
-        this.group,
-        this.consumer,
-        this.#claimIdleMs,
-        cursor,
-        'COUNT',
-        this.#readCount,
-        'JUSTID',
-      )) as [string, string[], string[]?];
-      cursor = next;
-      claimed += ids.length;
-      if (deleted && deleted.length > 0) {
-        this.#log.warn({ entries: deleted }, 'pending entries were trimmed before they were processed');
-      }
-    } while (cursor !== '0-0' && !this.#closing);
-    if (claimed > 0) {
-      this.#log.info({ entries: claimed }, 'reclaimed idle entries');
-      await this.#replayOwnPending();
-    }
-    await this.#updateLag();
+  #readNew(): Promise<RawEntry[]> {
+    return this.#reader.read(this.#stream, this.#timing.readCount);
   }
 
   /**
@@ -381,7 +227,6 @@ export class StreamConsumer {
    * batch; `previousCommit` must succeed before this batch is handled.
    */
   async #process(batch: Delivery[], previousCommit?: Promise<void>): Promise<{ committed: Promise<void> }> {
-    const acks: Ack[] = [];
     const decoded = batch.map((entry) => {
       if (entry.fields === null) return { entry, error: 'entry was deleted from the stream' };
       try {
@@ -393,10 +238,17 @@ export class StreamConsumer {
     // The seen-check is sent now, behind the previous commit; nothing is
     // handled until that commit is confirmed, or a failed commit could let
     // this batch overtake the one before it.
-    const [seen] = await Promise.all([this.#seen(decoded.flatMap((d) => (d.event ? [d.event] : []))), previousCommit]);
+    const [seen] = await Promise.all([
+      alreadyProcessed(
+        this.#redis,
+        this.#keys.groupSeqs(this.topic, this.group),
+        decoded.flatMap((d) => (d.event ? [d.event] : [])),
+      ),
+      previousCommit,
+    ]);
     const release = await this.#lock?.acquire();
     try {
-      const { committed } = await this.#handleBatch(decoded, seen, acks);
+      const { committed } = await this.#handleBatch(decoded, seen);
       if (release) committed.then(release, release);
       return { committed };
     } catch (err) {
@@ -408,8 +260,8 @@ export class StreamConsumer {
   async #handleBatch(
     decoded: { entry: Delivery; event?: Envelope; error?: string }[],
     seen: Set<string>,
-    acks: Ack[],
   ): Promise<{ committed: Promise<void> }> {
+    const acks: Ack[] = [];
     const doneHere = new Set<string>();
     for (const item of decoded) {
       if (this.#closing) break;
@@ -420,7 +272,7 @@ export class StreamConsumer {
         continue;
       }
       const event = item.event;
-      const key = `${event.producer}#${event.seq}`;
+      const key = eventKey(event);
       if (seen.has(key) || doneHere.has(key)) {
         this.#count.duplicate.inc();
         this.#log.debug({ id: entry.id, producer: event.producer, seq: event.seq }, 'duplicate acked');
@@ -447,8 +299,9 @@ export class StreamConsumer {
 
   /** Runs the handler until it succeeds, the entry is dead-lettered, or we are closing. */
   async #handle(entry: Delivery, event: Envelope, acks: Ack[]): Promise<'handled' | 'dead' | 'stopped' | 'gone'> {
+    const { maxDeliveries, retryDelayMs } = this.#timing;
     let deliveries = entry.deliveries;
-    if (deliveries > this.#maxDeliveries) {
+    if (deliveries > maxDeliveries) {
       await this.#deadLetter(entry, deliveries, 'max_deliveries', `delivered ${deliveries} times without success`);
       return 'dead';
     }
@@ -463,7 +316,7 @@ export class StreamConsumer {
         return 'handled';
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
-        if (deliveries >= this.#maxDeliveries) {
+        if (deliveries >= maxDeliveries) {
           await this.#deadLetter(entry, deliveries, 'max_deliveries', message);
           return 'dead';
         }
@@ -471,7 +324,7 @@ export class StreamConsumer {
         this.#log.warn({ id: entry.id, type: event.type, deliveries, err }, 'handler failed; will redeliver');
         // Make what was handled before this entry durable before waiting.
         await this.#commit(acks.splice(0));
-        await this.#pause(this.#retryDelayMs);
+        await this.#pause(retryDelayMs);
         if (this.#closing) return 'stopped';
         const claimed = await this.#redis.xclaim(this.#stream, this.group, this.consumer, 0, entry.id);
         if (claimed.length === 0) return 'gone'; // acked or trimmed meanwhile: nothing to redeliver
@@ -480,56 +333,24 @@ export class StreamConsumer {
     }
   }
 
-  async #seen(events: Envelope[]): Promise<Set<string>> {
-    const out = new Set<string>();
-    if (events.length === 0) return out;
-    const args: (string | number)[] = [events.length];
-    for (const e of events) args.push(e.producer, e.seq);
-    const flags = await this.#redis.qtSeen(this.#keys.groupSeqs(this.topic, this.group), ...args);
-    events.forEach((e, i) => {
-      if (Number(flags[i]) === 1) out.add(`${e.producer}#${e.seq}`);
-    });
-    return out;
-  }
-
+  /** Commits acks (and what the committer adds); reports gaps. A failure is passed on, and to onCommitError. */
   async #commit(acks: Ack[]): Promise<void> {
+    if (acks.length === 0) return;
+    let flat: readonly unknown[];
     try {
-      await this.#commitOnce(acks);
+      flat = await this.#committer({
+        stream: this.#stream,
+        groupSeqs: this.#keys.groupSeqs(this.topic, this.group),
+        group: this.group,
+        acks,
+        handled: acks.flatMap((a) => (a.handled ? [a.handled] : [])),
+      });
     } catch (err) {
       this.#onCommitError?.(err);
       throw err;
     }
-  }
-
-  async #commitOnce(acks: Ack[]): Promise<void> {
-    if (acks.length === 0) return;
-    const args: (string | number)[] = [this.group, acks.length];
-    for (const a of acks) args.push(a.entryId, a.producer, a.seq);
-    const stream = this.#stream;
-    const groupSeqs = this.#keys.groupSeqs(this.topic, this.group);
-    const handled = acks.flatMap((a) => (a.handled ? [a.handled] : []));
-    const extra = this.#commitWith && handled.length > 0 ? this.#commitWith(handled) : [];
-    let gaps: (string | number)[];
-    if (extra.length === 0) {
-      gaps = await this.#redis.qtCommit(stream, groupSeqs, ...args);
-    } else {
-      const tx = this.#redis.multi().qtCommit(stream, groupSeqs, ...args);
-      for (const [name, ...cmdArgs] of extra) tx.call(name, ...cmdArgs);
-      const results = await tx.exec();
-      if (!results) throw new Error('commit transaction was discarded');
-      const failed = results.find(([err]) => err);
-      if (failed) throw failed[0];
-      gaps = results[0]?.[1] as (string | number)[];
-    }
-    for (let i = 0; i + 3 < gaps.length; i += 4) {
-      const gap: SequenceGap = {
-        topic: this.topic,
-        group: this.group,
-        producer: String(gaps[i]),
-        missing: Number(gaps[i + 1]),
-        afterSeq: Number(gaps[i + 2]),
-        seenSeq: Number(gaps[i + 3]),
-      };
+    for (const raw of parseGaps(flat)) {
+      const gap: SequenceGap = { topic: this.topic, group: this.group, ...raw };
       this.#metrics.gaps.inc({ topic: this.topic, group: this.group }, gap.missing);
       this.#log.error({ ...gap }, 'sequence gap: events of this producer are missing');
       this.#onGap?.(gap);
@@ -569,10 +390,4 @@ export class StreamConsumer {
       // aborted by close()
     }
   }
-}
-
-/** Errors after which the blocking reader's connection cannot be trusted. */
-export function needsNewReaderConnection(err: unknown): boolean {
-  const message = err instanceof Error ? err.message : '';
-  return /^(UNBLOCKED|READONLY|LOADING|MASTERDOWN)|Command timed out/.test(message);
 }

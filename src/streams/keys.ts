@@ -14,6 +14,7 @@ import { KEY_PART_PATTERN } from '../events/names.js';
  * | `dlq()` | `qt:stream:{dlq}` | stream of dead letters |
  * | `gaps(topic)` | `qt:gaps:{topic}` | hash producer → seq gaps seen on append |
  * | `actorSnapshot(actor)` | `qt:actor:{actor}:snapshot` | an actor's persisted snapshot (JSON) |
+ * | `actorVersion(actor)` | `qt:actor:{actor}:version` | commits of an actor so far: the fence against a second live host |
  * | `projection(name)` | `qt:projection:{name}` | a read model other services check (JSON), e.g. the ESS state |
  * | `setting(name)` | `qt:setting:{name}` | an operator-changed setting (JSON), e.g. the risk policy |
  * | `venueLimits(venue)` | `qt:venue:{venue}:limits` | hash: a venue's request-weight / order-count budget and ban, shared by every process |
@@ -26,6 +27,7 @@ export interface Keys {
   dlq(): string;
   gaps(topic: string): string;
   actorSnapshot(actor: string): string;
+  actorVersion(actor: string): string;
   projection(name: string): string;
   setting(name: string): string;
   venueLimits(venue: string): string;
@@ -66,6 +68,7 @@ export function createKeys(prefix: string): Keys {
     projection: (name: string) => `${prefix}:projection:{${assertKeyPart('projection', name)}}`,
     venueLimits: (venue: string) => `${prefix}:venue:{${assertKeyPart('venue', venue)}}:limits`,
     actorSnapshot: (actor: string) => `${prefix}:actor:{${assertKeyPart('actor', actor)}}:snapshot`,
+    actorVersion: (actor: string) => `${prefix}:actor:{${assertKeyPart('actor', actor)}}:version`,
     streamPattern: () => `${streamHead}{*}`,
     topicOfStream: (key: string) => {
       if (!key.startsWith(streamHead)) return undefined;

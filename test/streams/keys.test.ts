@@ -29,6 +29,11 @@ test('gaps(topic) shares the topic hash tag', (t) => {
   t.is(hashTag(keys.gaps('market')), hashTag(keys.stream('market')));
 });
 
+test('actorVersion(actor) shares the actor tag with its snapshot', (t) => {
+  t.is(keys.actorVersion('risk-safety'), 'qt:actor:{risk-safety}:version');
+  t.throws(() => keys.actorVersion('a b'), { code: 'QT_KEY_PART_INVALID' } as never);
+});
+
 test('actorSnapshot(actor) is one key per actor, tagged by the actor', (t) => {
   t.is(keys.actorSnapshot('risk-safety'), 'qt:actor:{risk-safety}:snapshot');
   t.throws(() => keys.actorSnapshot('a:b'), { code: 'QT_KEY_PART_INVALID' } as never);

@@ -3,15 +3,19 @@ import type { Redis } from 'ioredis';
 import { Counter, Registry } from 'prom-client';
 import { z } from 'zod';
 import type { Config } from '../../config/load.js';
+import { currentCorrelationId } from '../../correlation.js';
+import { QtError } from '../../errors.js';
 import type { EssState } from '../../events/catalog.js';
 import type { AdminGuard } from '../../http/auth.js';
 import { type Logger, silentLogger } from '../../log.js';
 import { perRegistry } from '../../metrics.js';
 import type { Keys } from '../../streams/keys.js';
 import { ActorHost, type ActorSpec } from '../host.js';
+import { ACTOR_TOPICS } from '../services.js';
 import { toEssEvents } from './ess-events.js';
 import { createEssMachine, type EssMachine } from './ess-machine.js';
 import { type EssResetResult, takeEssOutbox } from './ess-outbox.js';
+import { essProjection } from './ess-projection.js';
 
 const essMetrics = perRegistry((registry) => ({
   trips: new Counter({
@@ -23,26 +27,6 @@ const essMetrics = perRegistry((registry) => ({
 
 /** How often the ESS is told the time, so a cooldown ends without market traffic. */
 export const ESS_CLOCK_MS = 1_000;
-
-/** The ESS as other services see it: the projection at `keys.projection('ess')`. */
-export const EssProjectionSchema = z.object({
-  state: z.enum(['armed', 'reducing', 'tripped', 'awaitingReset']),
-  cooldownUntil: z.iso.datetime().nullable(),
-  updatedAt: z.iso.datetime(),
-});
-export type EssProjection = z.infer<typeof EssProjectionSchema>;
-
-/** Parses the stored ESS projection; undefined when it is not valid JSON of that shape. */
-export function parseEssProjection(raw: string): EssProjection | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch {
-    return undefined;
-  }
-  const parsed = EssProjectionSchema.safeParse(json);
-  return parsed.success ? parsed.data : undefined;
-}
 
 /** The body of `POST /ess/trip` and `POST /ess/reset`. */
 export const EssCommandBodySchema = z.object({
@@ -59,7 +43,7 @@ export interface EssStatus {
 }
 
 /**
- * The Emergency Stop System, hosted (DESIGN §7): the pure ESS machine run by
+ * The Emergency Stop System, hosted (docs/architecture.md §9): the pure ESS machine run by
  * an ActorHost on `market`, `portfolio` and `health`, told the time every
  * second, with its state projected to a Redis key in the same commit as its
  * snapshot, and operator trip/reset over authenticated HTTP.
@@ -88,17 +72,12 @@ export class EssService {
     const spec: ActorSpec<EssMachine> = {
       name: 'ess',
       machine,
-      topics: ['market', 'portfolio', 'health'],
+      topics: ACTOR_TOPICS.ess,
       toEvents: toEssEvents,
       takeOutputs: (actor) => takeEssOutbox(actor).publish,
       project: (snapshot) => {
-        const projection: EssProjection = {
-          state: snapshot.value as EssState,
-          cooldownUntil:
-            snapshot.context.cooldownUntil === null ? null : new Date(snapshot.context.cooldownUntil).toISOString(),
-          updatedAt: new Date(this.#now()).toISOString(),
-        };
-        return [['SET', keys.projection('ess'), JSON.stringify(projection)]];
+        const projection = essProjection(snapshot.value as EssState, snapshot.context.cooldownUntil, this.#now());
+        return [{ key: keys.projection('ess'), value: JSON.stringify(projection) }];
       },
     };
     this.host = new ActorHost({
@@ -151,7 +130,9 @@ export class EssService {
       correlationId ? { correlationId } : {},
     );
     const answer = snap.context.lastReset;
-    if (!answer || answer.requestId !== requestId) throw new Error('the ESS did not answer the reset');
+    if (!answer || answer.requestId !== requestId) {
+      throw new QtError('QT_INVARIANT_BROKEN', 'the ESS did not answer the reset', { details: { requestId } });
+    }
     return answer;
   }
 
@@ -165,7 +146,7 @@ export class EssService {
         if (!body.success) {
           return reply.code(400).send({ error: 'invalid_body', issues: body.error.issues });
         }
-        const correlationId = String(reply.getHeader('x-correlation-id') ?? '') || undefined;
+        const correlationId = currentCorrelationId();
         if (kind === 'trip') {
           this.#log.warn({ operator: body.data.operator, reason: body.data.reason }, 'ESS tripped by an operator');
           return reply.send(await this.trip(body.data.operator, body.data.reason, correlationId));

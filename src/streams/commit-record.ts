@@ -1,0 +1,83 @@
+import type { Redis } from 'ioredis';
+import { QtError } from '../errors.js';
+import type { Envelope } from '../events/envelope.js';
+
+/** One Redis command, as `[name, ...args]`, run inside the ack transaction. */
+export type CommitCommand = readonly [name: string, ...args: (string | number | Buffer)[]];
+
+/** An entry ready to ack; `handled` is set when its handler ran (not for duplicates and dead letters). */
+export interface Ack {
+  readonly entryId: string;
+  /** '' for an entry that was not a valid envelope: acked, nothing recorded. */
+  readonly producer: string;
+  readonly seq: number;
+  readonly handled?: Envelope;
+}
+
+/** What one commit covers: a group's acks on a topic stream. */
+export interface CommitBatch {
+  readonly stream: string;
+  readonly groupSeqs: string;
+  readonly group: string;
+  readonly acks: readonly Ack[];
+  /** The events whose handlers ran, in order. */
+  readonly handled: readonly Envelope[];
+}
+
+/**
+ * Writes a batch's commit: XACK plus the group's processed-record (the
+ * commit-record part of COMMIT_LUA, `commitRecordArgs`), and anything that
+ * must land with it. Resolves with the raw gap list of the record script.
+ */
+export type Committer = (batch: CommitBatch) => Promise<readonly unknown[]>;
+
+/** The record script's arguments after its keys: group, n, then n × (entryId, producer, seq). */
+export function commitRecordArgs(group: string, acks: readonly Ack[]): (string | number)[] {
+  const args: (string | number)[] = [group, acks.length];
+  for (const a of acks) args.push(a.entryId, a.producer, a.seq);
+  return args;
+}
+
+/** A gap reported by the record script, before it is attributed to a topic and group. */
+export interface RawGap {
+  readonly producer: string;
+  readonly missing: number;
+  readonly afterSeq: number;
+  readonly seenSeq: number;
+}
+
+/** Reads the record script's flat gap list: producer, missing, lowBefore, seq, ... */
+export function parseGaps(flat: readonly unknown[]): RawGap[] {
+  const gaps: RawGap[] = [];
+  for (let i = 0; i + 3 < flat.length; i += 4) {
+    gaps.push({
+      producer: String(flat[i]),
+      missing: Number(flat[i + 1]),
+      afterSeq: Number(flat[i + 2]),
+      seenSeq: Number(flat[i + 3]),
+    });
+  }
+  return gaps;
+}
+
+/**
+ * The default committer: the record script alone, or inside MULTI/EXEC with
+ * the extra commands `commitWith` gives for the handled events.
+ */
+export function recordCommitter(
+  redis: Redis,
+  commitWith?: (handled: readonly Envelope[]) => readonly CommitCommand[],
+): Committer {
+  return async (batch) => {
+    const args = commitRecordArgs(batch.group, batch.acks);
+    const extra = commitWith && batch.handled.length > 0 ? commitWith(batch.handled) : [];
+    if (extra.length === 0) return redis.qtCommit(batch.stream, batch.groupSeqs, ...args);
+    const tx = redis.multi().qtCommit(batch.stream, batch.groupSeqs, ...args);
+    for (const [name, ...cmdArgs] of extra) tx.call(name, ...cmdArgs);
+    const results = await tx.exec();
+    if (!results) throw new QtError('QT_COMMIT_FAILED', 'commit transaction was discarded');
+    const failed = results.find(([err]) => err);
+    if (failed) throw failed[0];
+    return results[0]?.[1] as unknown[];
+  };
+}
