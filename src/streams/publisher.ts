@@ -1,32 +1,20 @@
 import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
-import { z } from 'zod';
 import { DEFAULT_PUBLISH_BATCH } from '../config/schema.js';
-import { currentCorrelationId } from '../correlation.js';
 import { isQtError, QtError } from '../errors.js';
-import {
-  EVENT_CATALOG,
-  EVENT_SCHEMA_VERSION,
-  type EventData,
-  type EventType,
-  isEventType,
-  topicOf,
-} from '../events/catalog.js';
+import { type EventData, type EventType, topicOf } from '../events/catalog.js';
 import type { Envelope } from '../events/envelope.js';
 import { type Logger, silentLogger } from '../log.js';
 import { type Appender, appendBatch } from './append.js';
+import { type DraftEnvelope, draftEnvelope, isoClock, type PublishOptions } from './draft-envelope.js';
 import type { EventBuffer } from './event-buffer.js';
 import { assertKeyPart, type Keys } from './keys.js';
 import type { BacklogProgress, LaneHandoff } from './lane-handoff.js';
 import { type BusMetrics, busMetrics } from './metrics.js';
 import { RedisLink } from './redis-link.js';
 
-/** Who an event is caused by: carried from the event or request being handled. */
-export interface PublishOptions {
-  readonly correlationId?: string | undefined;
-  readonly causationId?: string | undefined;
-}
+export type { PublishOptions } from './draft-envelope.js';
 
 /** What `publish()` resolves with. */
 export interface Published<T extends EventType = EventType> {
@@ -85,7 +73,7 @@ export interface RedisPublisherOptions {
 interface Pending {
   readonly type: EventType;
   /** Ours until resolved: the seq is set on it when one is assigned. */
-  readonly envelope: Omit<Envelope, 'seq'> & { seq?: number };
+  readonly envelope: DraftEnvelope;
   readonly resolve: (p: Published) => void;
   readonly reject: (err: unknown) => void;
 }
@@ -109,8 +97,6 @@ interface Lane {
   running: Promise<void> | undefined;
 }
 
-const CausalIdSchema = z.string().min(1).max(128).optional();
-
 /**
  * The publisher. Each topic is a lane with at most one batch in flight:
  * publishes made meanwhile form the next batch (one Lua call), so a lone
@@ -129,11 +115,9 @@ export class RedisPublisher implements Publisher, LaneHandoff {
   readonly #batchSize: number;
   readonly #log: Logger;
   readonly #metrics: BusMetrics;
-  readonly #now: (() => Date) | undefined;
+  readonly #isoNow: () => string;
   readonly #lanes = new Map<string, Lane>();
   readonly #parkedListeners = new Set<(topic: string) => void>();
-  #isoMs = -1;
-  #iso = '';
   #closing: Promise<void> | undefined;
 
   constructor(options: RedisPublisherOptions) {
@@ -153,7 +137,7 @@ export class RedisPublisher implements Publisher, LaneHandoff {
     this.#batchSize = options.batchSize ?? DEFAULT_PUBLISH_BATCH;
     this.#log = options.log ?? silentLogger;
     this.#metrics = busMetrics(options.registry ?? new Registry());
-    this.#now = options.now;
+    this.#isoNow = isoClock(options.now);
     // Topics with rows left from an earlier run stay buffered until drained.
     for (const topic of this.#buffer?.topicsWithBacklog() ?? []) this.#lane(topic).mode = 'buffered';
   }
@@ -172,34 +156,16 @@ export class RedisPublisher implements Publisher, LaneHandoff {
     if (this.#closing) {
       return Promise.reject(new QtError('QT_PUBLISHER_CLOSED', 'publisher is closed'));
     }
-    if (!isEventType(type)) {
-      return Promise.reject(new QtError('QT_UNKNOWN_EVENT_TYPE', `unknown event type "${String(type)}"`));
+    let envelope: DraftEnvelope;
+    try {
+      envelope = draftEnvelope(type, data, options, {
+        source: this.#source,
+        producer: this.#appender.producer,
+        time: this.#isoNow(),
+      });
+    } catch (err) {
+      return Promise.reject(err);
     }
-    const parsed = EVENT_CATALOG[type].safeParse(data);
-    const ids = CausalIdSchema.safeParse(options.correlationId);
-    const cause = CausalIdSchema.safeParse(options.causationId);
-    if (!parsed.success || !ids.success || !cause.success) {
-      const error = parsed.error ?? ids.error ?? cause.error;
-      return Promise.reject(
-        new QtError('QT_ENVELOPE_INVALID', `invalid ${type}: ${error ? z.prettifyError(error) : 'bad ids'}`, {
-          details: { issues: error?.issues },
-        }),
-      );
-    }
-    const id = uuidv7();
-    // Without an explicit id, the request or event being handled names the correlation.
-    const correlationId = options.correlationId ?? currentCorrelationId() ?? id;
-    const envelope = {
-      id,
-      type,
-      source: this.#source,
-      producer: this.#appender.producer,
-      time: this.#isoNow(),
-      correlationId,
-      ...(options.causationId === undefined ? {} : { causationId: options.causationId }),
-      version: EVENT_SCHEMA_VERSION,
-      data: parsed.data,
-    } as Omit<Envelope, 'seq'>;
     const lane = this.#lane(topicOf(type));
     return new Promise<Published<T>>((resolve, reject) => {
       lane.queue.push({
@@ -275,17 +241,6 @@ export class RedisPublisher implements Publisher, LaneHandoff {
     if (!lane?.holding) return;
     lane.holding = false;
     if (lane.queue.length > 0) this.#kick(lane);
-  }
-
-  /** The event time; formatting a date is costly, so it is reused within a millisecond. */
-  #isoNow(): string {
-    if (this.#now) return this.#now().toISOString();
-    const ms = Date.now();
-    if (ms !== this.#isoMs) {
-      this.#isoMs = ms;
-      this.#iso = new Date(ms).toISOString();
-    }
-    return this.#iso;
   }
 
   #lane(topic: string): Lane {
