@@ -73,7 +73,7 @@ function parseSettings(options: DiskBufferOptions): Settings {
 }
 
 /**
- * The durable SQLite disk buffer of one producer process (DESIGN §4): events
+ * The durable SQLite disk buffer of one producer process (docs/architecture.md §6): events
  * the publisher could not hand to Redis are parked here in append order and
  * replayed oldest-first by the drainer.
  *

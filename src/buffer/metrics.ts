@@ -6,7 +6,7 @@ export interface BufferGaugeSource {
   gaugeValues(): { rows: number; bytes: number; oldestAgeMs: number | undefined };
 }
 
-/** The disk buffer's Prometheus metrics (DESIGN §4, §10). */
+/** The disk buffer's Prometheus metrics (docs/architecture.md §6.7). */
 export interface BufferMetrics {
   readonly appends: Counter;
   /** Open buffers whose state the gauges sum at scrape time. */

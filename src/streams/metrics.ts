@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { perRegistry } from '../metrics.js';
 
-/** The event bus's Prometheus metrics (names from DESIGN §10). */
+/** The event bus's Prometheus metrics (names in docs/architecture.md §13). */
 export interface BusMetrics {
   readonly published: Counter<'topic' | 'outcome'>;
   readonly consumed: Counter<'topic' | 'group' | 'outcome'>;

@@ -12,12 +12,12 @@ import { isQtError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
 import { perRegistry } from '../metrics.js';
 
-/** Consecutive failures that open the circuit (DESIGN §5). */
+/** Consecutive failures that open the circuit (docs/architecture.md §7.3). */
 export const DEFAULT_BREAKER_THRESHOLD = 3;
-/** How long the circuit stays open before one trial call (DESIGN §5). */
+/** How long the circuit stays open before one trial call (docs/architecture.md §7.3). */
 export const DEFAULT_HALF_OPEN_AFTER_MS = 60_000;
 
-/** What `healthCheck()` reports about Redis (DESIGN §5, §9). */
+/** What `healthCheck()` reports about Redis (docs/architecture.md §7.6, §12). */
 export interface RedisHealth {
   readonly status: 'OK' | 'DEGRADED' | 'DOWN';
   readonly latencyMs: number | undefined;
@@ -34,7 +34,7 @@ export interface RedisHealth {
 export interface RedisLinkOptions {
   readonly breakerThreshold?: number;
   readonly halfOpenAfterMs?: number;
-  /** Latency above this makes healthCheck() DEGRADED (DESIGN §9: 100 ms for Redis). */
+  /** Latency above this makes healthCheck() DEGRADED (docs/architecture.md §12: 100 ms for Redis). */
   readonly slowMs?: number;
   readonly log?: Logger;
   readonly registry?: Registry;
