@@ -28,7 +28,7 @@ const THROUGHPUT_CONCURRENCY = 256;
 const REPLAY_EVENTS = 200_000;
 
 /**
- * The disk buffer (DESIGN §13: append p99 < 5 ms and ≥ 50k events/s with
+ * The disk buffer (docs/architecture.md §15: append p99 < 5 ms and ≥ 50k events/s with
  * `synchronous=FULL`; replay ≥ 100k events/s).
  *
  * - `buffer.append.latency.p50/p99` (ms): `DiskBuffer.append()` of one

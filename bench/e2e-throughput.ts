@@ -29,8 +29,8 @@ const GROUP = 'bench';
 const CONSUMER = 'bench-1';
 
 /**
- * End-to-end throughput: publish → consumer group → handler → ack (DESIGN
- * §13: ≥ 80k events/s).
+ * End-to-end throughput: publish → consumer group → handler → ack (docs/architecture.md
+ * §15: ≥ 80k events/s).
  *
  * A `StreamConsumer` (readCount 512, a handler that only counts) is started
  * and waiting on XREADGROUP; then one `RedisPublisher` publishes 100,000

@@ -11,7 +11,7 @@ const SAMPLES = 200;
 const WARMUP = 20;
 
 /**
- * Emergency stop latency (DESIGN §13: p99 < 5 ms): from the `market.tick`
+ * Emergency stop latency (docs/architecture.md §15: p99 < 5 ms): from the `market.tick`
  * that crosses the flash-crash threshold (a 20 % fall) being published, to
  * `ess.tripped` being durable, i.e. committed to the `ess` stream by the
  * actor host's transaction, seen by a blocking XREAD on another connection.

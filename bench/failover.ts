@@ -34,7 +34,7 @@ const FAILOVER_DEADLINE_MS = 20_000;
 const RESUME_DEADLINE_MS = 30_000;
 
 /**
- * Sentinel failover (DESIGN §13: publishes resume < 5 s after the master
+ * Sentinel failover (docs/architecture.md §15: publishes resume < 5 s after the master
  * dies, 0 lost).
  *
  * Starts its own Sentinel group (1 master, 2 replicas, 3 sentinels, quorum 2,

@@ -8,7 +8,7 @@ const WARMUP_MS = 1_000;
 const DURATION_MS = 5_000;
 
 /**
- * Publish latency at a steady 1,000 events/s (DESIGN §13: p99 < 1 ms).
+ * Publish latency at a steady 1,000 events/s (docs/architecture.md §15: p99 < 1 ms).
  *
  * Measures `RedisPublisher.publish()` of `market.tick` events driven open loop
  * (see {@link runOpenLoop}): publish i is due at t0 + i ms whatever happened to

@@ -16,7 +16,7 @@ const EVENTS = 200_000;
 const TIMEOUT_MS = 60_000;
 
 /**
- * Batched publish throughput (DESIGN §13: ≥ 150k events/s).
+ * Batched publish throughput (docs/architecture.md §15: ≥ 150k events/s).
  *
  * Measures how fast one `RedisPublisher` gets 200,000 `market.tick` events
  * acknowledged: `publish()` is called as fast as possible, 10,000 calls at a

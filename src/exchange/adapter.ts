@@ -1,7 +1,7 @@
 import { QtError } from '../errors.js';
 
 /**
- * The one interface execution talks to a venue through (DESIGN §8). The paper
+ * The one interface execution talks to a venue through (docs/architecture.md §11.3). The paper
  * exchange is the embedded default; the Binance spot adapter is the real one.
  *
  * Contract every adapter keeps:

@@ -56,7 +56,7 @@ export interface StoredTrade {
 }
 
 /**
- * Execution's record of what the venue did (DESIGN §8): every order it
+ * Execution's record of what the venue did (docs/architecture.md §11.3): every order it
  * placed, as last reported, and every fill, in a SQLite file. Writes are
  * idempotent (an order is upserted by client order id, a trade is keyed by
  * venue and trade id), so recording the same venue answer again after a

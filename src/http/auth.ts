@@ -14,7 +14,7 @@ export function bearerMatches(header: string | undefined, token: string): boolea
 }
 
 /**
- * Guards an admin route (DESIGN §11). When it refuses, it has already sent
+ * Guards an admin route (docs/architecture.md §14.2). When it refuses, it has already sent
  * the answer: 404 when no admin token is configured (admin disabled), 401
  * when the request does not carry it. Routes start with
  * `if (!guard(request, reply)) return reply;`.

@@ -1,7 +1,7 @@
 import type { EventBus } from '../streams/event-bus.js';
 import type { DependencyHealth } from './health.js';
 
-/** Latency above which Redis counts as slow (DESIGN §9). */
+/** Latency above which Redis counts as slow (docs/architecture.md §12). */
 export const REDIS_SLOW_MS = 100;
 
 /**

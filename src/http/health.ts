@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** Status of one dependency, as `GET /health` reports it (DESIGN §9). */
+/** Status of one dependency, as `GET /health` reports it (docs/architecture.md §12). */
 export const DependencyHealthSchema = z.object({
   status: z.enum(['OK', 'DEGRADED', 'DOWN']),
   latency_ms: z.number().nonnegative().nullable(),
@@ -9,7 +9,7 @@ export const DependencyHealthSchema = z.object({
 });
 export type DependencyHealth = z.infer<typeof DependencyHealthSchema>;
 
-/** The body of `GET /health` on every service (DESIGN §9). */
+/** The body of `GET /health` on every service (docs/architecture.md §12). */
 export const HealthReportSchema = z.object({
   service: z.string(),
   status: z.enum(['OK', 'DEGRADED', 'DOWN']),

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { perRegistry } from '../metrics.js';
 
-/** HTTP metrics of DESIGN §10, one set per registry. */
+/** HTTP metrics (docs/architecture.md §13), one set per registry. */
 export interface HttpMetrics {
   readonly requests: Counter<'service' | 'method' | 'route' | 'status'>;
   readonly duration: Histogram<'service' | 'method' | 'route'>;

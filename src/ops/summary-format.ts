@@ -1,6 +1,6 @@
 /**
  * The run summary's numbers and its one human line (see RunSummary in
- * summary.ts). Pure, so the line can be tested without Redis.
+ * run-summary.ts). Pure, so the line can be tested without Redis.
  */
 import type { EssState } from '../events/catalog.js';
 

@@ -1,5 +1,5 @@
 /**
- * The actor host's promise (DESIGN §6): a restart never loses or re-applies
+ * The actor host's promise (docs/architecture.md §8.3): a restart never loses or re-applies
  * an event, and never publishes an output twice.
  */
 import { type ChildProcess, spawn } from 'node:child_process';

@@ -1,5 +1,5 @@
 /**
- * Bounded capacity (DESIGN §4): rows and bytes, `reject` fails at once,
+ * Bounded capacity (docs/architecture.md §6.5): rows and bytes, `reject` fails at once,
  * `block` waits for remove() up to its timeout; nothing is ever dropped and
  * a refused append writes nothing.
  */

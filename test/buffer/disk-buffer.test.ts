@@ -1,5 +1,5 @@
 /**
- * The disk buffer store (DESIGN §4): group commit, order, durability across
+ * The disk buffer store (docs/architecture.md §6): group commit, order, durability across
  * reopen, and the backlog / oldest / assignSeqs / remove / maxSeq contract.
  */
 import { existsSync } from 'node:fs';

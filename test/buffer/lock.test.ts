@@ -1,5 +1,5 @@
 /**
- * One process per buffer file (DESIGN §4): a second opener, in another
+ * One process per buffer file (docs/architecture.md §6.2): a second opener, in another
  * process or this one, fails at once with QT_BUFFER_LOCKED naming the file;
  * the OS releases the lock when the holder dies, even by SIGKILL.
  */

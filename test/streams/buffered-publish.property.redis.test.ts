@@ -1,5 +1,5 @@
 /**
- * Model-based property (DESIGN §14): random schedules of publishes, Redis
+ * Model-based property (docs/architecture.md §6, §16): random schedules of publishes, Redis
  * going down and up, and producer crashes. The model is a list: every event
  * whose publish() resolved must end up in the stream exactly once, in publish
  * order, with seqs 1..n and no gap.

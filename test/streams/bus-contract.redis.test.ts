@@ -1,5 +1,5 @@
 /**
- * The event bus contract (DESIGN §3), proven against a real redis-server:
+ * The event bus contract (docs/architecture.md §5), proven against a real redis-server:
  * ordering, ack, redelivery, DLQ, reclaim, duplicates, gaps, NOGROUP, close.
  */
 import { spawn } from 'node:child_process';

@@ -1,5 +1,5 @@
 /**
- * Redis with an ACL user and with TLS, as DESIGN §5 asks (`rediss://`, ACL
+ * Redis with an ACL user and with TLS, as docs/architecture.md §7.4 describes (`rediss://`, ACL
  * user/password in the URL), against real redis-server processes.
  */
 import { execFileSync, spawn } from 'node:child_process';

@@ -1,5 +1,5 @@
 /**
- * The producer side of the crash guarantee (DESIGN §3 delivery contract, §4):
+ * The producer side of the crash guarantee (docs/architecture.md §5, §6):
  * the publishing process itself is SIGKILLed, then started again on the same
  * disk buffer file. Every event must reach the stream exactly once, in
  * per-producer order, with consecutive seqs.

@@ -1,5 +1,5 @@
 /**
- * DESIGN §3.6: a blocking read on a connection that has gone silent is
+ * docs/architecture.md §5.6: a blocking read on a connection that has gone silent is
  * abandoned by the watchdog (BLOCK + 5 s) and re-issued on a fresh
  * connection; nothing is skipped. A silent server is made with CLIENT PAUSE.
  */

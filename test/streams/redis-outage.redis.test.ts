@@ -1,5 +1,5 @@
 /**
- * The headline guarantee (DESIGN §3, §4): Redis is SIGKILLed in the middle of
+ * The headline guarantee (docs/architecture.md §5, §6): Redis is SIGKILLed in the middle of
  * a burst, stays down for seconds while publishing goes on, then comes back.
  * Every event must reach a consumer group exactly once, in publish order.
  */

@@ -1,5 +1,5 @@
 /**
- * REDIS_MIN_REPLICAS_ACK (DESIGN §5): a publish counts as delivered only once
+ * REDIS_MIN_REPLICAS_ACK (docs/architecture.md §7.5): a publish counts as delivered only once
  * WAIT confirms it on enough replicas; otherwise it stays in the disk buffer
  * and is retried. Real master and replica processes.
  */

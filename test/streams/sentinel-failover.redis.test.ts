@@ -1,5 +1,5 @@
 /**
- * DESIGN §3, §5, §13: the Sentinel-managed master is SIGKILLed in the middle
+ * docs/architecture.md §5, §7, §15: the Sentinel-managed master is SIGKILLed in the middle
  * of a steady stream of publishes, Sentinel promotes a replica, and publishing
  * goes on throughout. With REDIS_MIN_REPLICAS_ACK=1 every acknowledged publish
  * is on a replica, so none may be lost: every publish() resolves, the consumer

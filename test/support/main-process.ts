@@ -34,7 +34,7 @@ export function spawnMain(args: string[], env: Record<string, string>): MainProc
 /** A `main` that reported "runtime started", and where its services listen. */
 export interface StartedMain {
   readonly run: MainProcess;
-  /** The port a service's base port (DESIGN §2) is shifted to. */
+  /** The port a service's base port (docs/architecture.md §3) is shifted to. */
   port(base: number): number;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The ensemble: a weighted vote of the strategies (DESIGN §8).
+ * The ensemble: a weighted vote of the strategies (docs/architecture.md §11.2).
  *
  * A side wins only with a strict majority of the TOTAL weight (strategies
  * that hold, or lack data, count against every side); otherwise the ensemble

@@ -1,5 +1,5 @@
 /**
- * Indicator strategies of the ai-engine (DESIGN §8). Each is a pure function
+ * Indicator strategies of the ai-engine (docs/architecture.md §11.2). Each is a pure function
  * of a window of closes (oldest first) that recomputes its indicator from
  * scratch with `trading-signals`, so callers only ever keep plain numbers
  * (the actor's context stays JSON-serialisable).

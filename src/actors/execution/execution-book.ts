@@ -1,5 +1,5 @@
 /**
- * Execution's book as pure data and a pure reducer (DESIGN §8): the orders it
+ * Execution's book as pure data and a pure reducer (docs/architecture.md §11.3): the orders it
  * is working at the venue, the positions its fills made, the last prices and
  * the ESS state. The machine (`execution-machine.ts`) applies
  * {@link reduceExecution}; the order runner performs the venue calls the book

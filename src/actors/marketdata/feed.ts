@@ -1,5 +1,5 @@
 /**
- * The market-data feed contract (DESIGN §8). Every source — the seeded
+ * The market-data feed contract (docs/architecture.md §11.1). Every source — the seeded
  * synthetic walk, CSV replay, and later a live exchange adapter — implements
  * {@link MarketFeed}, so the marketdata service can turn ticks into
  * `market.tick` events without knowing where they come from.

@@ -74,7 +74,7 @@ export class MarketDataService {
     );
   }
 
-  /** The flash-crash scenario hook (DESIGN §8); refused unless the feed supports it. */
+  /** The flash-crash scenario hook (docs/architecture.md §11.1); refused unless the feed supports it. */
   injectFlashCrash(symbol: string, drop: number): boolean {
     const feed = this.#feed as Partial<CrashableFeed>;
     if (typeof feed.injectFlashCrash !== 'function') return false;

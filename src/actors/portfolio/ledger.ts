@@ -1,5 +1,5 @@
 /**
- * Pure portfolio accounting (DESIGN §8, portfolio-intelligence): a `Book` of
+ * Pure portfolio accounting (portfolio-intelligence, docs/architecture.md §11.4): a `Book` of
  * cash and signed positions, updated by fills and marks, and its valuation.
  *
  * Policies:

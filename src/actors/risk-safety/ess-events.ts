@@ -12,7 +12,7 @@ import { type EssTriggerSchema, EVENT_CATALOG } from '../../events/catalog.js';
 import type { Envelope } from '../../events/envelope.js';
 
 /**
- * The Emergency Stop System's edge (DESIGN §7): its configuration and the
+ * The Emergency Stop System's edge (docs/architecture.md §9): its configuration and the
  * events its machine accepts. Every input event carries `at` (epoch ms), the
  * only notion of time the machine has.
  */

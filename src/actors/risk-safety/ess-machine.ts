@@ -21,7 +21,7 @@ import {
 } from './ess-outbox.js';
 
 /**
- * The Emergency Stop System as a pure XState machine (DESIGN §7):
+ * The Emergency Stop System as a pure XState machine (docs/architecture.md §9):
  *
  *   armed ──soft drawdown──▶ reducing ──RESET──▶ armed
  *   armed | reducing | awaitingReset ──trip──▶ tripped ──cooldown over──▶ awaitingReset ──RESET──▶ armed

@@ -17,7 +17,7 @@ export type GateRejectReason = 'TRADING_HALTED' | 'REDUCE_ONLY';
 const ALLOWED: GateResult = Object.freeze({ allowed: true });
 
 /**
- * The first pre-trade check (DESIGN §7): whether the ESS state lets an order
+ * The first pre-trade check (docs/architecture.md §10): whether the ESS state lets an order
  * through. `armed` allows everything; `reducing` only reduce-only orders;
  * `tripped` and `awaitingReset` only reduce-only emergency exits, since the
  * ESS is not armed again before an operator's RESET. Pure.

@@ -38,7 +38,7 @@ export type PreTradeResult =
   | { readonly rejected: EventData<'order.rejected'> };
 
 /**
- * The pre-trade checks (DESIGN §7): turns a signal into an approved market
+ * The pre-trade checks (docs/architecture.md §10): turns a signal into an approved market
  * order or a rejection with a reason code. Pure: no I/O, no clock.
  *
  * The order is a market order sized to `policy.orderNotional × m` at the

@@ -1,5 +1,5 @@
 /**
- * Sizing policies (DESIGN §8, rl-training): how much of the risk policy's
+ * Sizing policies (rl-training, docs/architecture.md §11.5): how much of the risk policy's
  * `orderNotional` a signal gets, as a multiplier of it. A model is plain
  * JSON, so it travels in `model.promoted` and lives in actor snapshots.
  * Everything here is pure and deterministic: the machines that use it stay

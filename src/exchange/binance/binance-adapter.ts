@@ -25,7 +25,7 @@ import { toDecimalString } from './signing.js';
 const FINAL = new Set(['filled', 'cancelled', 'rejected', 'expired']);
 
 /**
- * The Binance spot {@link ExchangeAdapter} (DESIGN §8): signed REST against
+ * The Binance spot {@link ExchangeAdapter} (docs/architecture.md §11.3): signed REST against
  * mainnet or testnet, with Binance's rate-limit, ban and unknown-outcome
  * rules. The request budget and bans live in Redis (`keys.venueLimits(venue)`)
  * so every process sharing the IP keeps to one budget.

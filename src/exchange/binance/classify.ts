@@ -4,7 +4,7 @@ import { BinanceErrorBodySchema } from './mapping.js';
 
 /**
  * Turns what Binance answered (or failed to) into a {@link VenueError} whose
- * kind says what is known about the request's fate. The rules are DESIGN §8's;
+ * kind says what is known about the request's fate. The rules are those of docs/architecture.md §11.3;
  * `docs/binance.md` has the table.
  */
 

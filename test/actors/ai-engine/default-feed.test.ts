@@ -1,5 +1,5 @@
 /**
- * The ai-engine on the feed `npm start` runs (DESIGN §8): the default
+ * The ai-engine on the feed `npm start` runs (docs/architecture.md §11.2): the default
  * synthetic feed (seed, symbols and rate from the config defaults) drives the
  * pure machine for ten simulated minutes, the way the marketdata service
  * does, and the signals must be a modest, two-sided stream with some

@@ -1,5 +1,5 @@
 /**
- * The ai-engine strategies and the ensemble vote (DESIGN §8): each momentum
+ * The ai-engine strategies and the ensemble vote (docs/architecture.md §11.2): each momentum
  * member on rising, falling, flat and too-short series, and the
  * weighted-majority rule.
  */

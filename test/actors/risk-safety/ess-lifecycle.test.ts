@@ -1,5 +1,5 @@
 /**
- * The ESS lifecycle (DESIGN §7): cooldown, RESET (refused or accepted),
+ * The ESS lifecycle (docs/architecture.md §9.1): cooldown, RESET (refused or accepted),
  * re-trips, and the outbox the host publishes from.
  */
 import test from 'ava';

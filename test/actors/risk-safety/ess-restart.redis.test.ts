@@ -1,5 +1,5 @@
 /**
- * The ESS across a SIGKILL (DESIGN §7, issue "after any restart the ESS comes
+ * The ESS across a SIGKILL (docs/architecture.md §9.5: "after any restart the ESS comes
  * back in the state it was in, with its remaining cooldown"), and its HTTP
  * commands: authenticated, validated, audited as events. Real main processes,
  * real Redis.

@@ -1,5 +1,5 @@
 /**
- * Each ESS trigger (DESIGN §7), driven only by the `at` the events carry:
+ * Each ESS trigger (docs/architecture.md §9.2), driven only by the `at` the events carry:
  * drawdown soft/hard, flash crash, daily loss, health CRITICAL duration, manual.
  */
 import test from 'ava';

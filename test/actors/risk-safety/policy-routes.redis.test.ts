@@ -1,5 +1,5 @@
 /**
- * `GET /policy` and `PUT /policy` (DESIGN §7): authenticated, validated, a
+ * `GET /policy` and `PUT /policy` (docs/architecture.md §10): authenticated, validated, a
  * refused request changes nothing, and an accepted one is stored in Redis and
  * audited as `risk.policy_updated` on the `risk` stream.
  */

@@ -1,5 +1,5 @@
 /**
- * The risk policy schema and its store in real Redis (DESIGN §7): defaults
+ * The risk policy schema and its store in real Redis (docs/architecture.md §10): defaults
  * when absent, round trips, and a corrupt stored value is an error naming the
  * key rather than a silent fallback to defaults.
  */

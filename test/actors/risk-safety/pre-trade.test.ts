@@ -1,5 +1,5 @@
 /**
- * The pre-trade checks (DESIGN §7): each reason code, the order of the
+ * The pre-trade checks (docs/architecture.md §10): each reason code, the order of the
  * checks, the shape of an approval, and reduce-only detection.
  */
 import test from 'ava';
