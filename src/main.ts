@@ -11,7 +11,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { IMPLEMENTED_SERVICES, type RunningService, startServices, stopServices } from './actors/runtime.js';
 import { parseActors, SERVICE_NAMES, SERVICES, type ServiceName } from './actors/services.js';
 import { type Config, loadConfig } from './config/load.js';
-import { isQtError } from './errors.js';
+import { isQtError, QtError } from './errors.js';
 import { TOPICS } from './events/catalog.js';
 import { busDependencies } from './http/dependencies.js';
 import { createServiceServer } from './http/service-server.js';
@@ -20,9 +20,7 @@ import { RunSummary } from './ops/run-summary.js';
 import { isRedisReachable, type LocalRedis, startLocalRedis } from './runtime/local-redis.js';
 import { type EventBus, openEventBus } from './streams/event-bus.js';
 import { RetentionLoop } from './streams/retention.js';
-
-/** The runtime's version, reported by `GET /health`. */
-export const VERSION = '0.1.0';
+import { VERSION } from './version.js';
 
 /** Exit code for bad usage or bad configuration. */
 export const EXIT_USAGE = 2;
@@ -155,7 +153,7 @@ async function host(
   try {
     running = await startServices(services, (name) => {
       const server = servers[services.indexOf(name)];
-      if (!server) throw new Error(`no HTTP server for ${name}`);
+      if (!server) throw new QtError('QT_INVARIANT_BROKEN', `no HTTP server for ${name}`);
       return { config, bus, producer, log, registry, http: server };
     });
   } catch (err) {

@@ -2,6 +2,7 @@
  * `node main --actors=…` as an operator runs it: exit codes, messages, clean
  * shutdown, and one process per disk buffer file.
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,10 @@ test.before(async () => {
   server = await startRedis({ name: 'main' });
 });
 test.after.always(() => server?.stop());
+
+/** package.json's version: what `GET /health` must report. */
+const PACKAGE_JSON = readFileSync(new URL('../package.json', import.meta.url), 'utf8');
+const PACKAGE_VERSION = (JSON.parse(PACKAGE_JSON) as { version: string }).version;
 
 function runMain(args: string[], env: Record<string, string> = {}): MainProcess {
   return spawnMain(args, { REDIS_URL: server.url, ...env });
@@ -88,7 +93,7 @@ test('each service answers GET /health (real dependencies), /metrics, and an aut
   t.is(health.status, 200);
   t.is(health.headers.get('x-correlation-id'), 'corr-123');
   const body = (await health.json()) as Record<string, unknown> & { dependencies: Record<string, { status: string }> };
-  t.like(body, { service: 'execution', status: 'OK', version: '0.1.0' });
+  t.like(body, { service: 'execution', status: 'OK', version: PACKAGE_VERSION });
   t.is(body.dependencies.redis?.status, 'OK');
   t.is(body.dependencies.disk_buffer?.status, 'OK');
   t.true(typeof body.uptime_seconds === 'number' && typeof body.timestamp === 'string');
