@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { QtError } from '../errors.js';
 
 /**
  * Opens (creating if needed) a small SQLite store of the execution side: WAL,
@@ -17,7 +18,13 @@ export function openStoreFile(path: string, schema: string, version: number): Da
     db.pragma('busy_timeout = 2000');
     const current = db.pragma('user_version', { simple: true }) as number;
     if (current > version) {
-      throw new Error(`${path} has schema version ${current}; this build reads up to ${version}`);
+      throw new QtError(
+        'QT_STORE_INCOMPATIBLE',
+        `${path} has schema version ${current}; this build reads up to ${version}`,
+        {
+          details: { path, schemaVersion: current, readsUpTo: version },
+        },
+      );
     }
     if (current < version) {
       db.transaction(() => {

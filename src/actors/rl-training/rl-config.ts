@@ -1,13 +1,15 @@
 /**
  * Settings of the rl-training actor: named defaults, validated once when the
- * machine is built (RangeError on a bad value), then frozen.
+ * machine is built (QT_CONFIG_INVALID on a bad value), then frozen.
  */
+
 import {
   DEFAULT_RL_EVALUATE_EVERY,
   DEFAULT_RL_HORIZON_MS,
   DEFAULT_RL_PROMOTION_MARGIN,
   DEFAULT_RL_WINDOW_SIZE,
 } from '../../config/defaults.js';
+import { QtError } from '../../errors.js';
 import { DEFAULT_MIN_CONFIDENCE, DEFAULT_ORDER_NOTIONAL } from '../risk-safety/policy.js';
 import { MAX_SLOPE } from './sizing.js';
 
@@ -64,11 +66,11 @@ export const DEFAULT_RL_CONFIG: RlConfig = Object.freeze({
 
 const isInt = (x: number, min: number): boolean => Number.isSafeInteger(x) && x >= min;
 
-/** The config with defaults filled in, frozen; throws RangeError on a bad value. */
+/** The config with defaults filled in, frozen; throws QT_CONFIG_INVALID on a bad value. */
 export function resolveRlConfig(config: Partial<RlConfig> = {}): RlConfig {
   const c: RlConfig = { ...DEFAULT_RL_CONFIG, ...stripUndefined(config) };
   const fail = (name: keyof RlConfig, rule: string): never => {
-    throw new RangeError(`${name} must be ${rule}, got ${c[name]}`);
+    throw new QtError('QT_CONFIG_INVALID', `rl-training: ${name} must be ${rule}, got ${c[name]}`);
   };
   if (!isInt(c.windowSize, 2)) fail('windowSize', 'an integer >= 2');
   if (!(Number.isFinite(c.horizonMs) && c.horizonMs > 0)) fail('horizonMs', 'positive');

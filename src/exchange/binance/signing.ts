@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { QtError } from '../../errors.js';
 
 /** A request parameter value; numbers must already be decimal strings (see {@link toDecimalString}). */
 export type ParamValue = string | number | boolean;
@@ -34,7 +35,7 @@ export function signQuery(secret: string, query: string): string {
  * no float noise (`0.1` stays `0.1`) is introduced.
  */
 export function toDecimalString(value: number): string {
-  if (!Number.isFinite(value)) throw new RangeError(`not a finite number: ${value}`);
+  if (!Number.isFinite(value)) throw new QtError('QT_VENUE_PARAM_INVALID', `not a finite number: ${value}`);
   const text = String(value);
   const match = /^(-?)(\d+)(?:\.(\d+))?e([+-]\d+)$/.exec(text);
   if (!match) return text;

@@ -34,7 +34,7 @@ const valid = (t: { true(v: boolean, m?: string): void }, outputs: readonly RlOu
   }
 };
 
-test('config: named defaults; bad values are RangeErrors', (t) => {
+test('config: named defaults; bad values are QT_CONFIG_INVALID', (t) => {
   t.deepEqual(resolveRlConfig(), DEFAULT_RL_CONFIG);
   t.is(DEFAULT_RL_CONFIG.windowSize, DEFAULT_WINDOW_SIZE);
   t.is(DEFAULT_RL_CONFIG.horizonMs, DEFAULT_HORIZON_MS);
@@ -58,7 +58,9 @@ test('config: named defaults; bad values are RangeErrors', (t) => {
     { searchStep: 0 },
     { searchStep: 5 },
   ];
-  for (const config of bad) t.throws(() => createRlMachine(config), { instanceOf: RangeError }, JSON.stringify(config));
+  for (const config of bad) {
+    t.throws(() => createRlMachine(config), { code: 'QT_CONFIG_INVALID' } as never, JSON.stringify(config));
+  }
 });
 
 test('starts with fixed-1 live and the generation-1 candidate', (t) => {
