@@ -18,13 +18,8 @@ export function openStoreFile(path: string, schema: string, version: number): Da
     db.pragma('busy_timeout = 2000');
     const current = db.pragma('user_version', { simple: true }) as number;
     if (current > version) {
-      throw new QtError(
-        'QT_STORE_INCOMPATIBLE',
-        `${path} has schema version ${current}; this build reads up to ${version}`,
-        {
-          details: { path, schemaVersion: current, readsUpTo: version },
-        },
-      );
+      const message = `${path} has schema version ${current}; this build reads up to ${version}`;
+      throw new QtError('QT_STORE_INCOMPATIBLE', message, { details: { path, schemaVersion: current } });
     }
     if (current < version) {
       db.transaction(() => {
