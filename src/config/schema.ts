@@ -64,6 +64,38 @@ const hostPortList = z
     }),
   );
 
+/**
+ * A comma-separated list of `NAME:amount` pairs (symbols with start prices,
+ * assets with balances): each entry well formed, no name twice, and, where
+ * `positive` names the amount, every amount above zero.
+ */
+function namedAmounts(shape: string, example: string, maxName: number, positive?: string) {
+  const entry = new RegExp(`^[A-Z0-9]{2,${maxName}}:\\d+(\\.\\d+)?$`);
+  return z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(entry, `each entry must be ${shape}, e.g. ${example}`)).min(1, 'needs one entry'))
+    .transform((list) =>
+      list.map((p) => {
+        const [name, amount] = p.split(':') as [string, string];
+        return { name, amount: Number(amount) };
+      }),
+    )
+    .superRefine((list, ctx) => {
+      const seen = new Set<string>();
+      for (const { name, amount } of list) {
+        if (seen.has(name)) ctx.addIssue({ code: 'custom', message: `lists ${name} twice` });
+        seen.add(name);
+        if (positive && !(amount > 0)) ctx.addIssue({ code: 'custom', message: `${name} needs ${positive} above 0` });
+      }
+    });
+}
+
 const keyPart = z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/i, 'letters, digits, _ . - only');
 
 /**
@@ -109,28 +141,13 @@ export const EnvSchema = z.object({
   QT_ESS_HEALTH_CRITICAL_MS: positiveInt.default(DEFAULT_HEALTH_CRITICAL_MS),
   QT_ESS_COOLDOWN_MS: positiveInt.default(DEFAULT_COOLDOWN_MS),
   QT_FEED_SEED: z.coerce.number().int().default(42),
-  QT_FEED_SYMBOLS: z
-    .string()
-    .default('BTCUSDT:65000,ETHUSDT:3200,SOLUSDT:150')
-    .transform((s) =>
-      s
-        .split(',')
-        .map((p) => p.trim())
-        .filter(Boolean),
-    )
-    .pipe(
-      z
-        .array(
-          z.string().regex(/^[A-Z0-9]{2,20}:\d+(\.\d+)?$/, 'each entry must be SYMBOL:startPrice, e.g. BTCUSDT:65000'),
-        )
-        .min(1),
-    )
-    .transform((list) =>
-      list.map((p) => {
-        const [symbol, price] = p.split(':') as [string, string];
-        return { symbol, startPrice: Number(price) };
-      }),
-    ),
+  QT_FEED_SYMBOLS: namedAmounts('SYMBOL:startPrice', 'BTCUSDT:65000', 20, 'a start price')
+    .default([
+      { name: 'BTCUSDT', amount: 65_000 },
+      { name: 'ETHUSDT', amount: 3_200 },
+      { name: 'SOLUSDT', amount: 150 },
+    ])
+    .transform((list) => list.map(({ name, amount }) => ({ symbol: name, startPrice: amount }))),
   QT_FEED_TICKS_PER_SECOND: z.coerce.number().positive().max(10_000).default(5),
   QT_FEED_CSV: z.string().min(1).optional(),
   QT_FEED_CSV_SPEED: z.coerce.number().positive().max(1_000_000).default(60),
@@ -143,21 +160,9 @@ export const EnvSchema = z.object({
   BINANCE_API_KEY: z.string().min(1).optional(),
   BINANCE_API_SECRET: z.string().min(1).optional(),
   BINANCE_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
-  QT_PAPER_BALANCES: z
-    .string()
-    .default('USDT:100000')
-    .transform((s) =>
-      s
-        .split(',')
-        .map((p) => p.trim())
-        .filter(Boolean),
-    )
-    .pipe(
-      z
-        .array(z.string().regex(/^[A-Z0-9]{2,10}:\d+(\.\d+)?$/, 'each entry must be ASSET:amount, e.g. USDT:100000'))
-        .min(1),
-    )
-    .transform((list) => Object.fromEntries(list.map((p) => [p.split(':')[0], Number(p.split(':')[1])]))),
+  QT_PAPER_BALANCES: namedAmounts('ASSET:amount', 'USDT:100000', 10)
+    .default([{ name: 'USDT', amount: 100_000 }])
+    .transform((list) => Object.fromEntries(list.map(({ name, amount }) => [name, amount]))),
   QT_PAPER_FEE_RATE: z.coerce.number().min(0).lt(1).default(0.001),
   QT_PAPER_SLIPPAGE_BPS: z.coerce.number().min(0).lt(10_000).default(5),
   QT_TAKE_PROFIT: z.coerce.number().min(0).lt(1).default(0.03),

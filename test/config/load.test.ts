@@ -82,3 +82,22 @@ test('secrets are not echoed in the error', (t) => {
   const err = t.throws(() => loadConfig({ QT_ADMIN_TOKEN: 'tiny-secret' })) as QtError;
   t.false(err.message.includes('tiny-secret'));
 });
+
+test('symbol and balance lists name their variable and the rule: zero prices and repeated names are refused', (t) => {
+  const issues = (env: NodeJS.ProcessEnv) => {
+    const err = t.throws(() => loadConfig(env)) as QtError;
+    t.is(err.code, 'QT_CONFIG_INVALID');
+    return (err.details?.issues as { key: string; message: string }[]).map((i) => `${i.key}: ${i.message}`);
+  };
+  t.deepEqual(issues({ QT_FEED_SYMBOLS: 'BTCUSDT:0' }), ['QT_FEED_SYMBOLS: BTCUSDT needs a start price above 0']);
+  t.deepEqual(issues({ QT_FEED_SYMBOLS: 'BTCUSDT:1,ETHUSDT:2,BTCUSDT:3' }), ['QT_FEED_SYMBOLS: lists BTCUSDT twice']);
+  t.deepEqual(issues({ QT_PAPER_BALANCES: 'USDT:5,USDT:6' }), ['QT_PAPER_BALANCES: lists USDT twice']);
+  t.deepEqual(issues({ QT_FEED_SYMBOLS: 'BTCUSDT' }), [
+    'QT_FEED_SYMBOLS: each entry must be SYMBOL:startPrice, e.g. BTCUSDT:65000',
+  ]);
+  t.deepEqual(
+    loadConfig({ QT_PAPER_BALANCES: 'USDT:0' }).exchange.paper.balances,
+    { USDT: 0 },
+    'an empty balance is fine',
+  );
+});
