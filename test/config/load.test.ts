@@ -87,7 +87,7 @@ test('symbol and balance lists name their variable and the rule: zero prices and
   const issues = (env: NodeJS.ProcessEnv) => {
     const err = t.throws(() => loadConfig(env)) as QtError;
     t.is(err.code, 'QT_CONFIG_INVALID');
-    return (err.details?.issues as { key: string; message: string }[]).map((i) => `${i.key}: ${i.message}`);
+    return ((err.details?.issues ?? []) as { key: string; message: string }[]).map((i) => `${i.key}: ${i.message}`);
   };
   t.deepEqual(issues({ QT_FEED_SYMBOLS: 'BTCUSDT:0' }), ['QT_FEED_SYMBOLS: BTCUSDT needs a start price above 0']);
   t.deepEqual(issues({ QT_FEED_SYMBOLS: 'BTCUSDT:1,ETHUSDT:2,BTCUSDT:3' }), ['QT_FEED_SYMBOLS: lists BTCUSDT twice']);
