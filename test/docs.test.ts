@@ -98,18 +98,6 @@ const OLD_CONTRACT = ['DES', 'IGN'].join('');
 const OUTSIDE_REFERENCES = [['..', 'shared'].join('/'), `${OLD_CONTRACT}.md`];
 const OLD_SECTION_CITATION = new RegExp(`${OLD_CONTRACT}\\s+§`);
 
-/**
- * Files whose citations of the old design's sections their owners are
- * replacing right now with docs/architecture.md sections. Remove a file here
- * once it cites the project's docs only.
- */
-const PENDING_CITATIONS = new Set([
-  'src/buffer/disk-buffer.ts',
-  'src/buffer/metrics.ts',
-  'src/streams/metrics.ts',
-  'src/streams/redis-link.ts',
-]);
-
 test('docs/events.md describes every event type of the catalog, and no other', (t) => {
   const doc = read('docs/events.md');
   const documented = [...doc.matchAll(/^\| `([a-z]+\.[a-z_]+)` \|/gm)].map((m) => m[1]);
@@ -179,8 +167,7 @@ test('nothing in the repository points at a design file outside it', (t) => {
   for (const file of [...MARKDOWN, ...SOURCES]) {
     const text = read(file);
     for (const s of OUTSIDE_REFERENCES) if (text.includes(s)) offending.push(`${file}: ${s}`);
-    if (OLD_SECTION_CITATION.test(text) && !PENDING_CITATIONS.has(file))
-      offending.push(`${file}: a section citation of the old design contract`);
+    if (OLD_SECTION_CITATION.test(text)) offending.push(`${file}: a section citation of the old design contract`);
   }
   t.deepEqual(offending, []);
 });
