@@ -17,7 +17,7 @@ import { createSyntheticFeed } from './marketdata/synthetic-feed.js';
 import { portfolioSpec } from './portfolio/portfolio-machine.js';
 import { EssService } from './risk-safety/ess-service.js';
 import { PolicyStore } from './risk-safety/policy.js';
-import { registerPolicyRoutes } from './risk-safety/policy-routes.js';
+import { announceStoredPolicy, registerPolicyRoutes } from './risk-safety/policy-routes.js';
 import { PretradeService } from './risk-safety/pretrade-service.js';
 import { createRlSpec } from './rl-training/rl-machine.js';
 import { SERVICE_NAMES, type ServiceName } from './services.js';
@@ -98,13 +98,13 @@ const STARTERS: Partial<Record<ServiceName, Starter>> = {
     });
     await ess.start();
     const store = new PolicyStore({ redis: bus.redis, keys: bus.keys });
+    // Pre-trade takes the policy from the events: a stored one no event carries is published first.
+    await announceStoredPolicy({ store, publisher: bus.publisher, redis: bus.redis, keys: bus.keys, log });
     const pretrade = new PretradeService({
       redis: bus.redis,
       keys: bus.keys,
       producer,
       consumer: producer,
-      store,
-      essState: () => ess.status().state,
       log,
       registry,
     });

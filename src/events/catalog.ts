@@ -46,6 +46,34 @@ export const EssTriggerSchema = z.enum([
 
 const orderRef = { orderId: id, symbol, side };
 
+/**
+ * The rules of each field of the pre-trade risk policy (the defaults live
+ * with the policy, in src/actors/risk-safety/policy.ts).
+ */
+export const RISK_POLICY_FIELDS = {
+  maxOrdersPerSecond: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  maxNotionalPerOrder: z.number().positive().finite(),
+  maxPositionNotionalPerSymbol: z.number().positive().finite(),
+  maxOpenOrders: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  minConfidence: z.number().min(0).max(1),
+  maxSignalAgeMs: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  orderNotional: z.number().positive().finite(),
+  allowShortSelling: z.boolean(),
+};
+
+/**
+ * What a pre-trade decision was decided on, so a replay of the streams can
+ * reproduce it (docs/actors.md, pre-trade): the decision time, and per input
+ * topic the id of the last event of that topic the actor had applied (absent:
+ * none yet). Optional because approvals and rejections from before they were
+ * recorded are still in the `order` stream, and its consumers read it from
+ * the start.
+ */
+const decisionInputs = {
+  decidedAt: isoTime.optional(),
+  asOf: z.strictObject({ portfolio: id, order: id, model: id, ess: id, risk: id }).partial().optional(),
+};
+
 /** What every `model.promoted` carries besides the model's kind and params. */
 const modelPromoted = {
   modelId: id,
@@ -85,12 +113,14 @@ export const EVENT_CATALOG = {
     price: price.optional(),
     reduceOnly: z.boolean(),
     notional: z.number().nonnegative().finite(),
+    ...decisionInputs,
   }),
   'order.rejected': z.object({
     ...orderRef,
     signalId: id.optional(),
     reason: RejectReasonSchema,
     detail: z.string(),
+    ...decisionInputs,
   }),
   'order.placed': z.object({
     ...orderRef,
@@ -137,7 +167,14 @@ export const EVENT_CATALOG = {
     cooldownUntil: isoTime.optional(),
   }),
   'ess.reset': z.object({ operator: z.string().min(1), reason: z.string().min(1) }),
-  'risk.policy_updated': z.object({ operator: z.string().min(1), policy: z.record(z.string(), z.unknown()) }),
+  // The whole policy in force after the change: pre-trade decides by it. `allowShortSelling` came later; absent is its default.
+  'risk.policy_updated': z.object({
+    operator: z.string().min(1),
+    policy: z.strictObject({
+      ...RISK_POLICY_FIELDS,
+      allowShortSelling: RISK_POLICY_FIELDS.allowShortSelling.default(false),
+    }),
+  }),
   'health.snapshot_updated': z.object({
     status: z.enum(['OK', 'DEGRADED', 'CRITICAL']),
     services: z.record(

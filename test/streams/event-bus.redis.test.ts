@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import test from 'ava';
+import { DEFAULT_RISK_POLICY } from '../../src/actors/risk-safety/policy.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
 import { createRedis } from '../../src/streams/connection.js';
@@ -28,7 +29,7 @@ test('with Redis healthy, the first publishes after start go straight to Redis o
   const results = await Promise.all([
     bus.publisher.publish('market.tick', { symbol: 'BTCUSDT', price: 1, volume: 1 }),
     bus.publisher.publish('ess.reset', { operator: 'ops', reason: 'test' }),
-    bus.publisher.publish('risk.policy_updated', { operator: 'ops', policy: {} }),
+    bus.publisher.publish('risk.policy_updated', { operator: 'ops', policy: DEFAULT_RISK_POLICY }),
   ]);
   t.deepEqual(
     results.map((r) => r.via),

@@ -1,9 +1,13 @@
 import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { currentCorrelationId } from '../../correlation.js';
 import type { AdminGuard } from '../../http/auth.js';
 import { type Logger, silentLogger } from '../../log.js';
+import { decodeEntry } from '../../streams/codec.js';
+import type { Keys } from '../../streams/keys.js';
 import type { Publisher } from '../../streams/publisher.js';
-import { type PolicyStore, RiskPolicyPatchSchema } from './policy.js';
+import { type PolicyStore, type RiskPolicy, RiskPolicyPatchSchema, RiskPolicySchema } from './policy.js';
 
 /**
  * The body of `PUT /policy`: who changes it and the fields to change. Strict
@@ -21,7 +25,7 @@ export type PolicyUpdateBody = z.infer<typeof PolicyUpdateBodySchema>;
 /** What {@link registerPolicyRoutes} needs. */
 export interface PolicyRoutesOptions {
   readonly store: PolicyStore;
-  /** Publishes the `risk.policy_updated` audit event. */
+  /** Publishes `risk.policy_updated`, the event pre-trade takes the policy from. */
   readonly publisher: Publisher;
   /** Guards `PUT /policy` (404 when admin is disabled, 401 without the token). */
   readonly guardAdmin: AdminGuard;
@@ -29,13 +33,18 @@ export interface PolicyRoutesOptions {
 }
 
 /**
- * The risk policy over HTTP (DESIGN §7): `GET /policy` answers the policy in
- * force; `PUT /policy` (admin Bearer token) merges a partial policy onto it,
- * stores the result and publishes `risk.policy_updated` with the operator
- * and the whole new policy as the audit record. A refused request (404, 401,
- * 400) changes nothing. The event follows the write: if publishing fails the
- * request fails (500) with the new policy already stored, and the error is
- * logged.
+ * The risk policy over HTTP (docs/actors.md, pre-trade): `GET /policy`
+ * answers the stored policy; `PUT /policy` (admin Bearer token) merges a
+ * partial policy onto it, stores the result and publishes
+ * `risk.policy_updated` with the operator and the whole new policy. That
+ * event, not the store, is what the pre-trade actor decides by: a change is in
+ * force from the first signal the actor handles after consuming it. The store
+ * is the API's read model. Updates are serialized with their events (see
+ * {@link PolicyStore.update}), so the last event always carries the last
+ * stored policy. A refused request (404, 401, 400) changes nothing. The event
+ * follows the write: if publishing fails the request fails (500) with the new
+ * policy already stored but not in force, and the error is logged; repeating
+ * the PUT publishes it, since every event carries the whole policy.
  */
 export function registerPolicyRoutes(app: FastifyInstance, options: PolicyRoutesOptions): void {
   const { store, publisher, guardAdmin } = options;
@@ -50,15 +59,59 @@ export function registerPolicyRoutes(app: FastifyInstance, options: PolicyRoutes
       return reply.code(400).send({ error: 'invalid_body', issues: body.error.issues });
     }
     const { operator, policy: patch } = body.data;
-    const policy = await store.update(patch);
-    const correlationId = String(reply.getHeader('x-correlation-id') ?? '') || undefined;
-    try {
-      await publisher.publish('risk.policy_updated', { operator, policy }, { correlationId });
-    } catch (err) {
-      log.error({ operator, err: (err as Error).message }, 'risk policy stored but its audit event was not published');
-      throw err;
-    }
+    const correlationId = currentCorrelationId();
+    const policy = await store.update(patch, async (next) => {
+      try {
+        await publisher.publish('risk.policy_updated', { operator, policy: next }, { correlationId });
+      } catch (err) {
+        log.error(
+          { operator, err: (err as Error).message },
+          'risk policy stored but its event was not published: not in force',
+        );
+        throw err;
+      }
+    });
     log.warn({ operator, changed: patch, policy }, 'risk policy updated');
     return reply.send(policy);
   });
+}
+
+/** The operator named in the `risk.policy_updated` that {@link announceStoredPolicy} publishes. */
+export const STORED_POLICY_OPERATOR = 'risk-safety';
+
+/**
+ * Publishes the stored policy as `risk.policy_updated` when the last such
+ * event on the `risk` stream does not carry it, and says whether it did.
+ * Pre-trade decides by the events only, so without this a stored policy that
+ * no event carries (a PUT whose event failed, a `risk` stream trimmed before
+ * pre-trade consumed it, a key written by hand) would show in `GET /policy`
+ * but never be in force. Runs at start, before the routes take requests; a
+ * stored policy that does not load stops the start (QT_CONFIG_INVALID), as
+ * it never falls back to the defaults. Nothing stored: nothing to announce.
+ */
+export async function announceStoredPolicy(options: {
+  readonly store: PolicyStore;
+  readonly publisher: Publisher;
+  readonly redis: Redis;
+  readonly keys: Keys;
+  readonly log?: Logger;
+}): Promise<boolean> {
+  const { store, redis, keys } = options;
+  if ((await redis.exists(store.key)) === 0) return false;
+  const stored = await store.load();
+  const [last] = await redis.xrevrange(keys.stream('risk'), '+', '-', 'COUNT', 1);
+  const event = last ? decodeEntry(last[1]) : undefined;
+  if (event?.type === 'risk.policy_updated' && samePolicy(RiskPolicySchema.parse(event.data.policy), stored)) {
+    return false;
+  }
+  await options.publisher.publish('risk.policy_updated', { operator: STORED_POLICY_OPERATOR, policy: stored });
+  (options.log ?? silentLogger).warn(
+    { policy: stored },
+    'stored risk policy was not the last one published: published it',
+  );
+  return true;
+}
+
+function samePolicy(a: RiskPolicy, b: RiskPolicy): boolean {
+  return (Object.keys(a) as (keyof RiskPolicy)[]).every((k) => a[k] === b[k]);
 }

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { QtError } from '../../errors.js';
+import { RISK_POLICY_FIELDS } from '../../events/catalog.js';
 import type { Keys } from '../../streams/keys.js';
 
 /** Default cap on approved orders within any 1000 ms window. */
@@ -21,23 +22,11 @@ export const DEFAULT_ORDER_NOTIONAL = 1_000;
 /** The setting name of the policy: its Redis key is `keys.setting(RISK_POLICY_SETTING)`. */
 export const RISK_POLICY_SETTING = 'risk-policy';
 
-const positiveAmount = z.number().positive().finite();
-const positiveCount = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
-
-/** Each field's rule without its default; shared by the full policy and a patch of it. */
-const POLICY_FIELDS = {
-  maxOrdersPerSecond: positiveCount,
-  maxNotionalPerOrder: positiveAmount,
-  maxPositionNotionalPerSymbol: positiveAmount,
-  maxOpenOrders: positiveCount,
-  minConfidence: z.number().min(0).max(1),
-  maxSignalAgeMs: positiveCount,
-  orderNotional: positiveAmount,
-  allowShortSelling: z.boolean(),
-};
+/** Each field's rule without its default (shared with `risk.policy_updated`); used by the full policy and a patch of it. */
+const POLICY_FIELDS = RISK_POLICY_FIELDS;
 
 /**
- * The pre-trade risk policy (DESIGN §7), stored as JSON in Redis. Strict: an
+ * The pre-trade risk policy (docs/actors.md, pre-trade), stored as JSON in Redis. Strict: an
  * unknown key is an error, not silently dropped, so a typo cannot leave a
  * limit at its default unnoticed. A missing field takes its named default,
  * which lets a policy stored before a field existed still load.
@@ -131,16 +120,24 @@ export class PolicyStore {
 
   /**
    * Applies a patch to the stored policy and stores the result, which it
-   * resolves with. Updates made through this store run one at a time, so a
-   * concurrent one is never lost; the runtime has one risk-safety process,
-   * the policy's only writer.
+   * resolves with. `announce` (the route's `risk.policy_updated`) runs right
+   * after the write, in the same turn: updates made through this store run one
+   * at a time, announcement included, so the events follow the writes in
+   * order and a concurrent change is never lost or announced out of order. The
+   * runtime has one risk-safety process, the policy's only writer.
    */
-  update(patch: RiskPolicyPatch): Promise<RiskPolicy> {
-    const run = this.#updating.then(async () => {
+  update(patch: RiskPolicyPatch, announce?: (policy: RiskPolicy) => Promise<unknown>): Promise<RiskPolicy> {
+    return this.#inTurn(async () => {
       const next = { ...(await this.load()), ...patch };
       await this.save(next);
+      await announce?.(next);
       return next;
     });
+  }
+
+  /** Runs `fn` after every earlier turn of this store has settled. */
+  #inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#updating.then(fn);
     this.#updating = run.catch(() => undefined);
     return run;
   }

@@ -80,16 +80,14 @@ const signalEvent = (signalId: string, confidence = 0.8): PretradeEvent => ({
   type: 'SIGNAL',
   signal: signal({ signalId, confidence }),
   signalTime: NOW,
-  now: NOW,
-  essState: 'armed',
-  policy: DEFAULT_RISK_POLICY,
+  decidedAt: NOW,
 });
 
 test('the machine sizes with the default until model.promoted, then with the promoted model', (t) => {
   const actor = createActor(pretradeMachine).start();
   t.deepEqual(actor.getSnapshot().context.sizingModel, DEFAULT_SIZING_MODEL);
   actor.send(signalEvent('sig-1'));
-  actor.send({ type: 'MODEL_PROMOTED', model: SCALED });
+  actor.send({ type: 'MODEL_PROMOTED', model: SCALED, eventId: 'model-1' });
   t.deepEqual(actor.getSnapshot().context.sizingModel, SCALED);
   actor.send(signalEvent('sig-2'));
   const approved = actor.getSnapshot().context.outbox.map((o) => o.data as EventData<'order.approved'>);
@@ -104,7 +102,7 @@ test('the machine sizes with the default until model.promoted, then with the pro
 
 test('the sizing model is persisted with the snapshot; an older snapshot without one sizes by default', (t) => {
   const actor = createActor(pretradeMachine).start();
-  actor.send({ type: 'MODEL_PROMOTED', model: SCALED });
+  actor.send({ type: 'MODEL_PROMOTED', model: SCALED, eventId: 'model-1' });
   const json = JSON.parse(JSON.stringify(actor.getPersistedSnapshot()));
   const restored = createActor(pretradeMachine, { snapshot: json }).start();
   t.deepEqual(restored.getSnapshot().context.sizingModel, SCALED);

@@ -1,11 +1,10 @@
 /**
  * risk-safety end to end on real Redis: signals become approved or rejected
- * orders with reason codes, a tripped ESS halts trading, and a promoted
- * sizing model sizes the orders after it.
+ * orders with reason codes, a tripped ESS (consumed from the `ess` stream)
+ * halts trading, and a promoted sizing model sizes the orders after it.
  */
 import test from 'ava';
 import { EssService } from '../../../src/actors/risk-safety/ess-service.js';
-import { PolicyStore } from '../../../src/actors/risk-safety/policy.js';
 import { orderIdFor } from '../../../src/actors/risk-safety/pretrade-machine.js';
 import { PretradeService } from '../../../src/actors/risk-safety/pretrade-service.js';
 import { loadConfig } from '../../../src/config/load.js';
@@ -28,8 +27,6 @@ test('signals → order.approved / order.rejected with reason codes; a tripped E
     keys,
     producer: 'risk',
     consumer: 'risk-1',
-    store: new PolicyStore({ redis, keys }),
-    essState: () => ess.status().state,
   });
   await pretrade.start();
   t.teardown(async () => {
@@ -66,10 +63,20 @@ test('signals → order.approved / order.rejected with reason codes; a tripped E
   t.is(rejected?.type, 'order.rejected');
   t.like(rejected?.data, { orderId: orderIdFor('sig-2'), reason: 'LOW_CONFIDENCE' });
 
+  // Pre-trade learns of the trip from the `ess` stream, on its own consumer:
+  // a signal is halted once the actor has consumed the trip.
   await ess.trip('ops', 'drill');
+  await waitFor(() => pretrade.host.snapshot.context.essState === 'tripped', 'pre-trade consumed the trip');
   await signal('sig-3', 0.95);
   await waitFor(async () => (await orders()).length === 3, 'third decision');
-  t.like((await orders())[2]?.data, { orderId: orderIdFor('sig-3'), reason: 'TRADING_HALTED' });
+  const halted = (await orders())[2];
+  t.like(halted?.data, { orderId: orderIdFor('sig-3'), reason: 'TRADING_HALTED' });
+  const essEvents = (await redis.xrange(keys.stream('ess'), '-', '+')).map(([, f]) => decodeEntry(f));
+  const decidedOn = (halted?.data as { asOf?: { ess?: string } } | undefined)?.asOf?.ess;
+  t.true(
+    essEvents.some((e) => e.id === decidedOn && (e.type === 'ess.tripped' || e.type === 'ess.state_changed')),
+    'the rejection names the ess event it was decided on',
+  );
 });
 
 test('after model.promoted on the model stream, approved orders are sized by the promoted model', async (t) => {
@@ -82,8 +89,6 @@ test('after model.promoted on the model stream, approved orders are sized by the
     keys,
     producer: 'risk',
     consumer: 'risk-1',
-    store: new PolicyStore({ redis, keys }),
-    essState: () => 'armed',
   });
   await pretrade.start();
   t.teardown(() => pretrade.close());

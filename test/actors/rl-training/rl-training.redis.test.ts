@@ -6,7 +6,6 @@
  */
 import test from 'ava';
 import { ActorHost } from '../../../src/actors/host.js';
-import { PolicyStore } from '../../../src/actors/risk-safety/policy.js';
 import { PretradeService } from '../../../src/actors/risk-safety/pretrade-service.js';
 import { createRlSpec } from '../../../src/actors/rl-training/rl-machine.js';
 import { type SizingModel, sizeMultiplier } from '../../../src/actors/rl-training/sizing.js';
@@ -38,8 +37,6 @@ test('signals and ticks in → model.evaluated and model.promoted on the model s
     keys,
     producer: 'risk',
     consumer: 'risk-1',
-    store: new PolicyStore({ redis, keys }),
-    essState: () => 'armed',
     now: () => clock,
   });
   await pretrade.start();
