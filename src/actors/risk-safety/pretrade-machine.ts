@@ -6,12 +6,13 @@ import { DEFAULT_SIZING_MODEL, type SizingModel, sizingModelOf } from '../rl-tra
 import { DEFAULT_RISK_POLICY, type RiskPolicy } from './policy.js';
 import { evaluateSignal, RATE_WINDOW_MS } from './pre-trade.js';
 
-/** The topics whose events set what a decision depends on, besides the signal itself. */
+/**
+ * The topics whose events set what a decision depends on, besides the
+ * signal itself: the actor consumes these and `signal` (`ACTOR_TOPICS.pretrade`).
+ */
 export const PRETRADE_INPUT_TOPICS = ['portfolio', 'order', 'model', 'ess', 'risk'] as const;
 /** One of {@link PRETRADE_INPUT_TOPICS}. */
 export type PretradeInputTopic = (typeof PRETRADE_INPUT_TOPICS)[number];
-/** Every topic the pre-trade actor consumes. */
-export const PRETRADE_TOPICS = ['signal', ...PRETRADE_INPUT_TOPICS] as const;
 
 /** Per input topic, the envelope id of the last event of it the actor applied. */
 export type PretradeAsOf = Partial<Record<PretradeInputTopic, string>>;

@@ -4,7 +4,8 @@ import type { Logger } from '../../log.js';
 import type { Keys } from '../../streams/keys.js';
 import { ActorHost } from '../host.js';
 import { takeOutbox } from '../outbox.js';
-import { PRETRADE_TOPICS, type PretradeMachine, pretradeMachine, toPretradeEvents } from './pretrade-machine.js';
+import { ACTOR_TOPICS } from '../services.js';
+import { type PretradeMachine, pretradeMachine, toPretradeEvents } from './pretrade-machine.js';
 
 /**
  * Hosts the pre-trade actor in risk-safety: `signal.generated` →
@@ -32,7 +33,7 @@ export class PretradeService {
       spec: {
         name: 'pretrade',
         machine: pretradeMachine,
-        topics: PRETRADE_TOPICS,
+        topics: ACTOR_TOPICS.pretrade,
         toEvents: toPretradeEvents,
         takeOutputs: takeOutbox,
       },

@@ -9,10 +9,12 @@ import { v7 as uuidv7 } from 'uuid';
 import { createActor } from 'xstate';
 import { DEFAULT_RISK_POLICY, type RiskPolicy } from '../../../src/actors/risk-safety/policy.js';
 import {
+  PRETRADE_INPUT_TOPICS,
   type PretradeEvent,
   pretradeMachine,
   toPretradeEvents,
 } from '../../../src/actors/risk-safety/pretrade-machine.js';
+import { ACTOR_TOPICS } from '../../../src/actors/services.js';
 import { EVENT_CATALOG, type EventData, type EventType } from '../../../src/events/catalog.js';
 import { createEnvelope, type Envelope } from '../../../src/events/envelope.js';
 
@@ -75,6 +77,14 @@ test('envelopes map to machine events: ess events to the state they announce, th
     quantity: 1,
   });
   t.deepEqual(toPretradeEvents(placed, at), [], 'not an input');
+});
+
+test('the actor consumes the signals and exactly the input topics a decision records', (t) => {
+  t.deepEqual([...ACTOR_TOPICS.pretrade].sort(), ['signal', ...PRETRADE_INPUT_TOPICS].sort());
+  t.deepEqual(
+    Object.keys(EVENT_CATALOG['order.approved'].shape.asOf.unwrap().shape).sort(),
+    [...PRETRADE_INPUT_TOPICS].sort(),
+  );
 });
 
 test('a risk.policy_updated without the whole policy does not decode; one from before allowShortSelling does', (t) => {
