@@ -1,4 +1,5 @@
 import { type Logger, pino } from 'pino';
+import { currentCorrelationId } from './correlation.js';
 
 /**
  * Paths whose values are secrets. pino replaces them before a line is
@@ -38,13 +39,29 @@ export interface LoggerOptions {
   readonly name?: string;
 }
 
-/** Creates the process logger: JSON lines to stdout, secrets redacted. */
+/**
+ * The fields every line gets from the work in hand: `correlationId` while a
+ * request or an event is being handled, nothing otherwise. pino assigns the
+ * line's own fields onto the returned object, so it must be a new one each
+ * time; and a line that names a `correlationId` itself keeps its own.
+ */
+function correlationMixin(): { correlationId?: string } {
+  const correlationId = currentCorrelationId();
+  return correlationId === undefined ? {} : { correlationId };
+}
+
+/**
+ * Creates the process logger: JSON lines to stdout, secrets redacted, and
+ * the current correlation id on every line (child loggers inherit it).
+ */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const pretty = options.destination === undefined && (options.pretty ?? process.stdout.isTTY === true);
   const settings = {
     level: options.level ?? 'info',
     ...(options.name ? { name: options.name } : {}),
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    // Runs in this thread when the line is made, before any transport: the pretty worker gets it too.
+    mixin: correlationMixin,
     ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true } } } : {}),
   };
   return options.destination ? pino(settings, options.destination) : pino(settings);

@@ -1,14 +1,11 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
+import { withCorrelation } from '../correlation.js';
 import { type Logger, silentLogger } from '../log.js';
 import { type AdminGuard, adminGuard } from './auth.js';
 import { computeStatus, type DependencyHealth, type HealthReport } from './health.js';
 import { httpMetrics } from './metrics.js';
-
-/** The correlation id of the request being handled (DESIGN §10). */
-export const correlation = new AsyncLocalStorage<{ readonly correlationId: string }>();
 
 /** The header that carries a correlation id in and out. */
 export const CORRELATION_HEADER = 'x-correlation-id';
@@ -31,12 +28,14 @@ export interface ServiceServerOptions {
 }
 
 /**
- * The HTTP server every service has (DESIGN §2): `GET /health` (contract
- * §9), `GET /metrics` (Prometheus), and `POST /admin/shutdown` (bearer
- * token, §11). Every request runs with a correlation id, taken from
- * `X-Correlation-ID` or generated, and returned in the response header.
- * Services add their own routes with `guardAdmin` as the guard for
- * changing ones.
+ * The HTTP server every service has (docs/actors.md, "Every service's
+ * HTTP"): `GET /health`, `GET /metrics` (Prometheus), and
+ * `POST /admin/shutdown` (bearer token). Every request runs with a
+ * correlation id, taken from `X-Correlation-ID` or generated, and returned in
+ * the response header: the hooks after `onRequest` and the route handler run
+ * inside {@link withCorrelation}, so what they log and publish carries it
+ * (read it with `currentCorrelationId()`). Services add their own routes
+ * with `guardAdmin` as the guard for changing ones.
  */
 export function createServiceServer(options: ServiceServerOptions): {
   app: FastifyInstance;
@@ -54,7 +53,8 @@ export function createServiceServer(options: ServiceServerOptions): {
     reply.header(CORRELATION_HEADER, correlationId);
     metrics.inProgress.inc({ service: options.service });
     (request as { startedAt?: number }).startedAt = performance.now();
-    correlation.run({ correlationId }, done);
+    // The rest of the request (body parsing, later hooks, the handler) continues from `done`.
+    withCorrelation(correlationId, done);
   });
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unknown';

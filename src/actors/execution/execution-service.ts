@@ -55,8 +55,18 @@ export class ExecutionService {
     this.#redis = options.redis;
     this.#keys = options.keys;
     this.#log = options.log ?? silentLogger;
+    const spec = createExecutionSpec(options.brackets);
     this.host = new ActorHost({
-      spec: createExecutionSpec(options.brackets),
+      spec: {
+        ...spec,
+        toEvents: (event, delivery) => {
+          // Logged while the trip is handled, so the line carries the trip's correlation id.
+          if (event.type === 'ess.tripped') {
+            this.#log.info({ trigger: event.data.trigger }, 'ESS tripped: cancelling resting orders, holding new ones');
+          }
+          return spec.toEvents(event, delivery);
+        },
+      },
       redis: options.redis,
       keys: options.keys,
       producer: options.producer,
