@@ -1,5 +1,5 @@
 /**
- * The ai-engine machine (DESIGN §8): valid `signal.generated` outputs, the
+ * The ai-engine machine (docs/architecture.md §11.2): valid `signal.generated` outputs, the
  * confidence floor, flood control on event time, and JSON snapshot round trips.
  */
 import { fc, testProp } from '@fast-check/ava';
@@ -22,6 +22,7 @@ import {
 import { decide } from '../../../src/actors/ai-engine/ensemble.js';
 import { EVENT_CATALOG } from '../../../src/events/catalog.js';
 import { createEnvelope } from '../../../src/events/envelope.js';
+import { CaseTally } from '../../support/case-tally.js';
 
 const T0 = Date.UTC(2026, 0, 5, 12, 0, 0);
 
@@ -246,6 +247,14 @@ const segments = fc.array(
   { maxLength: 30 },
 );
 
+/**
+ * Flood control is only tested by floods that hit its limit: runs where it
+ * held back signals that a run without it (the smallest interval) emits, and
+ * runs with consecutive signals of one symbol on the same side (the 3× rule)
+ * and on opposite sides.
+ */
+const floodCases = new CaseTally('flood control', { heldBack: 0.45, sameSidePair: 0.45, oppositeSidePair: 0.1 });
+
 testProp(
   'signals per symbol never exceed (duration / minIntervalMs) + 1; every signal is valid',
   [segments, fc.constantFrom(500, 1000, 5000), fc.constantFrom(0, 0.3, 0.5)],
@@ -264,6 +273,8 @@ testProp(
       }
     }
     const signals = run(events, { minIntervalMs, confidenceFloor });
+    const hit = floodCases.run();
+    if (run(events, { minIntervalMs: Number.MIN_VALUE, confidenceFloor }).length > signals.length) hit('heldBack');
     for (const [symbol, list] of bySymbol(signals)) {
       const ts = times.get(symbol) ?? [];
       const duration = Math.max(...ts) - Math.min(...ts);
@@ -272,6 +283,7 @@ testProp(
         const prev = list[i - 1]!.data;
         const cur = list[i]!.data;
         const gap = Number(cur.signalId.split('-')[1]) - Number(prev.signalId.split('-')[1]);
+        hit(cur.side === prev.side ? 'sameSidePair' : 'oppositeSidePair');
         t.true(gap >= (cur.side === prev.side ? 3 * minIntervalMs : minIntervalMs));
       }
     }

@@ -61,9 +61,14 @@ const gap = fc.oneof(
   { weight: 2, arbitrary: fc.integer({ min: 3_000, max: 15_000 }) },
 );
 
-/** A random sequence of ESS input events; `at` mostly increases, ~1 in 10 events is up to 2 s late. */
+/**
+ * A random sequence of ESS input events; `at` mostly increases, ~1 in 10
+ * events is up to 2 s late. `size: 'max'` draws lengths up to 80: fast-check's
+ * default size stops near 10 events, too few for a trip followed by RESETs
+ * both during and after its cooldown (the properties' tallies check this).
+ */
 export const essEvents: fc.Arbitrary<EssInputEvent[]> = fc
-  .array(fc.tuple(timeless, gap, fc.integer({ min: 0, max: 19 })), { minLength: 1, maxLength: 80 })
+  .array(fc.tuple(timeless, gap, fc.integer({ min: 0, max: 19 })), { minLength: 1, maxLength: 80, size: 'max' })
   .map((items) => {
     let now = T0;
     return items.map(([event, dt, lateness]) => {

@@ -1,5 +1,5 @@
 /**
- * Properties of the ESS over random event sequences (DESIGN §7, §14): it is
+ * Properties of the ESS over random event sequences (docs/architecture.md §9, §16): it is
  * never armed except by a RESET, the order gate never lets through what the
  * state forbids, a RESET is accepted only when it may be, and every state
  * change is published exactly once.
@@ -9,6 +9,7 @@ import test from 'ava';
 import type { EssInputEvent } from '../../../src/actors/risk-safety/ess-events.js';
 import { gateOrder } from '../../../src/actors/risk-safety/order-gate.js';
 import { type EssState, EVENT_CATALOG } from '../../../src/events/catalog.js';
+import { CaseTally } from '../../support/case-tally.js';
 import { essEvents } from './arbitraries.js';
 import { changes, EssDriver, published, type Step } from './helpers.js';
 
@@ -27,13 +28,21 @@ function run(events: readonly EssInputEvent[]): Step[] {
   return new EssDriver().send(...events);
 }
 
+/** (1) is only tested when the ESS is off armed and gets other events than RESET, and when a RESET re-arms it. */
+const armingCases = new CaseTally('(1)', { otherEventsWhileNotArmed: 0.7, rearmed: 0.5 });
+
 testProp(
   '(1) the ESS never moves to armed except on a RESET',
   [essEvents],
   (t, events) => {
+    const hit = armingCases.run();
     for (const step of run(events)) {
+      if (step.before.state !== 'armed' && step.event.type !== 'RESET') hit('otherEventsWhileNotArmed');
       for (const [, to] of changes(step.path)) {
-        if (to === 'armed') t.is(step.event.type, 'RESET', `moved to armed on ${step.event.type}`);
+        if (to === 'armed') {
+          t.is(step.event.type, 'RESET', `moved to armed on ${step.event.type}`);
+          hit('rearmed');
+        }
       }
     }
     t.pass();
@@ -41,12 +50,17 @@ testProp(
   PARAMS,
 );
 
+/** (2) is only tested in the states where the gate refuses something. */
+const gateCases = new CaseTally('(2)', { reducing: 0.2, tripped: 0.7, awaitingReset: 0.5, armed: 0.8 });
+
 testProp(
   '(2) the order gate never allows a non-reduce-only order while reducing, nor anything but reduce-only emergency exits while tripped or awaitingReset',
   [essEvents],
   (t, events) => {
+    const hit = gateCases.run();
     for (const step of run(events)) {
       const state: EssState = step.after.state;
+      hit(state);
       for (const order of ORDERS) {
         const allowed = gateOrder(state, order).allowed;
         if (state === 'reducing' && allowed) t.true(order.reduceOnly);
@@ -61,11 +75,27 @@ testProp(
   PARAMS,
 );
 
+/**
+ * (3) is only tested by RESETs in every situation: after a trip, both during
+ * the cooldown and after it, in one run; accepted and refused.
+ */
+const resetCases = new CaseTally('(3)', {
+  tripThenResetDuringAndAfterCooldown: 0.4,
+  accepted: 0.5,
+  refused: 0.7,
+  resetWhileReducing: 0.1,
+});
+
 testProp(
   '(3) a RESET is accepted only in awaitingReset (cooldown over) or reducing; otherwise it is refused with a reason',
   [essEvents],
   (t, events) => {
+    const hit = resetCases.run();
+    let tripped = false;
+    let duringCooldown = false;
+    let afterCooldown = false;
     for (const step of run(events)) {
+      if (published(step.entries, 'ess.tripped').length > 0) tripped = true;
       if (step.event.type !== 'RESET') continue;
       const result = step.after.context.lastReset;
       t.truthy(result);
@@ -74,6 +104,11 @@ testProp(
       const now = Math.max(context.monitor.now, step.event.at);
       const cooldownOver = context.cooldownUntil !== null && now >= context.cooldownUntil;
       const mayAccept = state === 'reducing' || state === 'awaitingReset' || (state === 'tripped' && cooldownOver);
+      if (tripped && state === 'tripped' && !cooldownOver) duringCooldown = true;
+      if (tripped && (state === 'awaitingReset' || (state === 'tripped' && cooldownOver))) afterCooldown = true;
+      if (duringCooldown && afterCooldown) hit('tripThenResetDuringAndAfterCooldown');
+      if (state === 'reducing') hit('resetWhileReducing');
+      hit(result?.accepted ? 'accepted' : 'refused');
       if (result?.accepted) {
         t.true(mayAccept, `accepted in ${state}`);
         t.true(result.from === 'reducing' || result.from === 'awaitingReset');
@@ -92,13 +127,20 @@ testProp(
   PARAMS,
 );
 
+/** (4) is only tested by runs with several state changes. */
+const changeCases = new CaseTally('(4)', { severalStateChanges: 0.6 });
+
 testProp(
   '(4) every state change publishes exactly one ess.state_changed with matching from/to, and nothing else does',
   [essEvents],
   (t, events) => {
+    const hit = changeCases.run();
     let lastSeq = 0;
+    let stateChanges = 0;
     const ess = new EssDriver();
     for (const step of ess.send(...events)) {
+      stateChanges += changes(step.path).length;
+      if (stateChanges >= 3) hit('severalStateChanges');
       const announced = published(step.entries, 'ess.state_changed').map((c) => [c.from, c.to]);
       t.deepEqual(announced, changes(step.path));
       for (const e of step.entries) {
