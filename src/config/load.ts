@@ -42,7 +42,7 @@ export interface Config {
     readonly readCount: number;
     readonly retryDelayMs: number;
   };
-  readonly publisher: { readonly batchSize: number };
+  readonly publisher: { readonly batchSize: number; readonly appendTimeoutMs: number };
   readonly retention: {
     readonly maxLen: number | undefined;
     readonly maxAgeMs: number | undefined;
@@ -157,7 +157,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       readCount: e.QT_READ_COUNT,
       retryDelayMs: e.QT_RETRY_DELAY_MS,
     },
-    publisher: { batchSize: e.QT_PUBLISH_BATCH },
+    publisher: { batchSize: e.QT_PUBLISH_BATCH, appendTimeoutMs: e.QT_PUBLISH_TIMEOUT_MS },
     retention: {
       maxLen: e.QT_RETENTION_MAXLEN,
       maxAgeMs: e.QT_RETENTION_MAX_AGE_MS,

@@ -30,6 +30,8 @@ export const DEFAULT_BLOCK_MS = 2_000;
 export const DEFAULT_READ_COUNT = 256;
 /** Events sent per publish batch (one Lua call). */
 export const DEFAULT_PUBLISH_BATCH = 512;
+/** How long an append may go unanswered before the publisher parks it in the disk buffer. */
+export const DEFAULT_APPEND_TIMEOUT_MS = 2_000;
 /** Delay before a failed handler is retried. */
 export const DEFAULT_RETRY_DELAY_MS = 500;
 
@@ -126,6 +128,7 @@ export const EnvSchema = z.object({
   REDIS_COMMAND_TIMEOUT_MS: positiveInt.default(5_000),
   REDIS_BREAKER_HALF_OPEN_MS: positiveInt.default(60_000),
   REDIS_WAIT_TIMEOUT_MS: positiveInt.default(1_000),
+  QT_PUBLISH_TIMEOUT_MS: positiveInt.max(60_000).default(DEFAULT_APPEND_TIMEOUT_MS),
   QT_BUFFER_SYNCHRONOUS: z.enum(['FULL', 'NORMAL']).default('FULL'),
   QT_BUFFER_MAX_ROWS: positiveInt.default(DEFAULT_BUFFER_MAX_ROWS),
   QT_BUFFER_MAX_BYTES: positiveInt.default(DEFAULT_BUFFER_MAX_BYTES),

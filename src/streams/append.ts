@@ -116,3 +116,20 @@ export async function appendBatch(a: Appender, batch: AppendBatch): Promise<Appe
   }
   return appendOutcome(reply, a.producer, batch);
 }
+
+/**
+ * `promise`, or a QT_PUBLISH_FAILED rejection after `ms` (the outcome is then
+ * unknown: the append may still land, and a replay of the parked batch skips
+ * whatever Redis has). A late settlement is observed and dropped.
+ */
+export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new QtError('QT_PUBLISH_FAILED', `redis did not acknowledge an append within ${ms} ms`)),
+      ms,
+    );
+  });
+  promise.catch(() => undefined);
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}

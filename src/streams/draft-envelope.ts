@@ -4,15 +4,10 @@ import { currentCorrelationId } from '../correlation.js';
 import { QtError } from '../errors.js';
 import { EVENT_CATALOG, EVENT_SCHEMA_VERSION, type EventData, type EventType, isEventType } from '../events/catalog.js';
 import type { Envelope } from '../events/envelope.js';
+import type { PublishOptions } from './publisher-contract.js';
 
 /** An envelope before its seq is known: what the publisher queues. */
 export type DraftEnvelope = Omit<Envelope, 'seq'> & { seq?: number };
-
-/** Who an event is caused by: carried from the event or request being handled. */
-export interface PublishOptions {
-  readonly correlationId?: string | undefined;
-  readonly causationId?: string | undefined;
-}
 
 const CausalIdSchema = z.string().min(1).max(128).optional();
 

@@ -77,6 +77,7 @@ export async function openEventBus(
     source: options.source,
     buffer,
     batchSize: config.publisher.batchSize,
+    appendTimeoutMs: config.publisher.appendTimeoutMs,
     minReplicasAck: config.redis.minReplicasAck,
     waitTimeoutMs: config.redis.waitTimeoutMs,
     log,

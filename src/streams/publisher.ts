@@ -1,51 +1,20 @@
 import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
-import { DEFAULT_PUBLISH_BATCH } from '../config/schema.js';
+import { DEFAULT_APPEND_TIMEOUT_MS, DEFAULT_PUBLISH_BATCH } from '../config/schema.js';
 import { isQtError, QtError } from '../errors.js';
 import { type EventData, type EventType, topicOf } from '../events/catalog.js';
-import type { Envelope } from '../events/envelope.js';
 import { type Logger, silentLogger } from '../log.js';
-import { type Appender, appendBatch } from './append.js';
-import { type DraftEnvelope, draftEnvelope, isoClock, type PublishOptions } from './draft-envelope.js';
+import { type Appender, appendBatch, withDeadline } from './append.js';
+import { type DraftEnvelope, draftEnvelope, isoClock } from './draft-envelope.js';
 import type { EventBuffer } from './event-buffer.js';
 import { assertKeyPart, type Keys } from './keys.js';
 import type { BacklogProgress, LaneHandoff } from './lane-handoff.js';
 import { type BusMetrics, busMetrics } from './metrics.js';
+import type { Published, Publisher, PublishOptions } from './publisher-contract.js';
 import { RedisLink } from './redis-link.js';
 
-export type { PublishOptions } from './draft-envelope.js';
-
-/** What `publish()` resolves with. */
-export interface Published<T extends EventType = EventType> {
-  /** The envelope; `seq` is known once Redis has the event (`via: 'redis'`). */
-  readonly envelope: Omit<Envelope<T>, 'seq'> & { seq?: number };
-  /** Where the event is durable now. A buffered event reaches Redis later, in order. */
-  readonly via: 'redis' | 'buffer';
-  /** The stream entry id; undefined when buffered or when Redis already held the event. */
-  readonly entryId: string | undefined;
-}
-
-/**
- * Publishes events to their topic streams.
- *
- * Contract:
- * - `publish()` resolves only once the event is durable: appended by Redis
- *   (and confirmed by `minReplicasAck` replicas when set), or committed to the
- *   disk buffer. Otherwise it rejects with a coded `QtError`; it never drops
- *   an event silently.
- * - For one publisher and one topic, events reach the stream in call order,
- *   each with the next `seq` of this producer on that topic, across Redis
- *   outages and restarts of this process.
- * - Appends are idempotent per `(producer, seq)`: re-sending never duplicates
- *   an entry, so events whose outcome was unknown are simply sent again.
- * - Invalid data rejects at once with QT_ENVELOPE_INVALID; nothing is sent.
- */
-export interface Publisher {
-  publish<T extends EventType>(type: T, data: EventData<T>, options?: PublishOptions): Promise<Published<T>>;
-  /** Waits for queued publishes, then refuses new ones. Idempotent. */
-  close(): Promise<void>;
-}
+export type { Published, Publisher, PublishOptions } from './publisher-contract.js';
 
 /** Settings of {@link RedisPublisher}. */
 export interface RedisPublisherOptions {
@@ -65,6 +34,13 @@ export interface RedisPublisherOptions {
   readonly batchSize?: number;
   readonly minReplicasAck?: number;
   readonly waitTimeoutMs?: number;
+  /**
+   * With a disk buffer: how long an append may go unanswered before its
+   * outcome counts as unknown and the batch is parked (in doubt) instead;
+   * default {@link DEFAULT_APPEND_TIMEOUT_MS}. A stalled Redis then costs a
+   * publish this long, not the command timeout.
+   */
+  readonly appendTimeoutMs?: number;
   readonly log?: Logger;
   readonly registry?: Registry;
   readonly now?: () => Date;
@@ -76,6 +52,7 @@ interface Pending {
   readonly envelope: DraftEnvelope;
   readonly resolve: (p: Published) => void;
   readonly reject: (err: unknown) => void;
+  readonly deadlineMs: number | undefined;
 }
 
 /** A topic's publish queue. While `buffered`, its events go to the disk buffer and the drainer owns its seqs. */
@@ -113,6 +90,7 @@ export class RedisPublisher implements Publisher, LaneHandoff {
   readonly #buffer: EventBuffer | undefined;
   readonly #source: string;
   readonly #batchSize: number;
+  readonly #appendTimeoutMs: number;
   readonly #log: Logger;
   readonly #metrics: BusMetrics;
   readonly #isoNow: () => string;
@@ -135,6 +113,11 @@ export class RedisPublisher implements Publisher, LaneHandoff {
     };
     this.#source = options.source;
     this.#batchSize = options.batchSize ?? DEFAULT_PUBLISH_BATCH;
+    // A WAIT that runs its full time must come back as "too few replicas", not as a timeout.
+    this.#appendTimeoutMs = Math.max(
+      options.appendTimeoutMs ?? DEFAULT_APPEND_TIMEOUT_MS,
+      (this.#appender.minReplicasAck > 0 ? this.#appender.waitTimeoutMs : 0) + 1_000,
+    );
     this.#log = options.log ?? silentLogger;
     this.#metrics = busMetrics(options.registry ?? new Registry());
     this.#isoNow = isoClock(options.now);
@@ -173,6 +156,7 @@ export class RedisPublisher implements Publisher, LaneHandoff {
         envelope,
         resolve: resolve as (p: Published) => void,
         reject,
+        deadlineMs: options.deadlineMs,
       });
       this.#kick(lane);
     });
@@ -293,7 +277,7 @@ export class RedisPublisher implements Publisher, LaneHandoff {
         firstSeq = lane.nextSeq;
         lane.nextSeq += batch.length;
         lane.lastAssigned = Math.max(lane.lastAssigned, lane.nextSeq - 1);
-        const outcome = await this.#link.execute(() =>
+        const sent = this.#link.execute(() =>
           appendBatch(this.#appender, {
             topic: lane.topic,
             firstSeq: firstSeq as number,
@@ -306,6 +290,7 @@ export class RedisPublisher implements Publisher, LaneHandoff {
             }),
           }),
         );
+        const outcome = this.#buffer ? await withDeadline(sent, this.#deadline(batch)) : await sent;
         this.#acknowledged(lane, batch, firstSeq, outcome.before, outcome.entryIds);
       } catch (err) {
         lane.nextSeq = undefined;
@@ -323,6 +308,13 @@ export class RedisPublisher implements Publisher, LaneHandoff {
         await this.#park(lane, lane.queue.splice(0), undefined);
       }
     }
+  }
+
+  /** The shortest deadline of a batch's events. */
+  #deadline(batch: Pending[]): number {
+    let ms = this.#appendTimeoutMs;
+    for (const p of batch) if (p.deadlineMs !== undefined && p.deadlineMs < ms) ms = p.deadlineMs;
+    return ms;
   }
 
   #acknowledged(
