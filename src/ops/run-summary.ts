@@ -13,12 +13,10 @@ import { parseEssProjection } from '../actors/risk-safety/ess-projection.js';
 import { QtError } from '../errors.js';
 import type { Envelope } from '../events/envelope.js';
 import { type Logger, silentLogger } from '../log.js';
-import { decodeEntry } from '../streams/codec.js';
 import { needsNewReaderConnection } from '../streams/blocking-reader.js';
+import { decodeEntry } from '../streams/codec.js';
 import type { Keys } from '../streams/keys.js';
 import { EMPTY_SUMMARY, formatSummary, type SummaryCounts, type SummaryLine } from './summary-format.js';
-
-export { EMPTY_SUMMARY, formatSummary, type SummaryCounts, type SummaryLine } from './summary-format.js';
 
 /** Default time between two summary lines. */
 export const DEFAULT_SUMMARY_INTERVAL_MS = 5_000;

@@ -14,7 +14,7 @@ import type { ExecutionMachine } from './execution-machine.js';
 export const DEFAULT_MAX_PENDING_MS = 30_000;
 /** How often a resting order is looked up at the venue. */
 export const DEFAULT_POLL_MS = 1_000;
-/** Idle wait of the runner when nothing is due (it is also woken by commits). */
+/** Idle wait of the runner when nothing is due (close() cuts it short). */
 export const DEFAULT_IDLE_MS = 50;
 /** First retry delay after a failed venue call; doubles per attempt up to {@link MAX_RETRY_DELAY_MS}. */
 export const BASE_RETRY_DELAY_MS = 250;
@@ -100,16 +100,11 @@ export class OrderRunner {
     this.#loop ??= this.#run();
   }
 
-  /** Asks the runner to look at the book now (after a commit that may have added work). */
-  wake(): void {
-    this.#wake?.();
-  }
-
   /** Stops after the call in hand. Idempotent. */
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.#closing = true;
-      this.wake();
+      this.#wake?.();
       await this.#loop;
     })();
     return this.#closed;

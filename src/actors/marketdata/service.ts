@@ -45,11 +45,6 @@ export class MarketDataService {
     this.#log = options.log ?? silentLogger;
   }
 
-  /** Ticks published so far. */
-  get published(): number {
-    return this.#published;
-  }
-
   start(): void {
     if (this.#timer) return;
     this.#timer = setInterval(() => this.#poll(), this.#pollMs);

@@ -52,7 +52,6 @@ const reason = z.string().min(1).max(500);
 export const EssTickEventSchema = EVENT_CATALOG['market.tick']
   .pick({ symbol: true, price: true })
   .extend({ type: z.literal('market.tick'), at });
-export type EssTickEvent = z.infer<typeof EssTickEventSchema>;
 
 /**
  * The part of `portfolio.updated` the ESS uses. `equity` is marked to market,
@@ -61,21 +60,17 @@ export type EssTickEvent = z.infer<typeof EssTickEventSchema>;
 export const EssPortfolioEventSchema = EVENT_CATALOG['portfolio.updated']
   .pick({ equity: true, peakEquity: true, dailyRealizedPnl: true })
   .extend({ type: z.literal('portfolio.updated'), at });
-export type EssPortfolioEvent = z.infer<typeof EssPortfolioEventSchema>;
 
 /** The overall status of `health.snapshot_updated`. */
 export const EssHealthEventSchema = EVENT_CATALOG['health.snapshot_updated']
   .pick({ status: true })
   .extend({ type: z.literal('health.snapshot_updated'), at });
-export type EssHealthEvent = z.infer<typeof EssHealthEventSchema>;
 
 /** The passage of time, sent by the host periodically so cooldowns and durations end without new facts. */
 export const EssClockEventSchema = z.object({ type: z.literal('CLOCK'), at });
-export type EssClockEvent = z.infer<typeof EssClockEventSchema>;
 
 /** Manual trip by an operator (API or CLI; authenticated by the host). */
 export const EssTripCommandSchema = z.object({ type: z.literal('TRIP'), at, operator, reason });
-export type EssTripCommand = z.infer<typeof EssTripCommandSchema>;
 
 /**
  * Manual reset by an operator (authenticated by the host). `requestId`, if
@@ -88,7 +83,6 @@ export const EssResetCommandSchema = z.object({
   reason,
   requestId: z.string().min(1).max(128).optional(),
 });
-export type EssResetCommand = z.infer<typeof EssResetCommandSchema>;
 
 const INPUT_EVENT_SCHEMAS = [
   EssTickEventSchema,

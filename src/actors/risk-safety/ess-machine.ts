@@ -286,6 +286,3 @@ export function createEssMachine(overrides: EssConfigInput = {}) {
 
 /** The ESS machine type (every configuration builds the same shape). */
 export type EssMachine = ReturnType<typeof createEssMachine>;
-
-/** The ESS machine with the default thresholds. */
-export const essMachine: EssMachine = createEssMachine();

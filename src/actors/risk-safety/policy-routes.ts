@@ -20,7 +20,6 @@ export const PolicyUpdateBodySchema = z.strictObject({
     message: 'at least one policy field is required',
   }),
 });
-export type PolicyUpdateBody = z.infer<typeof PolicyUpdateBodySchema>;
 
 /** What {@link registerPolicyRoutes} needs. */
 export interface PolicyRoutesOptions {

@@ -22,7 +22,7 @@ import {
 } from './rl-state.js';
 
 export type { RlConfig } from './rl-config.js';
-export type { RlContext, RlOutput } from './rl-state.js';
+export type { RlOutput } from './rl-state.js';
 
 /** Machine events; `at` is event time in epoch ms. */
 export type RlEvent =

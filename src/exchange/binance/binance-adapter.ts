@@ -69,11 +69,6 @@ export class BinanceAdapter implements ExchangeAdapter {
     return this.#client.clockOffsetMs;
   }
 
-  /** Re-measures the clock offset from `GET /api/v3/time`; resolves with it. */
-  syncClock(): Promise<number> {
-    return this.#client.syncClock();
-  }
-
   async placeOrder(request: OrderRequest): Promise<VenueOrder> {
     const params = this.#orderParams(request);
     const call = () => this.#client.call(BINANCE_ENDPOINTS.newOrder, params, BinanceOrderSchema);

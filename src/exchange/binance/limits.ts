@@ -172,9 +172,4 @@ export class SharedLimits {
     this.#bannedUntil = Math.max(this.#bannedUntil, until);
     return Number(await this.#redis.qtVenueHold(this.#key, 'bannedUntil', until, this.#now()));
   }
-
-  /** The raw hash, for diagnostics and tests. */
-  async snapshot(): Promise<Record<string, string>> {
-    return this.#redis.hgetall(this.#key);
-  }
 }

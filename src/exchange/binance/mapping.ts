@@ -15,11 +15,9 @@ const decimal = z
 
 /** An error body: `{"code":-2013,"msg":"Order does not exist."}`. */
 export const BinanceErrorBodySchema = z.object({ code: z.number().int(), msg: z.string() });
-export type BinanceErrorBody = z.infer<typeof BinanceErrorBodySchema>;
 
 /** `GET /api/v3/time`. */
 export const BinanceServerTimeSchema = z.object({ serverTime: z.number().int().positive() });
-export type BinanceServerTime = z.infer<typeof BinanceServerTimeSchema>;
 
 /** Order statuses Binance reports for spot orders. */
 export const BinanceOrderStatusSchema = z.enum([

@@ -2,7 +2,7 @@ import test from 'ava';
 import { createActor } from 'xstate';
 import type { ActorSpec } from '../../../src/actors/host.js';
 import { EssConfigSchema, EssEventSchema, toEssEvents } from '../../../src/actors/risk-safety/ess-events.js';
-import { type EssMachine, essMachine } from '../../../src/actors/risk-safety/ess-machine.js';
+import { createEssMachine, type EssMachine } from '../../../src/actors/risk-safety/ess-machine.js';
 import { takeEssOutbox } from '../../../src/actors/risk-safety/ess-outbox.js';
 import {
   DEFAULT_COOLDOWN_MS,
@@ -78,7 +78,7 @@ test('toEssEvents maps the consumed envelopes, with at = envelope time, and igno
 });
 
 test('takeEssOutbox hands the host the publications and intents in order and flushes them', (t) => {
-  const actor = createActor(essMachine).start();
+  const actor = createActor(createEssMachine()).start();
   actor.send({ type: 'TRIP', at: AT, operator: 'alice', reason: 'drill' });
   const taken = takeEssOutbox(actor);
   t.deepEqual(
@@ -97,7 +97,7 @@ test('takeEssOutbox hands the host the publications and intents in order and flu
 test('the ESS fits the actor host: toEssEvents and takeEssOutbox are its spec functions', (t) => {
   const spec: ActorSpec<EssMachine> = {
     name: 'ess',
-    machine: essMachine,
+    machine: createEssMachine(),
     topics: ['market', 'portfolio', 'health'],
     toEvents: toEssEvents,
     takeOutputs: (actor) => takeEssOutbox(actor).publish,
