@@ -8,16 +8,20 @@ import { hostname } from 'node:os';
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { IMPLEMENTED_SERVICES, type RunningService, startServices, stopServices } from './actors/runtime.js';
+import { IMPLEMENTED_SERVICES, type PreparedService, prepareServices, stopServices } from './actors/runtime.js';
 import { parseActors, SERVICE_NAMES, SERVICES, type ServiceName } from './actors/services.js';
 import { type Config, loadConfig } from './config/load.js';
 import { isQtError, QtError } from './errors.js';
 import { TOPICS } from './events/catalog.js';
 import { busDependencies } from './http/dependencies.js';
+import type { DependencyHealth } from './http/health.js';
 import { createServiceServer } from './http/service-server.js';
 import { createLogger, type Logger, redactUrl } from './log.js';
 import { RunSummary } from './ops/run-summary.js';
+import { Closers } from './runtime/closers.js';
 import { isRedisReachable, type LocalRedis, startLocalRedis } from './runtime/local-redis.js';
+import { ShutdownSignal } from './runtime/shutdown.js';
+import { startWhenRedisAnswers } from './runtime/start-actors.js';
 import { type EventBus, openEventBus } from './streams/event-bus.js';
 import { RetentionLoop } from './streams/retention.js';
 import { VERSION } from './version.js';
@@ -59,7 +63,7 @@ function buildProgram(): Command {
     .showHelpAfterError();
 }
 
-async function run(argv: readonly string[]): Promise<number> {
+async function run(argv: readonly string[], shutdown: ShutdownSignal): Promise<number> {
   const program = buildProgram();
   try {
     program.parse([...argv], { from: 'user' });
@@ -89,24 +93,75 @@ async function run(argv: readonly string[]): Promise<number> {
     throw err;
   }
   const log = createLogger({ level: config.log.level, pretty: config.log.pretty, name: 'qt' });
-  return host(config, selection.services, options.duration, log);
+  if (options.duration !== undefined) {
+    setTimeout(() => shutdown.request('duration elapsed'), options.duration * 1_000).unref();
+  }
+  const closers = new Closers(log);
+  void shutdown.requested.then((reason) => {
+    log.info({ reason }, 'shutting down');
+    void closers.closeAll();
+  });
+  let code: number;
+  try {
+    code = await host(config, selection.services, log, closers, shutdown);
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, 'start-up failed');
+    code = 1;
+  }
+  if (code === 0 && shutdown.reason === undefined) await shutdown.requested;
+  const report = await closers.closeAll();
+  log.info({ failedClosers: report.failed }, 'stopped');
+  return code;
 }
 
+/** Start-up was interrupted by a stop request: nothing more is opened. */
+class StartAborted extends Error {}
+
+/**
+ * Opens everything in order, pushing each closer as its resource opens.
+ * Resolves 0 once the runtime runs (or once a stop request interrupted
+ * start-up), or an exit code when something cannot be used.
+ */
 async function host(
   config: Config,
   services: ServiceName[],
-  duration: number | undefined,
   log: Logger,
+  closers: Closers,
+  shutdown: ShutdownSignal,
+): Promise<number> {
+  const step = <T>(value: T): T => {
+    if (closers.closing) throw new StartAborted();
+    return value;
+  };
+  try {
+    return await startUp(config, services, log, closers, shutdown, step);
+  } catch (err) {
+    if (err instanceof StartAborted) return 0;
+    throw err;
+  }
+}
+
+async function startUp(
+  config: Config,
+  services: ServiceName[],
+  log: Logger,
+  closers: Closers,
+  shutdown: ShutdownSignal,
+  step: <T>(value: T) => T,
 ): Promise<number> {
   let local: LocalRedis | undefined;
   if (config.redis.mode === 'standalone' && !(await isRedisReachable(config.redis.url))) {
     if (config.redis.explicit) {
       log.error({ url: redactUrl(config.redis.url) }, 'redis is not reachable; starting anyway, it will reconnect');
     } else {
+      step(undefined);
       const port = Number(new URL(config.redis.url).port || 6379);
       local = await startLocalRedis({ dataDir: config.dataDir, port, log });
+      const started = local;
+      closers.push('local redis-server', () => started.stop());
     }
   }
+  step(undefined);
   const producer = config.producerId ?? defaultProducerId(services);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -121,11 +176,12 @@ async function host(
   } catch (err) {
     if (isQtError(err, 'QT_BUFFER_LOCKED') || isQtError(err, 'QT_BUFFER_CORRUPT')) {
       log.fatal({ code: err.code }, err.message);
-      await local?.stop();
       return EXIT_STATE;
     }
     throw err;
   }
+  closers.push('event bus', () => bus.close());
+  step(undefined);
   const retention = new RetentionLoop({
     redis: bus.redis,
     keys: bus.keys,
@@ -135,37 +191,38 @@ async function host(
     log,
   });
   retention.start();
+  closers.push('retention', () => retention.close());
 
-  let requestShutdown: (reason: string) => void = () => undefined;
+  const actorsRunning = { value: false };
   const servers = services.map((name) =>
     createServiceServer({
       service: name,
       version: VERSION,
       registry,
-      dependencies: () => busDependencies(bus),
+      dependencies: async () => ({ ...(await busDependencies(bus)), ...actorsDependency(actorsRunning.value) }),
       healthMetrics: () => ({ buffer_rows: bus.buffer.stats().rows }),
       adminToken: config.adminToken,
-      onShutdown: () => requestShutdown('POST /admin/shutdown'),
+      onShutdown: () => shutdown.request('POST /admin/shutdown'),
       log,
     }),
   );
-  let running: RunningService[];
+  let prepared: PreparedService[];
   try {
-    running = await startServices(services, (name) => {
+    prepared = await prepareServices(services, (name) => {
       const server = servers[services.indexOf(name)];
       if (!server) throw new QtError('QT_INVARIANT_BROKEN', `no HTTP server for ${name}`);
       return { config, bus, producer, log, registry, http: server };
     });
   } catch (err) {
-    // A service could not start (e.g. an unreadable CSV feed): stop cleanly, exit 2.
+    // A service cannot be set up (e.g. an unreadable CSV feed): a configuration problem, exit 2.
     process.stderr.write(`cannot start services: ${(err as Error).message}\n`);
-    await Promise.all(servers.map((s) => s.app.close()));
-    await retention.close();
-    await bus.close();
-    await local?.stop();
     return EXIT_USAGE;
   }
+  closers.push('services', () => stopServices(prepared));
+  // Pushed last, closed first: stop accepting requests before anything else stops.
+  closers.push('http servers', () => Promise.all(servers.map((s) => s.app.close())));
   for (const [i, name] of services.entries()) {
+    step(undefined);
     const port = SERVICES[name].port + config.http.portOffset;
     try {
       await servers[i]?.app.listen({ port, host: config.http.host });
@@ -173,18 +230,22 @@ async function host(
       // A port in use must not leave the actors running without their HTTP: stop everything.
       log.fatal({ service: name, port, err: (err as Error).message }, 'cannot listen; stopping');
       process.stderr.write(`cannot listen on ${config.http.host}:${port} for ${name}: ${(err as Error).message}\n`);
-      await Promise.all(servers.map((s) => s.app.close()));
-      await stopServices(running);
-      await retention.close();
-      await bus.close();
-      await local?.stop();
       return EXIT_STATE;
     }
     log.info({ service: name, port }, 'http listening');
   }
-  for (const s of running) s.go?.();
+  for (const s of prepared) s.go?.();
+  step(await startWhenRedisAnswers(prepared, bus.link, { log, stopped: () => closers.closing }));
+  actorsRunning.value = true;
   const idle = services.filter((n) => !IMPLEMENTED_SERVICES.includes(n));
   if (idle.length > 0) log.warn({ services: idle }, 'these services serve health, metrics and admin only so far');
+  // The one-line view of the whole system (read from Redis, so it is the same in any process).
+  if (config.summaryIntervalMs > 0) {
+    const summary = new RunSummary({ redis: bus.redis, keys: bus.keys, intervalMs: config.summaryIntervalMs, log });
+    closers.push('run summary', () => summary.close());
+    await summary.start();
+  }
+  step(undefined);
   log.info(
     {
       services,
@@ -194,33 +255,20 @@ async function host(
     },
     'runtime started',
   );
-  // The one-line view of the whole system (read from Redis, so it is the same in any process).
-  const summary =
-    config.summaryIntervalMs > 0
-      ? new RunSummary({ redis: bus.redis, keys: bus.keys, intervalMs: config.summaryIntervalMs, log })
-      : undefined;
-  await summary?.start();
-
-  const reason = await new Promise<string>((resolve) => {
-    requestShutdown = resolve;
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-    if (duration !== undefined) setTimeout(() => resolve('duration elapsed'), duration * 1_000).unref();
-  });
-  log.info({ reason }, 'shutting down');
-  // Stop accepting first, then let in-flight work finish and close state.
-  await Promise.all(servers.map((s) => s.app.close()));
-  await summary?.close();
-  await stopServices(running);
-  await retention.close();
-  await bus.close();
-  await local?.stop();
-  log.info('stopped');
   return 0;
 }
 
-run(process.argv.slice(2)).then(
+/** The health of the process's actors: DOWN (critical) until they run, which needs Redis. */
+function actorsDependency(running: boolean): Record<string, DependencyHealth> {
+  return running
+    ? { actors: { status: 'OK', latency_ms: null, critical: true } }
+    : { actors: { status: 'DOWN', latency_ms: null, critical: true, error: 'waiting for redis to start the actors' } };
+}
+
+const shutdown = new ShutdownSignal();
+run(process.argv.slice(2), shutdown).then(
   (code) => {
+    shutdown.dispose();
     process.exitCode = code;
   },
   (err) => {

@@ -121,6 +121,7 @@ export class ActorHost<M extends AnyStateMachine> {
   #version = 0;
   #actor: Actor<M> | undefined;
   #dirty = false;
+  #started: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
 
   constructor(options: ActorHostOptions<M>) {
@@ -147,8 +148,22 @@ export class ActorHost<M extends AnyStateMachine> {
     return this.spec.machine.getPersistedSnapshot(this.#live().getSnapshot()) as Snapshot<unknown>;
   }
 
-  /** Restores the actor from Redis, then starts one consumer per topic (own pending entries first). */
-  async start(): Promise<void> {
+  /**
+   * Restores the actor from Redis, then starts one consumer per topic (own
+   * pending entries first). Idempotent; if Redis fails midway, nothing is
+   * left running and start() may be called again.
+   */
+  start(): Promise<void> {
+    this.#started ??= this.#startConsumers().catch(async (err) => {
+      // Redis went away mid-start: undo, so start() can simply be called again.
+      await Promise.all(this.#consumers.splice(0).map((c) => c.close()));
+      this.#started = undefined;
+      throw err;
+    });
+    return this.#started;
+  }
+
+  async #startConsumers(): Promise<void> {
     await this.#reload();
     for (const topic of this.spec.topics) {
       const consumer = new StreamConsumer({

@@ -37,14 +37,38 @@ export interface ServiceContext {
   };
 }
 
-/** A started service. `go()` runs once every HTTP server listens (e.g. the feed starts ticking). */
-export interface RunningService {
+/**
+ * A service, prepared in two phases so the process can serve HTTP before
+ * Redis answers: preparing it builds its parts and registers its routes (no
+ * Redis needed; a route that needs an actor answers 503 until it runs);
+ * `start()` then starts what needs Redis (its actor hosts), and is called
+ * again, after a failure, until it succeeds. `go()` runs once every HTTP
+ * server listens (e.g. the feed starts ticking; with Redis down its events
+ * go to the disk buffer).
+ */
+export interface PreparedService {
   readonly name: ServiceName;
+  start?(): Promise<void>;
   go?(): void;
   close(): Promise<void>;
 }
 
-type Starter = (ctx: ServiceContext) => Promise<Omit<RunningService, 'name'>>;
+type Preparer = (ctx: ServiceContext) => Promise<Omit<PreparedService, 'name'>>;
+
+/**
+ * `fn` memoized on success: a retried start re-runs only the steps that
+ * have not succeeded yet (an actor host already consuming is not started twice).
+ */
+function onceOk(fn: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  return () => {
+    done ??= fn().catch((err) => {
+      done = undefined;
+      throw err;
+    });
+    return done;
+  };
+}
 
 /** Hosts a plain actor: the spec's topics in, its outputs out. */
 async function hostActor<M extends AnyStateMachine>(ctx: ServiceContext, spec: ActorSpec<M>, source: string) {
@@ -58,8 +82,7 @@ async function hostActor<M extends AnyStateMachine>(ctx: ServiceContext, spec: A
     log: ctx.log,
     registry: ctx.registry,
   });
-  await host.start();
-  return { close: () => host.close() };
+  return { start: onceOk(() => host.start()), close: () => host.close() };
 }
 
 /** The configured market feed: a CSV replay when QT_FEED_CSV is set, else the seeded synthetic walk. */
@@ -76,8 +99,8 @@ export async function openFeed(config: Config): Promise<MarketFeed> {
   });
 }
 
-/** How each implemented service starts. Services without an entry serve only health, metrics and admin. */
-const STARTERS: Partial<Record<ServiceName, Starter>> = {
+/** How each implemented service is prepared. Services without an entry serve only health, metrics and admin. */
+const PREPARERS: Partial<Record<ServiceName, Preparer>> = {
   marketdata: async (ctx) => {
     const feed = await openFeed(ctx.config);
     const service = new MarketDataService({ publisher: ctx.bus.publisher, feed, log: ctx.log });
@@ -96,10 +119,7 @@ const STARTERS: Partial<Record<ServiceName, Starter>> = {
       log,
       registry,
     });
-    await ess.start();
     const store = new PolicyStore({ redis: bus.redis, keys: bus.keys });
-    // Pre-trade takes the policy from the events: a stored one no event carries is published first.
-    await announceStoredPolicy({ store, publisher: bus.publisher, redis: bus.redis, keys: bus.keys, log });
     const pretrade = new PretradeService({
       redis: bus.redis,
       keys: bus.keys,
@@ -108,11 +128,23 @@ const STARTERS: Partial<Record<ServiceName, Starter>> = {
       log,
       registry,
     });
-    await pretrade.start();
     ess.registerRoutes(ctx.http.app, ctx.http.guardAdmin);
     registerPolicyRoutes(ctx.http.app, { store, publisher: bus.publisher, guardAdmin: ctx.http.guardAdmin, log });
-    log.info(ess.status(), 'emergency stop system restored');
+    const startEss = onceOk(async () => {
+      await ess.start();
+      log.info(ess.status(), 'emergency stop system restored');
+    });
+    // Pre-trade takes the policy from the events: a stored one no event carries is published first.
+    const announce = onceOk(async () => {
+      await announceStoredPolicy({ store, publisher: bus.publisher, redis: bus.redis, keys: bus.keys, log });
+    });
+    const startPretrade = onceOk(() => pretrade.start());
     return {
+      start: async () => {
+        await startEss();
+        await announce();
+        await startPretrade();
+      },
       close: async () => {
         await pretrade.close();
         await ess.close();
@@ -133,41 +165,45 @@ const STARTERS: Partial<Record<ServiceName, Starter>> = {
       log,
       registry,
     });
-    await service.start();
     service.registerRoutes(ctx.http.app);
-    log.info({ venue: service.venue.venue }, 'execution started');
-    return { close: () => service.close() };
+    return {
+      start: onceOk(async () => {
+        await service.start();
+        log.info({ venue: service.venue.venue }, 'execution started');
+      }),
+      close: () => service.close(),
+    };
   },
   'portfolio-intelligence': (ctx) => hostActor(ctx, portfolioSpec, 'portfolio-intelligence'),
   'rl-training': (ctx) => hostActor(ctx, createRlSpec(ctx.config.rl), 'rl-training'),
 };
 
 /** Services that run actors today; the others serve health, metrics and admin only. */
-export const IMPLEMENTED_SERVICES = SERVICE_NAMES.filter((n) => STARTERS[n] !== undefined);
+export const IMPLEMENTED_SERVICES = SERVICE_NAMES.filter((n) => PREPARERS[n] !== undefined);
 
 /**
- * Starts the chosen services in dependency order. If one fails to start, the
- * ones already started are closed (in reverse order) before the error is
- * rethrown, so nothing is left half-running.
+ * Prepares the chosen services in dependency order (see PreparedService).
+ * If one cannot be prepared (e.g. an unreadable CSV feed), the ones already
+ * prepared are closed (in reverse order) before the error is rethrown.
  */
-export async function startServices(
+export async function prepareServices(
   services: readonly ServiceName[],
   context: (name: ServiceName) => ServiceContext,
-): Promise<RunningService[]> {
-  const running: RunningService[] = [];
+): Promise<PreparedService[]> {
+  const prepared: PreparedService[] = [];
   try {
     for (const name of SERVICE_NAMES.filter((n) => services.includes(n))) {
-      const start = STARTERS[name];
-      if (start) running.push({ name, ...(await start(context(name))) });
+      const prepare = PREPARERS[name];
+      if (prepare) prepared.push({ name, ...(await prepare(context(name))) });
     }
   } catch (err) {
-    await stopServices(running);
+    await stopServices(prepared);
     throw err;
   }
-  return running;
+  return prepared;
 }
 
 /** Closes services in reverse start order: consumers of a topic stop before its producers. */
-export async function stopServices(running: readonly RunningService[]): Promise<void> {
-  for (const s of [...running].reverse()) await s.close();
+export async function stopServices(services: readonly PreparedService[]): Promise<void> {
+  for (const s of [...services].reverse()) await s.close();
 }

@@ -4,6 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { QtError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
 
 /** True when a Redis answers PING at `url` within `timeoutMs`. */
@@ -26,6 +27,9 @@ export async function isRedisReachable(url: string, timeoutMs = 1_000): Promise<
     probe.disconnect();
   }
 }
+
+/** How long a local redis-server may take to exit on SIGTERM before it is killed. */
+export const STOP_TIMEOUT_MS = 10_000;
 
 /** A redis-server this process started, and how to stop it. */
 export interface LocalRedis {
@@ -66,18 +70,21 @@ export async function startLocalRedis(options: { dataDir: string; port: number; 
     child = spawn('redis-server', args, { stdio: 'ignore' });
     await Promise.race([once(child, 'spawn'), once(child, 'error').then(([err]) => Promise.reject(err))]);
   } catch (err) {
-    throw new Error(`could not start redis-server (is it installed and on PATH?): ${(err as Error).message}`);
+    const message = `could not start redis-server (is it installed and on PATH?): ${(err as Error).message}`;
+    throw new QtError('QT_LOCAL_REDIS_FAILED', message, { cause: err });
   }
   const url = `redis://127.0.0.1:${options.port}`;
   const deadline = Date.now() + 10_000;
   while (!(await isRedisReachable(url, 500))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`redis-server did not come up on ${url}; see ${resolve(dir, 'redis.log')}`);
+      const message = `redis-server did not come up on ${url}; see ${resolve(dir, 'redis.log')}`;
+      throw new QtError('QT_LOCAL_REDIS_FAILED', message, { details: { url } });
     }
     await sleep(100);
   }
-  log.info({ url, pid: child.pid, dir }, 'started a local redis-server');
+  // `redisPid`, not `pid`: every log line already has the process's own pid.
+  log.info({ url, redisPid: child.pid, dir }, 'started a local redis-server');
   let stopping: Promise<void> | undefined;
   return {
     url,
@@ -87,7 +94,16 @@ export async function startLocalRedis(options: { dataDir: string; port: number; 
         if (child.exitCode !== null) return;
         const exited = once(child, 'exit');
         child.kill('SIGTERM'); // redis-server flushes its AOF and exits on SIGTERM
-        await Promise.race([exited, sleep(10_000).then(() => child.kill('SIGKILL'))]);
+        // The SIGKILL timer is cancelled once it exits: a pending timer would hold the process for its full 10 s.
+        const giveUp = new AbortController();
+        await Promise.race([
+          exited,
+          sleep(STOP_TIMEOUT_MS, undefined, { signal: giveUp.signal }).then(
+            () => child.kill('SIGKILL'),
+            () => undefined,
+          ),
+        ]);
+        giveUp.abort();
       })();
       return stopping;
     },

@@ -98,7 +98,8 @@ export class EssService {
   async start(): Promise<void> {
     await this.host.start();
     await this.host.send({ type: 'CLOCK', at: this.#now() });
-    this.#clock = setInterval(() => {
+    // ??=: start() is called again after a failed start (Redis went away); one clock only.
+    this.#clock ??= setInterval(() => {
       this.host.send({ type: 'CLOCK', at: this.#now() }).catch((err) => {
         this.#log.warn({ err: (err as Error).message }, 'ess clock tick not committed');
       });
