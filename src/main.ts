@@ -151,7 +151,8 @@ async function startUp(
 ): Promise<number> {
   let local: LocalRedis | undefined;
   if (config.redis.mode === 'standalone' && !(await isRedisReachable(config.redis.url))) {
-    if (config.redis.explicit) {
+    const startOne = config.redis.local === 'always' || (config.redis.local === 'auto' && !config.redis.explicit);
+    if (!startOne) {
       log.error({ url: redactUrl(config.redis.url) }, 'redis is not reachable; starting anyway, it will reconnect');
     } else {
       step(undefined);

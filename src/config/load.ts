@@ -21,8 +21,14 @@ export interface Config {
     readonly waitTimeoutMs: number;
     readonly commandTimeoutMs: number;
     readonly breakerHalfOpenMs: number;
-    /** True when REDIS_URL or REDIS_SENTINELS was set (no local redis-server is started then). */
+    /** True when REDIS_URL or REDIS_SENTINELS was set. */
     readonly explicit: boolean;
+    /**
+     * Whether to start a local redis-server child when nothing answers at
+     * REDIS_URL: `auto` only when REDIS_URL was not set, `always` on
+     * REDIS_URL's port, `never`.
+     */
+    readonly local: 'auto' | 'always' | 'never';
   };
   readonly buffer: {
     readonly synchronous: 'FULL' | 'NORMAL';
@@ -138,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
       breakerHalfOpenMs: e.REDIS_BREAKER_HALF_OPEN_MS,
       explicit: picked.REDIS_URL !== undefined || picked.REDIS_SENTINELS !== undefined,
+      local: e.QT_LOCAL_REDIS,
     },
     buffer: {
       synchronous: e.QT_BUFFER_SYNCHRONOUS,

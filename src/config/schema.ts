@@ -111,6 +111,7 @@ export const EnvSchema = z.object({
   REDIS_MASTER_NAME: keyPart.default('mymaster'),
   REDIS_TLS_CA_FILE: z.string().min(1).optional(),
   REDIS_MIN_REPLICAS_ACK: nonNegativeInt.default(0),
+  QT_LOCAL_REDIS: z.enum(['auto', 'always', 'never']).default('auto'),
   QT_KEY_PREFIX: keyPart.default(DEFAULT_KEY_PREFIX),
   QT_PRODUCER_ID: keyPart.optional(),
   QT_DATA_DIR: z.string().min(1).default('var'),

@@ -14,6 +14,7 @@ test('an empty environment gives the documented defaults', (t) => {
     commandTimeoutMs: 5_000,
     breakerHalfOpenMs: 60_000,
     explicit: false,
+    local: 'auto',
   });
   t.deepEqual(c.buffer, {
     synchronous: 'FULL',
