@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { QtError } from '../errors.js';
 import {
   type Balance,
   type ExchangeAdapter,
@@ -65,7 +66,7 @@ interface OrderRow {
 }
 
 /**
- * The embedded default venue (DESIGN §8): a spot account in a SQLite file.
+ * The embedded default venue (docs/architecture.md §11.3): a spot account in a SQLite file.
  * Market orders fill at once against the latest price moved by the slippage
  * (up for buys, down for sells) and pay the fee in the quote asset; limit
  * orders rest, with their funds locked, until the latest price crosses them
@@ -89,8 +90,12 @@ export class PaperExchange implements ExchangeAdapter {
     this.#feeRate = options.feeRate ?? DEFAULT_PAPER_FEE_RATE;
     this.#slippage = (options.slippageBps ?? DEFAULT_PAPER_SLIPPAGE_BPS) / 10_000;
     this.#now = options.now ?? Date.now;
-    if (!(this.#feeRate >= 0 && this.#feeRate < 1)) throw new RangeError(`fee rate ${this.#feeRate} is not in [0, 1)`);
-    if (!(this.#slippage >= 0 && this.#slippage < 1)) throw new RangeError('slippage must be in [0, 10000) bps');
+    if (!(this.#feeRate >= 0 && this.#feeRate < 1)) {
+      throw new QtError('QT_CONFIG_INVALID', `paper exchange: fee rate ${this.#feeRate} is not in [0, 1)`);
+    }
+    if (!(this.#slippage >= 0 && this.#slippage < 1)) {
+      throw new QtError('QT_CONFIG_INVALID', 'paper exchange: slippage must be in [0, 10000) bps');
+    }
     this.#db = openStoreFile(options.path, SCHEMA, 1);
     const count = this.#db.prepare('SELECT count(*) AS n FROM orders').get() as { n: number };
     const funded = this.#db.prepare('SELECT count(*) AS n FROM balances').get() as { n: number };

@@ -1,5 +1,5 @@
 /**
- * The ai-engine actor (DESIGN §8): a pure XState v5 machine that keeps a
+ * The ai-engine actor (docs/architecture.md §11.2): a pure XState v5 machine that keeps a
  * bounded window of closes per symbol, asks the strategy ensemble about every
  * tick, and puts a `signal.generated` into its outbox when the ensemble is
  * confident enough AND flood control lets it through:
@@ -13,10 +13,12 @@
  * windows), so the host can persist the snapshot as JSON.
  */
 import { type Actor, assign, setup } from 'xstate';
+import { QtError } from '../../errors.js';
 import type { EventData } from '../../events/catalog.js';
 import type { Envelope } from '../../events/envelope.js';
 import type { ActorSpec } from '../host.js';
 import { takeOutbox } from '../outbox.js';
+import { ACTOR_TOPICS } from '../services.js';
 import { DEFAULT_WEIGHTS, decide, type EnsembleWeights } from './ensemble.js';
 
 export const DEFAULT_CONFIDENCE_FLOOR = 0.5;
@@ -56,7 +58,9 @@ export type AiEvent = { type: 'TICK'; symbol: string; price: number; at: number 
 
 const SYMBOL = /^[A-Z0-9]{2,20}$/;
 
-/** The config with defaults filled in; throws RangeError on a bad value. */
+const invalid = (message: string) => new QtError('QT_CONFIG_INVALID', `ai-engine: ${message}`);
+
+/** The config with defaults filled in; throws QT_CONFIG_INVALID on a bad value. */
 export function resolveAiConfig(config: Partial<AiConfig> = {}): AiConfig {
   const resolved: AiConfig = {
     confidenceFloor: config.confidenceFloor ?? DEFAULT_CONFIDENCE_FLOOR,
@@ -65,16 +69,16 @@ export function resolveAiConfig(config: Partial<AiConfig> = {}): AiConfig {
     weights: { ...DEFAULT_WEIGHTS, ...config.weights },
   };
   if (!(resolved.confidenceFloor >= 0 && resolved.confidenceFloor <= 1)) {
-    throw new RangeError(`confidenceFloor must be in 0..1, got ${resolved.confidenceFloor}`);
+    throw invalid(`confidenceFloor must be in 0..1, got ${resolved.confidenceFloor}`);
   }
   if (!(Number.isFinite(resolved.minIntervalMs) && resolved.minIntervalMs > 0)) {
-    throw new RangeError(`minIntervalMs must be positive, got ${resolved.minIntervalMs}`);
+    throw invalid(`minIntervalMs must be positive, got ${resolved.minIntervalMs}`);
   }
   if (!(Number.isInteger(resolved.windowSize) && resolved.windowSize >= MIN_WINDOW_SIZE)) {
-    throw new RangeError(`windowSize must be an integer >= ${MIN_WINDOW_SIZE}, got ${resolved.windowSize}`);
+    throw invalid(`windowSize must be an integer >= ${MIN_WINDOW_SIZE}, got ${resolved.windowSize}`);
   }
   for (const [name, w] of Object.entries(resolved.weights)) {
-    if (!(Number.isFinite(w) && w >= 0)) throw new RangeError(`weight of ${name} must be >= 0, got ${w}`);
+    if (!(Number.isFinite(w) && w >= 0)) throw invalid(`weight of ${name} must be >= 0, got ${w}`);
   }
   return resolved;
 }
@@ -164,7 +168,7 @@ export function createAiSpec(config: Partial<AiConfig> = {}): ActorSpec<AiMachin
   return {
     name: 'ai-engine',
     machine: createAiMachine(config),
-    topics: ['market'],
+    topics: ACTOR_TOPICS['ai-engine'],
     toEvents: aiToEvents,
     takeOutputs: takeAiOutbox,
   };

@@ -1,14 +1,16 @@
 /**
- * The execution actor (DESIGN §8) as a pure XState v5 machine over the book
+ * The execution actor (docs/architecture.md §11.3) as a pure XState v5 machine over the book
  * in `execution-book.ts`. It consumes `order.approved` (APPROVED),
  * `market.tick` (TICK: last prices, TP/SL triggers) and the ESS's own events
  * (ESS). The venue's answers come back from the order runner as events too,
  * so the machine never does I/O and replaying its inputs rebuilds it exactly.
  */
 import { assign, setup } from 'xstate';
+import { QtError } from '../../errors.js';
 import type { Envelope } from '../../events/envelope.js';
 import type { ActorSpec } from '../host.js';
 import { takeOutbox } from '../outbox.js';
+import { ACTOR_TOPICS } from '../services.js';
 import {
   type BracketConfig,
   type ExecutionContext,
@@ -22,14 +24,14 @@ export const DEFAULT_TAKE_PROFIT = 0.03;
 /** Default stop-loss distance from the entry price (2 %). */
 export const DEFAULT_STOP_LOSS = 0.02;
 
-/** The execution machine for a TP/SL configuration. */
+/** The execution machine for a TP/SL configuration; throws QT_CONFIG_INVALID on a bracket outside [0, 1). */
 export function createExecutionMachine(brackets: Partial<BracketConfig> = {}) {
   const config: BracketConfig = {
     takeProfit: brackets.takeProfit ?? DEFAULT_TAKE_PROFIT,
     stopLoss: brackets.stopLoss ?? DEFAULT_STOP_LOSS,
   };
   for (const [name, v] of Object.entries(config)) {
-    if (!(v >= 0 && v < 1)) throw new RangeError(`${name} must be in [0, 1), got ${v}`);
+    if (!(v >= 0 && v < 1)) throw new QtError('QT_CONFIG_INVALID', `execution: ${name} must be in [0, 1), got ${v}`);
   }
   return setup({ types: { context: {} as ExecutionContext, events: {} as ExecutionEvent } }).createMachine({
     id: 'execution',
@@ -63,7 +65,7 @@ export function createExecutionSpec(brackets: Partial<BracketConfig> = {}): Acto
   return {
     name: 'execution',
     machine: createExecutionMachine(brackets),
-    topics: ['order', 'ess', 'market'],
+    topics: ACTOR_TOPICS.execution,
     toEvents: executionToEvents,
     takeOutputs: takeOutbox,
   };

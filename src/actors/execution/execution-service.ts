@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
+import { QtError } from '../../errors.js';
 import type { EssState } from '../../events/catalog.js';
 import type { ExchangeAdapter } from '../../exchange/adapter.js';
 import { TradeStore } from '../../exchange/trade-store.js';
@@ -36,7 +37,7 @@ export interface ExecutionServiceOptions {
 }
 
 /**
- * The execution service (DESIGN §8): the execution actor on its consumer
+ * The execution service (docs/architecture.md §11.3): the execution actor on its consumer
  * groups (`order`, `ess`, `market`), the order runner that talks to the venue,
  * and the SQLite trade store. Serves `GET /orders`, `GET /trades` and
  * `GET /balances`.
@@ -102,7 +103,10 @@ export class ExecutionService {
     if (raw === null) return 'armed';
     const projection = parseEssProjection(raw);
     // Unreadable is not armed: the runner sends nothing and tries again.
-    if (!projection) throw new Error(`the ESS projection ${this.#keys.projection('ess')} is unreadable`);
+    if (!projection) {
+      const key = this.#keys.projection('ess');
+      throw new QtError('QT_PROJECTION_INVALID', `the ESS projection ${key} is unreadable`, { details: { key } });
+    }
     return projection.state;
   }
 

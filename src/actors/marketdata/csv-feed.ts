@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { QtError } from '../../errors.js';
 import type { MarketFeed, Tick } from './feed.js';
 
 /**
- * CSV replay of OHLCV candles (DESIGN §8). `parseOhlcvCsv` is the edge: it
+ * CSV replay of OHLCV candles (docs/architecture.md §11.1). `parseOhlcvCsv` is the edge: it
  * zod-validates every row and names the offending line. `createCsvFeed`
  * replays the candles as ticks — four per candle, along the path a candle
  * most plausibly took — with candle time compressed by `speed`. Both are pure.
@@ -26,12 +27,12 @@ export interface Candle {
   readonly volume: number;
 }
 
-/** A CSV file that cannot be parsed; `line` is 1-based. */
-export class OhlcvCsvError extends Error {
+/** A CSV file that cannot be parsed (code QT_FEED_INVALID); `line` is 1-based. */
+export class OhlcvCsvError extends QtError {
   readonly line: number;
 
   constructor(line: number, message: string) {
-    super(`line ${line}: ${message}`);
+    super('QT_FEED_INVALID', `line ${line}: ${message}`, { details: { line } });
     this.name = 'OhlcvCsvError';
     this.line = line;
   }
@@ -127,7 +128,7 @@ export function createCsvFeed(candles: readonly Candle[], options: CsvFeedOption
   const o = CsvFeedOptionsSchema.parse(options);
   for (let i = 1; i < candles.length; i++)
     if ((candles[i]?.openTime ?? 0) <= (candles[i - 1]?.openTime ?? 0))
-      throw new RangeError(`createCsvFeed: candle ${i} does not open after candle ${i - 1}`);
+      throw new QtError('QT_FEED_INVALID', `createCsvFeed: candle ${i} does not open after candle ${i - 1}`);
   const origin = candles[0]?.openTime ?? 0;
   const durationOf = (i: number): number => {
     const c = candles[i]!;

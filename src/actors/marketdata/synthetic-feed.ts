@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { QtError } from '../../errors.js';
 import type { MarketFeed, Tick } from './feed.js';
 
 /**
- * The seeded synthetic feed (DESIGN §8): per symbol, a random walk in log
+ * The seeded synthetic feed (docs/architecture.md §11.1): per symbol, a random walk in log
  * price with rare jumps, ticking at a fixed rate. Pure and deterministic: the
  * same options give the same ticks however `next()` calls are chunked, and no
  * `Math.random` or clock is read. Each symbol draws from its own generator
@@ -156,9 +157,11 @@ export function createSyntheticFeed(options: SyntheticFeedOptions): SyntheticFee
     },
     injectFlashCrash(symbol: string, drop: number, at: number): void {
       const w = bySymbol.get(symbol);
-      if (w === undefined) throw new RangeError(`injectFlashCrash: unknown symbol ${symbol}`);
-      if (!(drop > 0 && drop < 1)) throw new RangeError(`injectFlashCrash: drop must be in (0, 1), got ${drop}`);
-      if (!Number.isFinite(at)) throw new RangeError(`injectFlashCrash: at must be finite, got ${at}`);
+      if (w === undefined) throw new QtError('QT_FEED_INVALID', `injectFlashCrash: unknown symbol ${symbol}`);
+      if (!(drop > 0 && drop < 1)) {
+        throw new QtError('QT_FEED_INVALID', `injectFlashCrash: drop must be in (0, 1), got ${drop}`);
+      }
+      if (!Number.isFinite(at)) throw new QtError('QT_FEED_INVALID', `injectFlashCrash: at must be finite, got ${at}`);
       w.crashes.push({ at, logDrop: Math.log(1 - drop), applied: 0 });
     },
   };

@@ -1,5 +1,5 @@
 /**
- * The portfolio-intelligence actor (DESIGN §8): a pure machine over the
+ * The portfolio-intelligence actor (docs/architecture.md §11.4): a pure machine over the
  * ledger in `ledger.ts`. It consumes `order.filled` (FILL) and `market.tick`
  * (MARK) and asks to publish `portfolio.updated`: after every FILL, and after
  * a MARK at most once every `publishEveryMs` of event time, so a tick flood
@@ -11,6 +11,7 @@ import type { EventData } from '../../events/catalog.js';
 import type { Envelope } from '../../events/envelope.js';
 import type { ActorSpec } from '../host.js';
 import { takeOutbox } from '../outbox.js';
+import { ACTOR_TOPICS } from '../services.js';
 import { applyFill, applyMark, type Book, createBook, type Fill, markOf, rollDay, valuation } from './ledger.js';
 
 /** Default starting cash (quote currency). */
@@ -140,7 +141,7 @@ export function createPortfolioSpec(options: PortfolioOptions = {}): ActorSpec<P
   return {
     name: 'portfolio',
     machine: createPortfolioMachine(options),
-    topics: ['order', 'market'],
+    topics: ACTOR_TOPICS.portfolio,
     toEvents: portfolioToEvents,
     takeOutputs: takePortfolioOutbox,
   };
@@ -150,7 +151,7 @@ export function createPortfolioSpec(options: PortfolioOptions = {}): ActorSpec<P
 export const portfolioSpec: ActorSpec<PortfolioMachine> = {
   name: 'portfolio',
   machine: portfolioMachine,
-  topics: ['order', 'market'],
+  topics: ACTOR_TOPICS.portfolio,
   toEvents: portfolioToEvents,
   takeOutputs: takePortfolioOutbox,
 };

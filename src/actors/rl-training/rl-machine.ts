@@ -1,5 +1,5 @@
 /**
- * The rl-training actor (DESIGN §8): evaluates a candidate sizing policy in
+ * The rl-training actor (docs/architecture.md §11.5): evaluates a candidate sizing policy in
  * shadow against the live one on the same signals and outcomes, publishes
  * `model.evaluated` every `evaluateEvery` outcomes, and `model.promoted`
  * when the candidate beats live over a full window. Pure: time is the
@@ -11,6 +11,7 @@ import { type Actor, assign, setup } from 'xstate';
 import type { Envelope } from '../../events/envelope.js';
 import type { ActorSpec } from '../host.js';
 import { takeOutbox } from '../outbox.js';
+import { ACTOR_TOPICS } from '../services.js';
 import { type RlConfig, resolveRlConfig } from './rl-config.js';
 import {
   addSignal,
@@ -32,10 +33,8 @@ export type RlEvent =
 
 /** The actor name: its consumer group, snapshot key and producer suffix. */
 export const RL_ACTOR_NAME = 'rl-training';
-/** Topics it consumes: signals to evaluate, and market ticks for their outcomes. */
-export const RL_TOPICS = ['signal', 'market'] as const;
 
-/** The rl-training machine for a config (defaults in `rl-config.ts`); throws RangeError on a bad config. */
+/** The rl-training machine for a config (defaults in `rl-config.ts`); throws QT_CONFIG_INVALID on a bad config. */
 export function createRlMachine(config: Partial<RlConfig> = {}) {
   const cfg = resolveRlConfig(config);
   return setup({
@@ -84,7 +83,7 @@ export function createRlSpec(config: Partial<RlConfig> = {}): ActorSpec<RlMachin
   return {
     name: RL_ACTOR_NAME,
     machine: createRlMachine(config),
-    topics: RL_TOPICS,
+    topics: ACTOR_TOPICS[RL_ACTOR_NAME],
     toEvents: rlToEvents,
     takeOutputs: takeRlOutbox,
   };

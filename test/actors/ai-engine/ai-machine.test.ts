@@ -81,9 +81,9 @@ test('the defaults: floor 0.5, 5000 ms, 100 closes; bad config is refused', (t) 
   t.is(DEFAULT_WINDOW_SIZE, 100);
   const cfg = resolveAiConfig();
   t.like(cfg, { confidenceFloor: 0.5, minIntervalMs: 5000, windowSize: 100 });
-  t.throws(() => createAiMachine({ confidenceFloor: 1.5 }), { instanceOf: RangeError });
-  t.throws(() => createAiMachine({ minIntervalMs: 0 }), { instanceOf: RangeError });
-  t.throws(() => createAiMachine({ windowSize: 10 }), { instanceOf: RangeError });
+  t.throws(() => createAiMachine({ confidenceFloor: 1.5 }), { code: 'QT_CONFIG_INVALID' } as never);
+  t.throws(() => createAiMachine({ minIntervalMs: 0 }), { code: 'QT_CONFIG_INVALID' } as never);
+  t.throws(() => createAiMachine({ windowSize: 10 }), { code: 'QT_CONFIG_INVALID' } as never);
 });
 
 test('a crash emits one valid signal.generated with a deterministic id', (t) => {

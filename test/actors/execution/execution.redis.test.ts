@@ -151,6 +151,31 @@ test('with the ESS projection tripped, an approved order never reaches the venue
   t.deepEqual(service.trades.counts(), { orders: 0, trades: 0 });
 });
 
+test('an unreadable ESS projection is QT_PROJECTION_INVALID: no order is sent until it reads again', async (t) => {
+  const r = rig(t, 'badproj');
+  const key = r.keys.projection('ess');
+  await r.redis.set(key, JSON.stringify({ state: 'halted', cooldownUntil: null, updatedAt: new Date().toISOString() }));
+  let venueOrders = 0;
+  const service = await r.service((priceOf) => {
+    const paper = new PaperExchange({ path: ':memory:', priceOf });
+    return wrap(paper, {
+      placeOrder: (req) => {
+        venueOrders++;
+        return paper.placeOrder(req);
+      },
+    });
+  });
+  await t.throwsAsync(service.essState(), { code: 'QT_PROJECTION_INVALID', message: new RegExp(key) } as never);
+  await r.tick(50_000);
+  await r.approve('ord-p');
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  t.is(venueOrders, 0, 'nothing was sent while the ESS state could not be read');
+  const armed = { state: 'armed', cooldownUntil: null, updatedAt: new Date().toISOString() };
+  await r.redis.set(key, JSON.stringify(armed));
+  await waitFor(async () => outcomes(await r.orders(), 'ord-p').length === 2, 'placed and filled once readable');
+  t.is(venueOrders, 1);
+});
+
 test('a venue error after the order was created (unknown outcome) is looked up: one order, one fill', async (t) => {
   const r = rig(t, 'unknown');
   let calls = 0;
