@@ -2,7 +2,7 @@
  * The services of the platform and the actors they host: each service's HTTP
  * port, the topics each actor consumes and each service produces. One process
  * can host any subset; each service keeps its own port either way, so the
- * gateway config is the same (docs/actors.md, "Every service's HTTP").
+ * gateway config is the same (docs/architecture.md §3).
  *
  * Consumed topics are declared once, per actor, in {@link ACTOR_TOPICS}: the
  * actor specs read their `topics` from it, and a service's `consumes` is the
@@ -36,7 +36,7 @@ export interface ServiceSpec {
   /** The union of its actors' topics, in the order they first appear. */
   readonly consumes: readonly string[];
   readonly produces: readonly string[];
-  /** A critical service down makes the whole system CRITICAL (see `GET /health` in docs/actors.md). */
+  /** A critical service down makes the whole system CRITICAL (docs/architecture.md §3, §12). */
   readonly critical: boolean;
 }
 
