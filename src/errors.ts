@@ -6,6 +6,7 @@
  */
 export const ERROR_CODES = {
   QT_CONFIG_INVALID: 'A setting is missing or invalid; start-up stops.',
+  QT_POLICY_CONTRADICTORY: 'A risk policy whose limits contradict each other (they refuse every order); not stored.',
   QT_ENVELOPE_INVALID: 'An event envelope or its data failed schema validation.',
   QT_UNKNOWN_EVENT_TYPE: 'An event type is not in the event catalog.',
   QT_KEY_PART_INVALID: 'A topic, group or id cannot be used inside a Redis key.',
@@ -20,6 +21,7 @@ export const ERROR_CODES = {
   QT_BUFFER_CORRUPT: 'The disk buffer file is unreadable or not a buffer; start-up stops.',
   QT_BUFFER_FULL: 'The disk buffer reached its row or byte limit.',
   QT_BUFFER_CLOSED: 'The disk buffer was used after close().',
+  QT_BUFFER_ROW_INVALID: 'An event handed to the disk buffer is malformed; nothing was stored.',
   QT_VENUE_REJECTED: 'The exchange refused an order or request; resubmitting it unchanged fails again.',
   QT_VENUE_RATE_LIMITED: 'The exchange refused a request for rate (429, -1003, -1015); retry after the given time.',
   QT_VENUE_BANNED: 'The exchange banned this IP (418); no request is sent until the ban ends.',
@@ -27,6 +29,7 @@ export const ERROR_CODES = {
   QT_VENUE_UNAVAILABLE: 'A request never reached the exchange (connection refused, DNS); safe to retry.',
   QT_VENUE_PARAM_INVALID: 'A venue request parameter is not a finite number; the request was not sent.',
   QT_STORE_INCOMPATIBLE: 'A SQLite store (trade store, paper account) was written by a newer build; it is not opened.',
+  QT_REDIS_UNAVAILABLE: 'Redis did not answer an operator request within its deadline; the route answered 503.',
   QT_PROJECTION_INVALID: 'A projection in Redis (the ESS state) is unreadable; nothing that depends on it is done.',
   QT_FEED_INVALID: 'A market feed input is unusable: a bad CSV replay or flash-crash scenario.',
   QT_LOCAL_REDIS_FAILED: 'The local redis-server could not be started or did not come up.',

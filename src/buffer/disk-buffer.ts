@@ -196,10 +196,10 @@ export class DiskBuffer {
     for (let i = 0; i < n; i++) {
       const e = events[i]!;
       if (typeof e.body !== 'string' || typeof e.topic !== 'string' || typeof e.type !== 'string') {
-        return Promise.reject(new TypeError('BufferedEvent topic, type and body must be strings'));
+        return Promise.reject(new QtError('QT_BUFFER_ROW_INVALID', 'BufferedEvent topic, type and body must be strings'));
       }
       if (e.seq !== null && !Number.isSafeInteger(e.seq)) {
-        return Promise.reject(new TypeError('BufferedEvent seq must be an integer or null'));
+        return Promise.reject(new QtError('QT_BUFFER_ROW_INVALID', 'BufferedEvent seq must be an integer or null'));
       }
       const size = Buffer.byteLength(e.body) + Buffer.byteLength(e.type) + Buffer.byteLength(e.topic);
       sizes[i] = size;
