@@ -1,11 +1,18 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type onRequestHookHandler,
+} from 'fastify';
 import type { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
-import { withCorrelation } from '../correlation.js';
+import { currentCorrelationId, withCorrelation } from '../correlation.js';
 import { type Logger, silentLogger } from '../log.js';
-import { type AdminGuard, adminGuard } from './auth.js';
+import { type AdminGuard, adminGuard, isAdminRoute } from './auth.js';
+import { classifyError } from './error-reply.js';
 import { computeStatus, type DependencyHealth, type HealthReport } from './health.js';
 import { httpMetrics } from './metrics.js';
+import { RouteTable } from './route-table.js';
 
 /** The header that carries a correlation id in and out. */
 export const CORRELATION_HEADER = 'x-correlation-id';
@@ -34,8 +41,16 @@ export interface ServiceServerOptions {
  * correlation id, taken from `X-Correlation-ID` or generated, and returned in
  * the response header: the hooks after `onRequest` and the route handler run
  * inside {@link withCorrelation}, so what they log and publish carries it
- * (read it with `currentCorrelationId()`). Services add their own routes
- * with `guardAdmin` as the guard for changing ones.
+ * (read it with `currentCorrelationId()`).
+ *
+ * The edges (docs/architecture.md §14.2): every admin route ({@link isAdminRoute}:
+ * the changing ones unless their config says otherwise) checks the token in
+ * an `onRequest` hook, before its body is read; a known path asked with
+ * another method is `405` with `Allow`; and one error handler answers every
+ * error JSON ({@link classifyError}: 4xx for bad bodies, 503 while starting
+ * or while Redis cannot be reached, else 500 with the correlation id) and
+ * logs it. Services add their own routes; `guardAdmin` is the same check
+ * for use inside a handler.
  */
 export function createServiceServer(options: ServiceServerOptions): {
   app: FastifyInstance;
@@ -65,8 +80,51 @@ export function createServiceServer(options: ServiceServerOptions): {
     metrics.duration.observe(labels, (performance.now() - started) / 1000);
     done();
   });
-  app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url}` });
+  // Admin routes are guarded before their body is read; every route goes in the table for 405s.
+  const routes = new RouteTable();
+  const adminHook: onRequestHookHandler = (request, reply, done) => {
+    if (guardAdmin(request, reply)) done();
+  };
+  app.addHook('onRoute', (route) => {
+    const admin = isAdminRoute(route.method, route.config);
+    const visible = () => !admin || options.adminToken !== undefined;
+    for (const method of [route.method].flat()) routes.add(method, route.url, visible);
+    if (admin) route.onRequest = [adminHook, ...[route.onRequest ?? []].flat()];
+  });
+
+  // A request no route serves is answered from onRequest, so its body is never read either.
+  const unrouted = (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const path = request.url.split('?')[0] ?? request.url;
+    const allow = routes.methodsOn(path);
+    if (allow.length === 0) {
+      return reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${path}` });
+    }
+    return reply
+      .code(405)
+      .header('allow', allow.join(', '))
+      .send({
+        error: 'method_not_allowed',
+        message: `${path} answers ${allow.join(', ')}, not ${request.method}`,
+        allow,
+      });
+  };
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.is404) return unrouted(request, reply);
+  });
+  app.setNotFoundHandler(unrouted);
+
+  app.setErrorHandler((err, request, reply) => {
+    const { status, body, level } = classifyError(err);
+    const header = reply.getHeader(CORRELATION_HEADER);
+    const correlationId = typeof header === 'string' ? header : currentCorrelationId();
+    // A client's mistake needs no stack; a failure of ours does.
+    const cause = level === 'info' ? { code: body.code, reason: (err as Error).message } : { err };
+    log[level](
+      { ...cause, correlationId, method: request.method, url: request.url, status },
+      `http ${request.method} ${request.routeOptions.url ?? request.url} answered ${status} ${body.error}`,
+    );
+    if (status === 503) void reply.header('retry-after', '1');
+    return reply.code(status).send(status === 500 ? { ...body, correlationId } : body);
   });
 
   app.get('/health', async (_request, reply) => {

@@ -70,7 +70,8 @@ function rig(t: { teardown: (fn: () => unknown) => void }) {
     return s;
   };
   app.get('/echo', handler);
-  app.post('/echo', handler);
+  // A changing route is an admin route by default; this one is declared public to test the id alone.
+  app.post('/echo', { config: { admin: false } }, handler);
   t.teardown(() => app.close());
   const lines = () =>
     text

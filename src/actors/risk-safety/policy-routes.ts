@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { currentCorrelationId } from '../../correlation.js';
+import { isQtError } from '../../errors.js';
 import type { AdminGuard } from '../../http/auth.js';
 import { type Logger, silentLogger } from '../../log.js';
 import { decodeEntry } from '../../streams/codec.js';
@@ -40,7 +41,8 @@ export interface PolicyRoutesOptions {
  * force from the first signal the actor handles after consuming it. The store
  * is the API's read model. Updates are serialized with their events (see
  * {@link PolicyStore.update}), so the last event always carries the last
- * stored policy. A refused request (404, 401, 400) changes nothing. The event
+ * stored policy. A refused request (404, 401, 400: a bad body, or limits
+ * that contradict each other, `invalid_policy`) changes nothing. The event
  * follows the write: if publishing fails the request fails (500) with the new
  * policy already stored but not in force, and the error is logged; repeating
  * the PUT publishes it, since every event carries the whole policy.
@@ -59,17 +61,24 @@ export function registerPolicyRoutes(app: FastifyInstance, options: PolicyRoutes
     }
     const { operator, policy: patch } = body.data;
     const correlationId = currentCorrelationId();
-    const policy = await store.update(patch, async (next) => {
-      try {
-        await publisher.publish('risk.policy_updated', { operator, policy: next }, { correlationId });
-      } catch (err) {
-        log.error(
-          { operator, err: (err as Error).message },
-          'risk policy stored but its event was not published: not in force',
-        );
-        throw err;
-      }
-    });
+    let policy: RiskPolicy;
+    try {
+      policy = await store.update(patch, async (next) => {
+        try {
+          await publisher.publish('risk.policy_updated', { operator, policy: next }, { correlationId });
+        } catch (err) {
+          log.error(
+            { operator, err: (err as Error).message },
+            'risk policy stored but its event was not published: not in force',
+          );
+          throw err;
+        }
+      });
+    } catch (err) {
+      // Limits that contradict each other are the caller's to fix: nothing was stored or published.
+      if (!isQtError(err, 'QT_POLICY_CONTRADICTORY')) throw err;
+      return reply.code(400).send({ error: 'invalid_policy', issues: err.details?.issues });
+    }
     log.warn({ operator, changed: patch, policy }, 'risk policy updated');
     return reply.send(policy);
   });

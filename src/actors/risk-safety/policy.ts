@@ -54,6 +54,44 @@ export type RiskPolicy = z.infer<typeof RiskPolicySchema>;
 export const RiskPolicyPatchSchema = z.strictObject(POLICY_FIELDS).partial();
 export type RiskPolicyPatch = z.infer<typeof RiskPolicyPatchSchema>;
 
+/** Two fields of a policy that contradict each other, and why (a `PUT /policy` refusal names both). */
+export interface PolicyContradiction {
+  readonly fields: readonly [keyof RiskPolicy, keyof RiskPolicy];
+  readonly message: string;
+}
+
+/**
+ * The contradictions in a policy: limits that, together, refuse every order
+ * pre-trade sizes (docs/actors.md, pre-trade). Orders are sized to
+ * `orderNotional` (times the sizing model's multiplier, 1 by default), so
+ * - `orderNotional > maxNotionalPerOrder` rejects every order at the
+ *   policy's own size (NOTIONAL_EXCEEDS_MAX);
+ * - `orderNotional > maxPositionNotionalPerSymbol` rejects every order that
+ *   opens a position (POSITION_LIMIT: from flat the position after is the
+ *   order).
+ * The limits that refuse everything on their own (no open orders allowed,
+ * a minimum confidence above 1, a zero or negative limit) are already
+ * outside the field rules. A sized-up order above a cap is not a
+ * contradiction: the cap is meant to stop it. Empty when the policy is
+ * coherent.
+ */
+export function policyContradictions(policy: RiskPolicy): PolicyContradiction[] {
+  const found: PolicyContradiction[] = [];
+  if (policy.orderNotional > policy.maxNotionalPerOrder) {
+    found.push({
+      fields: ['orderNotional', 'maxNotionalPerOrder'],
+      message: `orderNotional ${policy.orderNotional} is above maxNotionalPerOrder ${policy.maxNotionalPerOrder}: every order would be rejected (NOTIONAL_EXCEEDS_MAX)`,
+    });
+  }
+  if (policy.orderNotional > policy.maxPositionNotionalPerSymbol) {
+    found.push({
+      fields: ['orderNotional', 'maxPositionNotionalPerSymbol'],
+      message: `orderNotional ${policy.orderNotional} is above maxPositionNotionalPerSymbol ${policy.maxPositionNotionalPerSymbol}: every order opening a position would be rejected (POSITION_LIMIT)`,
+    });
+  }
+  return found;
+}
+
 /** The policy in force when none is stored. */
 export const DEFAULT_RISK_POLICY: RiskPolicy = Object.freeze(RiskPolicySchema.parse({}));
 
@@ -103,7 +141,13 @@ export class PolicyStore {
     return parsed.data;
   }
 
-  /** Validates and stores a whole policy (QT_CONFIG_INVALID, nothing written, when invalid). */
+  /**
+   * Validates and stores a whole policy; nothing is written when it is
+   * invalid (QT_CONFIG_INVALID) or contradicts itself
+   * (QT_POLICY_CONTRADICTORY, `details.issues` the
+   * {@link policyContradictions}). A stored policy from before a rule
+   * existed still loads.
+   */
   async save(policy: RiskPolicy): Promise<void> {
     const parsed = RiskPolicySchema.safeParse(policy);
     if (!parsed.success) {
@@ -113,6 +157,14 @@ export class PolicyStore {
         {
           details: { key: this.#key, issues: parsed.error.issues },
         },
+      );
+    }
+    const issues = policyContradictions(parsed.data);
+    if (issues.length > 0) {
+      throw new QtError(
+        'QT_POLICY_CONTRADICTORY',
+        `refusing to store a contradictory risk policy: ${issues.map((i) => i.message).join('; ')}`,
+        { details: { key: this.#key, issues } },
       );
     }
     await this.#redis.set(this.#key, JSON.stringify(parsed.data));
