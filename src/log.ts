@@ -1,4 +1,5 @@
 import { type Logger, pino } from 'pino';
+import { prettyFactory } from 'pino-pretty';
 import { currentCorrelationId } from './correlation.js';
 
 /**
@@ -50,9 +51,78 @@ function correlationMixin(): { correlationId?: string } {
   return correlationId === undefined ? {} : { correlationId };
 }
 
+/** Keys every pino record has; the pretty line shows them in its head, not among the fields. */
+const RECORD_KEYS = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg']);
+/** Keys whose object value is a serialized error: shown without its stack, which spans many lines. */
+const ERROR_KEYS = new Set(['err', 'error']);
+
+/** `text` with control characters escaped, so it stays on one line and cannot drive the terminal. */
+function oneLineText(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly what must not reach the terminal raw
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) =>
+    c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+function fieldText(key: string, value: unknown): string {
+  if (ERROR_KEYS.has(key) && typeof value === 'object' && value !== null && 'stack' in value) {
+    const { stack, ...rest } = value as Record<string, unknown>;
+    // The first frame says where; the whole stack is in the JSON lines.
+    const at = typeof stack === 'string' ? /^\s*at (.+)$/m.exec(stack)?.[1] : undefined;
+    return JSON.stringify(at === undefined ? rest : { ...rest, at });
+  }
+  return JSON.stringify(value) ?? String(value);
+}
+
+/**
+ * The pretty message of one record, always one line: the message, then the
+ * record's fields as `{key: value, ...}` (correlationId first). A record with
+ * an `event` field is an event line whose message already says what its
+ * fields hold: it shows the message and its correlationId only.
+ */
+function prettyMessage(
+  log: Record<string, unknown>,
+  messageKey: string,
+  _levelLabel: string,
+  extras: { colors: { gray: (s: string) => string } },
+): string {
+  const msg = oneLineText(String(log[messageKey] ?? ''));
+  const keys = Object.keys(log).filter(
+    (k) => k !== messageKey && !RECORD_KEYS.has(k) && (k === 'correlationId' || !('event' in log)),
+  );
+  keys.sort((a, b) => Number(b === 'correlationId') - Number(a === 'correlationId'));
+  if (keys.length === 0) return msg;
+  const fields = keys.map((k) => `${k}: ${oneLineText(fieldText(k, log[k]))}`).join(', ');
+  return `${msg} ${extras.colors.gray(`{${fields}}`)}`;
+}
+
+/**
+ * Where pretty lines go. pino-pretty runs in this thread, not as a worker
+ * transport: a function `messageFormat` cannot be handed to a worker. Each
+ * record is written to stdout at once, so nothing is lost at exit.
+ */
+function prettyDestination(): { write(line: string): void } {
+  const prettify = prettyFactory({
+    colorize: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname',
+    // The fields are in the message (prettyMessage): one line per record, never an indented field list.
+    hideObject: true,
+    messageFormat: prettyMessage as never,
+  });
+  return {
+    write(line) {
+      const text = prettify(line);
+      if (text) process.stdout.write(text);
+    },
+  };
+}
+
 /**
  * Creates the process logger: JSON lines to stdout, secrets redacted, and
- * the current correlation id on every line (child loggers inherit it).
+ * the current correlation id on every line (child loggers inherit it). When
+ * pretty (a TTY by default), each record is one human line instead: the
+ * message, then its fields on the same line; see {@link LoggerOptions.pretty}.
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const pretty = options.destination === undefined && (options.pretty ?? process.stdout.isTTY === true);
@@ -60,11 +130,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     level: options.level ?? 'info',
     ...(options.name ? { name: options.name } : {}),
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    // Runs in this thread when the line is made, before any transport: the pretty worker gets it too.
+    // Runs when the line is made, before any destination: the pretty output gets it too.
     mixin: correlationMixin,
-    ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true } } } : {}),
   };
-  return options.destination ? pino(settings, options.destination) : pino(settings);
+  if (options.destination) return pino(settings, options.destination);
+  return pretty ? pino(settings, prettyDestination()) : pino(settings);
 }
 
 /** A logger that writes nothing, for tests and library defaults. */

@@ -123,3 +123,46 @@ test('the pretty transport shows the correlation id too', (t) => {
   t.regex(outside ?? '', /pretty outside/);
   t.notRegex(outside ?? '', /correlationId/);
 });
+
+/** Runs `lines` (module code using `log`, a pretty logger) in a child and returns its stdout without colours. */
+function prettyRun(lines: string[]): { status: number | null; stderr: string; out: string } {
+  const log = fileURLToPath(new URL('../src/log.ts', import.meta.url));
+  const correlation = fileURLToPath(new URL('../src/correlation.ts', import.meta.url));
+  const script = [
+    `import { createLogger } from ${JSON.stringify(log)};`,
+    `import { withCorrelation } from ${JSON.stringify(correlation)};`,
+    `const log = createLogger({ pretty: true, name: 'qt' });`,
+    ...lines,
+  ].join('\n');
+  const run = spawnSync(process.execPath, ['--import=tsx', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: strips the ANSI colours pino-pretty adds
+  return { status: run.status, stderr: run.stderr, out: run.stdout.replace(/\u001b\[[0-9;]*m/g, '') };
+}
+
+test('pretty output is one line per record: fields on the same line, an event line shows its message and correlationId only', (t) => {
+  const run = prettyRun([
+    `log.info({ service: 'execution', port: 8002, nested: { a: [1, 2] } }, 'http listening');`,
+    `log.error({ err: new Error('boom\\nsecond line') }, 'start-up failed');`,
+    `log.warn({ token: 'pretty-secret', config: { adminToken: 'pretty-admin-secret' } }, 'config');`,
+    `withCorrelation('corr-ev', () => log.info({ event: 'order.filled', symbol: 'BTCUSDT', quantity: 0.5 }, 'filled BUY 0.5 BTCUSDT'));`,
+    `log.info({ event: 'run.summary', ticks: 5, signals: 1 }, 'ticks 5 · signals 1');`,
+    `log.info({ reason: 'a\\nb\\u001b[2J' }, 'multi\\nline message');`,
+  ]);
+  t.is(run.status, 0, run.stderr);
+  const lines = run.out.split('\n').filter(Boolean);
+  t.is(lines.length, 6, run.out);
+  for (const line of lines)
+    t.regex(line, /^\[\d\d:\d\d:\d\d\.\d{3}\] (INFO|WARN|ERROR) \(qt\): /, 'each line is a whole record');
+  const [listening, failed, config, filled, summary, escaped] = lines;
+  t.regex(listening ?? '', /http listening \{service: "execution", port: 8002, nested: \{"a":\[1,2\]\}\}$/);
+  t.regex(failed ?? '', /start-up failed \{err: \{"type":"Error","message":"boom\\nsecond line",.*"at":/);
+  t.notRegex(failed ?? '', /"stack"/, 'the stack stays in the JSON lines');
+  t.regex(config ?? '', /token: "\[redacted\]"/);
+  t.notRegex(run.out, /pretty-secret|pretty-admin-secret/);
+  t.regex(filled ?? '', /\(qt\): filled BUY 0\.5 BTCUSDT \{correlationId: "corr-ev"\}$/);
+  t.regex(summary ?? '', /\(qt\): ticks 5 · signals 1$/, 'the summary is its message alone');
+  t.regex(escaped ?? '', /multi\\nline message \{reason: "a\\nb\\u001b\[2J"\}$/, 'control characters are escaped');
+});

@@ -1,6 +1,7 @@
 /**
  * The run summary of `npm start`: one log line every few seconds with the
- * SYSTEM's ticks, signals, orders, fills, equity and ESS state.
+ * SYSTEM's ticks, signals, orders, fills, equity and ESS state, and one line
+ * per order ending and ESS transition as it happens (event-lines.ts).
  *
  * A process may host any subset of the services, so nothing here counts
  * in-process work: it tails the topic streams in Redis with plain XREAD (no
@@ -16,6 +17,7 @@ import { type Logger, silentLogger } from '../log.js';
 import { needsNewReaderConnection } from '../streams/blocking-reader.js';
 import { decodeEntry } from '../streams/codec.js';
 import type { Keys } from '../streams/keys.js';
+import { eventLine, OrderSizes } from './event-lines.js';
 import { EMPTY_SUMMARY, formatSummary, type SummaryCounts, type SummaryLine } from './summary-format.js';
 
 /** Default time between two summary lines. */
@@ -68,9 +70,34 @@ function positiveInt(name: string, value: number): number {
   return value;
 }
 
+/** The `event` field of the summary record (see {@link RunSummary}). */
+export const SUMMARY_EVENT = 'run.summary';
+
+/** One entry of an XREAD reply: its stream, id and fields. */
+export interface ReadEntry {
+  readonly stream: string;
+  readonly id: string;
+  readonly fields: string[];
+}
+
+/**
+ * The entries of one XREAD reply over several streams in time order: by the
+ * millisecond of their ids (ids of one Redis server, so comparable across
+ * its streams). The sequence part of an id counts per stream and says
+ * nothing across streams, so entries of the same millisecond keep the order
+ * of the reply, and one stream's entries always keep theirs.
+ */
+export function entriesInTimeOrder(reply: readonly [string, readonly [string, string[]][]][] | null): ReadEntry[] {
+  const entries = (reply ?? []).flatMap(([stream, list]) => list.map(([id, fields]) => ({ stream, id, fields })));
+  const ms = (id: string) => Number(id.slice(0, id.indexOf('-')));
+  return entries.sort((a, b) => ms(a.id) - ms(b.id));
+}
+
 /**
  * Logs the run summary every `intervalMs`: one info record whose `msg` is
- * {@link formatSummary}'s line and whose fields are the same numbers.
+ * {@link formatSummary}'s line and whose fields are the same numbers (and
+ * `event: 'run.summary'`); and one info record per order placed, filled,
+ * cancelled or failed and per ESS transition, as {@link eventLine} makes it.
  *
  * Contract:
  * - Counts start at `start()`: entries already in the streams are not
@@ -79,6 +106,10 @@ function positiveInt(name: string, value: number): number {
  *   start, they start when it first answers.
  * - An entry that is not a valid envelope is counted in `skipped`; nothing
  *   read from a stream ever throws.
+ * - Event lines come in stream order, and the entries of one read in entry
+ *   id order across the streams, to the millisecond (so a trip's line comes
+ *   before the cancellations it caused). The whole system's events are seen
+ *   once, whichever process published them.
  * - Redis being down never stops it: one warning per outage, lines keep
  *   coming with the last known numbers (and `redis: 'down'`), and the tail
  *   resumes where it was once Redis is back.
@@ -96,6 +127,7 @@ export class RunSummary {
   readonly #now: () => number;
   readonly #abort = new AbortController();
   #counts: SummaryCounts = EMPTY_SUMMARY;
+  readonly #orders = new OrderSizes();
   /** Last entry id read per stream; undefined until pinned. */
   #positions: string[] | undefined;
   #down = false;
@@ -194,12 +226,10 @@ export class RunSummary {
           ...positions,
         )) as [string, [string, string[]][]][] | null;
         this.#back();
-        for (const [stream, entries] of reply ?? []) {
+        for (const { stream, id, fields } of entriesInTimeOrder(reply)) {
+          this.#apply(fields);
           const i = this.#streams.indexOf(stream);
-          for (const [id, fields] of entries) {
-            this.#apply(fields);
-            if (i >= 0) positions[i] = id;
-          }
+          if (i >= 0) positions[i] = id;
         }
       } catch (err) {
         if (this.#closing) break;
@@ -218,6 +248,8 @@ export class RunSummary {
       this.#counts = { ...this.#counts, skipped: this.#counts.skipped + 1 };
       return;
     }
+    const line = eventLine(envelope, this.#orders.observe(envelope));
+    if (line) this.#log.info(line.fields, line.msg);
     const counter = COUNTED[envelope.type];
     if (counter !== undefined) {
       this.#counts = { ...this.#counts, [counter]: this.#counts[counter] + 1 };
@@ -261,7 +293,7 @@ export class RunSummary {
       redis: this.#down ? 'down' : 'up',
     };
     this.#last = { at: now, ticks: counts.ticks };
-    this.#log.info({ ...line }, formatSummary(line));
+    this.#log.info({ event: SUMMARY_EVENT, ...line }, formatSummary(line));
   }
 
   #outage(err: unknown): void {

@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import test from 'ava';
 import type { Redis } from 'ioredis';
 import { createLogger } from '../../src/log.js';
-import { RunSummary } from '../../src/ops/run-summary.js';
+import { entriesInTimeOrder, RunSummary } from '../../src/ops/run-summary.js';
 import { EMPTY_SUMMARY, formatSummary, type SummaryCounts } from '../../src/ops/summary-format.js';
 import { RedisPublisher } from '../../src/streams/publisher.js';
 import { testKeys, waitFor } from '../support/bus.js';
@@ -82,6 +82,42 @@ test('formatSummary: the human line, with the rare counts only when they matter'
   t.throws(() => new RunSummary({ redis: {} as Redis, keys: testKeys('x'), intervalMs: 0 }), {
     code: 'QT_CONFIG_INVALID',
   } as never);
+});
+
+test('entriesInTimeOrder: one reply over several streams by the millisecond of the ids; ties and each stream keep their order', (t) => {
+  const f = (name: string) => ['type', name];
+  const reply: [string, [string, string[]][]][] = [
+    [
+      'order',
+      [
+        ['100-0', f('o1')],
+        ['100-1', f('o2')],
+        ['105-0', f('o3')],
+        ['107-0', f('o4')],
+      ],
+    ],
+    [
+      'ess',
+      [
+        ['101-0', f('e1')],
+        ['105-0', f('e2')],
+        ['106-3', f('e3')],
+      ],
+    ],
+  ];
+  t.deepEqual(
+    entriesInTimeOrder(reply).map((e) => `${e.stream}:${e.id}:${e.fields[1]}`),
+    [
+      'order:100-0:o1',
+      'order:100-1:o2',
+      'ess:101-0:e1',
+      'order:105-0:o3',
+      'ess:105-0:e2',
+      'ess:106-3:e3',
+      'order:107-0:o4',
+    ],
+  );
+  t.deepEqual(entriesInTimeOrder(null), []);
 });
 
 test('counts exactly what the streams carried since start; logs the line and the fields; closes while blocked', async (t) => {
@@ -225,4 +261,97 @@ test('a Redis outage: one warning, lines keep coming, and counting resumes when 
   await waitFor(() => records.at(-1)?.redis === 'up', 'a line with Redis up');
   t.is(warnings().length, 1);
   await summary.close();
+});
+
+test('one line per order placed, filled, cancelled or failed and per ESS transition, in the order they were published, across streams', async (t) => {
+  const server = await startRedis({ name: 'summary-lines' });
+  t.teardown(() => server.stop());
+  const redis = server.client();
+  const keys = testKeys('summary-lines');
+  const { log, records } = captureLogger();
+  const summary = new RunSummary({ redis, keys, intervalMs: 100, blockMs: 30_000, log });
+  await summary.start();
+  t.teardown(() => summary.close());
+  const ref = { symbol: 'ETHUSDT', side: 'sell' } as const;
+  const approved = { ...ref, type: 'market', quantity: 0.5, reduceOnly: false, notional: 1_600 } as const;
+  const venue = { venue: 'paper', venueOrderId: 'v-l1', quantity: 0.5 };
+  const cooldownUntil = new Date(Date.now() + 60_000).toISOString();
+  const risk = new RedisPublisher({ redis, keys, producer: 'lines-risk', source: 'risk-safety' });
+  const ess = new RedisPublisher({ redis, keys, producer: 'lines-ess', source: 'risk-safety' });
+  t.teardown(() => Promise.all([risk.close(), ess.close()]));
+  const eventLines = () => records.filter((r) => typeof r.event === 'string' && r.event !== 'run.summary');
+  /** Publishes, then waits for the line it makes: the order of two streams is then the order of publishing. */
+  async function publish(send: () => Promise<unknown>, makesLine = true): Promise<void> {
+    const before = eventLines().length;
+    await send();
+    if (makesLine) await waitFor(() => eventLines().length > before, 'its line');
+  }
+  await publish(() => risk.publish('order.approved', { ...approved, orderId: 'o-l1' }), false);
+  await publish(() => risk.publish('order.approved', { ...approved, orderId: 'o-l2' }), false);
+  await publish(() => risk.publish('order.placed', { ...ref, ...venue, orderId: 'o-l1', price: 3_200 }));
+  await publish(() =>
+    risk.publish('order.filled', { ...ref, ...venue, orderId: 'o-l1', price: 3_201.5, fee: 1.6, feeAsset: 'USDT' }),
+  );
+  await publish(() =>
+    ess.publish('ess.tripped', { trigger: 'manual', reason: 'drill', cooldownUntil, operator: 'ops' }),
+  );
+  await publish(() =>
+    ess.publish('ess.state_changed', {
+      from: 'armed',
+      to: 'tripped',
+      trigger: 'manual',
+      reason: 'drill',
+      cooldownUntil,
+    }),
+  );
+  await publish(() =>
+    risk.publish('order.cancelled', { ...ref, orderId: 'o-l2', reason: 'ESS tripped: TRADING_HALTED' }),
+  );
+  await publish(() => risk.publish('order.failed', { ...ref, orderId: 'o-l3', reason: 'venue down', retryable: true }));
+  await publish(() => ess.publish('ess.reset', { operator: 'ops', reason: 'drill over' }));
+
+  const lines = eventLines;
+  await waitFor(
+    () =>
+      records.some(
+        (r) => r.event === 'run.summary' && r.msg === formatSummary({ ...summary.snapshot(), ticksPerSecond: 0 }),
+      ),
+    'a summary line after them',
+  );
+  t.deepEqual(
+    lines().map((r) => r.msg),
+    [
+      'placed SELL 0.5 ETHUSDT @ 3200.00 on paper',
+      'filled SELL 0.5 ETHUSDT @ 3201.50 fee 1.60 USDT',
+      `ESS trip (manual by ops): drill; cooldown until ${cooldownUntil}`,
+      `ESS armed → tripped: manual drill; cooldown until ${cooldownUntil}`,
+      'cancelled SELL 0.5 ETHUSDT: ESS tripped: TRADING_HALTED',
+      'failed SELL ETHUSDT: venue down (retryable)',
+      'ESS reset by ops: drill over',
+    ],
+  );
+  t.like(lines()[1], {
+    level: 30,
+    event: 'order.filled',
+    orderId: 'o-l1',
+    symbol: 'ETHUSDT',
+    side: 'sell',
+    quantity: 0.5,
+    price: 3_201.5,
+    fee: 1.6,
+    feeAsset: 'USDT',
+  });
+  t.like(lines()[4], {
+    event: 'order.cancelled',
+    orderId: 'o-l2',
+    quantity: 0.5,
+    reason: 'ESS tripped: TRADING_HALTED',
+  });
+  t.like(lines()[3], { event: 'ess.state_changed', from: 'armed', to: 'tripped', trigger: 'manual', cooldownUntil });
+  for (const line of lines()) t.is(typeof line.correlationId, 'string');
+  t.like(
+    summary.snapshot(),
+    { approved: 2, placed: 1, filled: 1, cancelled: 1, failed: 1, essTrips: 1 },
+    'the counts are unchanged',
+  );
 });
