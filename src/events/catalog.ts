@@ -74,6 +74,18 @@ const decisionInputs = {
   asOf: z.strictObject({ portfolio: id, order: id, model: id, ess: id, risk: id }).partial().optional(),
 };
 
+/**
+ * An operator's ESS command as recorded on the `ess` stream: `requestId`
+ * names the request (the ESS applies a trip request once, however many
+ * times it arrives), `requestedAt` is when the operator asked.
+ */
+const essCommand = z.object({
+  requestId: id,
+  operator: z.string().min(1).max(64),
+  reason: z.string().min(1).max(500),
+  requestedAt: isoTime,
+});
+
 /** What every `model.promoted` carries besides the model's kind and params. */
 const modelPromoted = {
   modelId: id,
@@ -112,6 +124,8 @@ export const EVENT_CATALOG = {
     quantity: qty,
     price: price.optional(),
     reduceOnly: z.boolean(),
+    // An operator's flatten after a trip: the one kind of order a tripped ESS lets through (with reduceOnly).
+    emergencyExit: z.boolean().optional(),
     notional: z.number().nonnegative().finite(),
     ...decisionInputs,
   }),
@@ -167,6 +181,9 @@ export const EVENT_CATALOG = {
     cooldownUntil: isoTime.optional(),
   }),
   'ess.reset': z.object({ operator: z.string().min(1), reason: z.string().min(1) }),
+  // Operator commands recorded before they are applied: durable even while Redis stalls (disk buffer).
+  'ess.trip_requested': essCommand,
+  'ess.flatten_requested': essCommand,
   // The whole policy in force after the change: pre-trade decides by it. `allowShortSelling` came later; absent is its default.
   'risk.policy_updated': z.object({
     operator: z.string().min(1),
