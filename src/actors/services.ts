@@ -17,7 +17,8 @@
  */
 export const ACTOR_TOPICS = {
   'ai-engine': ['market'],
-  ess: ['market', 'portfolio', 'health'],
+  // `ess`: the operators' recorded trip requests (ess.trip_requested); the ESS's own outputs there are ignored.
+  ess: ['market', 'portfolio', 'health', 'ess'],
   pretrade: ['signal', 'portfolio', 'order', 'model', 'ess', 'risk'],
   execution: ['order', 'ess', 'market'],
   portfolio: ['order', 'market'],

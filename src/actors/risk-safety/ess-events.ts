@@ -69,8 +69,19 @@ export const EssHealthEventSchema = EVENT_CATALOG['health.snapshot_updated']
 /** The passage of time, sent by the host periodically so cooldowns and durations end without new facts. */
 export const EssClockEventSchema = z.object({ type: z.literal('CLOCK'), at });
 
-/** Manual trip by an operator (API or CLI; authenticated by the host). */
-export const EssTripCommandSchema = z.object({ type: z.literal('TRIP'), at, operator, reason });
+/**
+ * Manual trip by an operator (API or CLI; authenticated by the host).
+ * `requestId` names the request: the route sends it directly and records it
+ * as `ess.trip_requested`, which the ESS also consumes, so one request may
+ * arrive twice; the machine applies a `requestId` once.
+ */
+export const EssTripCommandSchema = z.object({
+  type: z.literal('TRIP'),
+  at,
+  operator,
+  reason,
+  requestId: z.string().min(1).max(128).optional(),
+});
 
 /**
  * Manual reset by an operator (authenticated by the host). `requestId`, if
@@ -125,6 +136,11 @@ export function toEssEvents(envelope: Envelope): EssInputEvent[] {
     }
     case 'health.snapshot_updated':
       return [{ type: 'health.snapshot_updated', at: time, status: envelope.data.status }];
+    // The durable copy of an operator's trip (the ESS's own outputs on `ess` are other types, ignored).
+    case 'ess.trip_requested': {
+      const { operator, reason, requestId } = envelope.data;
+      return [{ type: 'TRIP', at: time, operator, reason, requestId }];
+    }
     default:
       return [];
   }

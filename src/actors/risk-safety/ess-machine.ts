@@ -74,7 +74,17 @@ export interface EssContext {
   readonly outbox: readonly EssOutboxEntry[];
   /** Seq of the last outbox entry ever written. */
   readonly outboxSeq: number;
+  /**
+   * The `requestId`s of the last {@link TRIP_REQUESTS_KEPT} operator trips
+   * applied, oldest first: a request that arrives again (sent directly and
+   * consumed from `ess.trip_requested`) is ignored. Absent in a snapshot from
+   * before requests had ids.
+   */
+  readonly tripRequests?: readonly string[];
 }
+
+/** How many applied trip request ids the ESS remembers; a repeat arrives within seconds, so a few suffice. */
+export const TRIP_REQUESTS_KEPT = 64;
 
 const NOTHING_PENDING: EssPending = { trips: [], soft: null, reset: null };
 
@@ -88,6 +98,7 @@ export function initialEssContext(): EssContext {
     lastReset: null,
     outbox: [],
     outboxSeq: 0,
+    tripRequests: [],
   };
 }
 
@@ -121,6 +132,12 @@ export function createEssMachine(overrides: EssConfigInput = {}) {
     actions: {
       observe: assign(({ context, event }) => {
         if (event.type === 'OUTBOX_FLUSHED') return {};
+        const applied = context.tripRequests ?? [];
+        const requestId = event.type === 'TRIP' ? event.requestId : undefined;
+        // A trip request seen before (its direct send and its recorded copy): nothing happens, not even the clock.
+        if (requestId !== undefined && applied.includes(requestId)) return {};
+        const tripRequests =
+          requestId === undefined ? {} : { tripRequests: [...applied, requestId].slice(-TRIP_REQUESTS_KEPT) };
         const seen = observe(context.monitor, event, config);
         const reset =
           event.type === 'RESET'
@@ -135,6 +152,7 @@ export function createEssMachine(overrides: EssConfigInput = {}) {
         return {
           monitor: seen.monitor,
           pending: quiet ? NOTHING_PENDING : { trips: seen.trips, soft: seen.soft, reset },
+          ...tripRequests,
         };
       }),
       flush: assign(({ context, event }) =>
@@ -155,16 +173,25 @@ export function createEssMachine(overrides: EssConfigInput = {}) {
           ]),
         };
       }),
-      // Re-trip while tripped: the cooldown restarts from now (never shortened).
+      // Re-trip while tripped. An automatic trigger is new information: the
+      // cooldown restarts from now (never shortened). An operator's trip only
+      // asks for what is already the case, so it is recorded (ess.tripped with
+      // the unchanged cooldown end) and moves nothing: the operator who tripped
+      // still resets when the cooldown they were told ends.
       retrip: assign(({ context }) => {
-        const [first] = context.pending.trips;
-        if (!first) return {};
+        const trips = context.pending.trips;
+        if (trips.length === 0) return {};
+        const pending = { ...context.pending, trips: [], soft: null };
+        const automatic = trips.find((t) => t.trigger !== 'manual');
+        if (!automatic) {
+          return { pending, ...append(context, tripDrafts(trips, context.cooldownUntil ?? context.monitor.now)) };
+        }
         const cooldownUntil = Math.max(context.cooldownUntil ?? 0, context.monitor.now + cooldownMs);
         return {
           cooldownUntil,
-          trip: { ...first, at: context.monitor.now },
-          pending: { ...context.pending, trips: [], soft: null },
-          ...append(context, tripDrafts(context.pending.trips, cooldownUntil)),
+          trip: { ...automatic, at: context.monitor.now },
+          pending,
+          ...append(context, tripDrafts(trips, cooldownUntil)),
         };
       }),
       enterReducing: assign(({ context }) => ({
