@@ -5,6 +5,7 @@ import type { ActorOutput, Delivery } from '../host.js';
 import { DEFAULT_SIZING_MODEL, type SizingModel, sizingModelOf } from '../rl-training/sizing.js';
 import { DEFAULT_RISK_POLICY, type RiskPolicy } from './policy.js';
 import { evaluateSignal, RATE_WINDOW_MS } from './pre-trade.js';
+import { decideFlatten, FLATTENS_KEPT, type FlattenDecision } from './pretrade-flatten.js';
 
 /**
  * The topics whose events set what a decision depends on, besides the
@@ -17,10 +18,31 @@ export type PretradeInputTopic = (typeof PRETRADE_INPUT_TOPICS)[number];
 /** Per input topic, the envelope id of the last event of it the actor applied. */
 export type PretradeAsOf = Partial<Record<PretradeInputTopic, string>>;
 
+/** A position as pre-trade knows it from `portfolio.updated`. */
+export interface PretradePosition {
+  quantity: number;
+  /** The portfolio's mark price (a flatten's exit notional); absent in a snapshot from before it was kept. */
+  markPrice?: number;
+}
+
 /** What the pre-trade actor remembers between signals. */
 export interface PretradeContext {
-  readonly positions: Record<string, { quantity: number }>;
+  readonly positions: Record<string, PretradePosition>;
+  /**
+   * Orders open at the venue as pre-trade counts them for `maxOpenOrders`:
+   * the ones it approved that have not closed. Equal to `openOrderIds.length`
+   * except after a snapshot from before the ids were kept, whose untracked
+   * approvals count until an `ord-` order it does not know closes.
+   */
   readonly openOrders: number;
+  /**
+   * The ids of the orders pre-trade approved (signals' and flattens') that
+   * have not closed. Only their outcomes lower the count, so execution's own
+   * take-profit / stop-loss exits cannot make it drift. Absent in an older snapshot.
+   */
+  readonly openOrderIds?: readonly string[];
+  /** The last {@link FLATTENS_KEPT} flatten decisions, oldest first (the flatten route reads its answer here). */
+  readonly flattens?: readonly FlattenDecision[];
   readonly recentOrderTimes: number[];
   readonly outbox: ActorOutput[];
   /**
@@ -54,8 +76,14 @@ export type PretradeEvent =
       /** Epoch ms (whole) of the decision: the host clock when the signal was applied. */
       decidedAt: number;
     }
-  | { type: 'POSITIONS'; positions: Record<string, { quantity: number }>; eventId: string }
-  | { type: 'ORDER_CLOSED'; eventId: string }
+  | {
+      type: 'FLATTEN';
+      requestId: string;
+      /** Epoch ms (whole) of the decision: the host clock when the request was applied. */
+      decidedAt: number;
+    }
+  | { type: 'POSITIONS'; positions: Record<string, PretradePosition>; eventId: string }
+  | { type: 'ORDER_CLOSED'; orderId: string; eventId: string }
   | { type: 'MODEL_PROMOTED'; model: SizingModel; eventId: string }
   | { type: 'ESS'; state: EssState; eventId: string }
   | { type: 'POLICY'; policy: RiskPolicy; eventId: string }
@@ -88,16 +116,21 @@ export function toPretradeEvents(event: Envelope, delivery: Delivery): PretradeE
       return [
         {
           type: 'POSITIONS',
-          positions: Object.fromEntries(event.data.positions.map((p) => [p.symbol, { quantity: p.quantity }])),
+          positions: Object.fromEntries(
+            event.data.positions.map((p) => [p.symbol, { quantity: p.quantity, markPrice: p.markPrice }]),
+          ),
           eventId,
         },
       ];
+    // A decision like a signal's (it does not move `asOf`): its orders record what they were decided on.
+    case 'ess.flatten_requested':
+      return [{ type: 'FLATTEN', requestId: event.data.requestId, decidedAt: Math.floor(delivery.receivedAt) }];
     case 'model.promoted':
       return [{ type: 'MODEL_PROMOTED', model: sizingModelOf(event.data), eventId }];
     case 'order.filled':
     case 'order.cancelled':
     case 'order.failed':
-      return [{ type: 'ORDER_CLOSED', eventId }];
+      return [{ type: 'ORDER_CLOSED', orderId: event.data.orderId, eventId }];
     // Each of the three says the state the ESS is in now: a trip always ends in
     // `tripped`, an accepted reset in `armed`, and every transition is a state_changed.
     case 'ess.tripped':
@@ -125,7 +158,9 @@ const asOf = (context: PretradeContext, topic: PretradeInputTopic, eventId: stri
  * orders, the sizing model (rl-training's last `model.promoted`), the ESS
  * state and the risk policy. Each decision records its time (`decidedAt`) and
  * the last event of each input topic it was decided on (`asOf`), so a replay
- * of the streams reproduces it (docs/actors.md, pre-trade).
+ * of the streams reproduces it (docs/actors.md, pre-trade). An operator's
+ * `ess.flatten_requested` is decided the same way, into one emergency exit
+ * per open position (`pretrade-flatten.ts`).
  */
 export const pretradeMachine = setup({
   types: { context: {} as PretradeContext, events: {} as PretradeEvent },
@@ -140,6 +175,8 @@ export const pretradeMachine = setup({
     essState: 'armed',
     policy: DEFAULT_RISK_POLICY,
     asOf: {},
+    openOrderIds: [],
+    flattens: [],
   },
   on: {
     SIGNAL: {
@@ -160,6 +197,7 @@ export const pretradeMachine = setup({
         if ('approved' in verdict) {
           return {
             openOrders: context.openOrders + 1,
+            openOrderIds: [...(context.openOrderIds ?? []), verdict.approved.orderId],
             recentOrderTimes: [...recent, now],
             outbox: [
               ...context.outbox,
@@ -187,9 +225,35 @@ export const pretradeMachine = setup({
     },
     ORDER_CLOSED: {
       actions: assign(({ context, event }) => ({
-        openOrders: Math.max(0, context.openOrders - 1),
+        ...closeOrder(context, event.orderId),
         asOf: asOf(context, 'order', event.eventId),
       })),
+    },
+    FLATTEN: {
+      actions: assign(({ context, event }) => {
+        const flattens = context.flattens ?? [];
+        // A request decided before (redelivered after a failed commit): decided once.
+        if (flattens.some((f) => f.requestId === event.requestId)) return {};
+        const { decision, approvals } = decideFlatten({
+          requestId: event.requestId,
+          decidedAt: event.decidedAt,
+          essState: context.essState ?? 'armed',
+          positions: context.positions,
+          openOrderIds: context.openOrderIds ?? [],
+          flattens,
+        });
+        const decidedOn = { decidedAt: new Date(event.decidedAt).toISOString(), asOf: { ...context.asOf } };
+        // Exits count as open orders (they are at the venue) but not in the rate window: they are not new risk.
+        return {
+          openOrders: context.openOrders + approvals.length,
+          openOrderIds: [...(context.openOrderIds ?? []), ...approvals.map((a) => a.orderId)],
+          flattens: [...flattens, decision].slice(-FLATTENS_KEPT),
+          outbox: [
+            ...context.outbox,
+            ...approvals.map((a) => ({ type: 'order.approved' as const, data: { ...a, ...decidedOn } })),
+          ],
+        };
+      }),
     },
     ESS: {
       actions: assign(({ context, event }) => ({ essState: event.state, asOf: asOf(context, 'ess', event.eventId) })),
@@ -203,3 +267,19 @@ export const pretradeMachine = setup({
 
 /** The machine's type, for hosts and tests. */
 export type PretradeMachine = typeof pretradeMachine;
+
+/**
+ * An order closed (filled, cancelled, failed): it stops counting if pre-trade
+ * approved it. An `ord-` order it has no id of was approved before the ids
+ * were kept (an older snapshot) and still counts once; anything else (an
+ * execution TP/SL exit, a repeat) changes nothing.
+ */
+function closeOrder(context: PretradeContext, orderId: string): Pick<PretradeContext, 'openOrders' | 'openOrderIds'> {
+  const ids = context.openOrderIds ?? [];
+  if (ids.includes(orderId)) {
+    return { openOrders: Math.max(0, context.openOrders - 1), openOrderIds: ids.filter((id) => id !== orderId) };
+  }
+  const untracked = context.openOrders - ids.length;
+  if (orderId.startsWith('ord-') && untracked > 0) return { openOrders: context.openOrders - 1, openOrderIds: ids };
+  return { openOrders: context.openOrders, openOrderIds: ids };
+}

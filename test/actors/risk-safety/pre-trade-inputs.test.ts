@@ -103,7 +103,7 @@ test('the actor decides by the ESS state and the policy it consumed, and records
   actor.send({ type: 'ESS', state: 'armed', eventId: 'ess-2' });
   actor.send({ type: 'POLICY', policy: { ...DEFAULT_RISK_POLICY, minConfidence: 0.85 }, eventId: 'risk-1' });
   actor.send({ type: 'POSITIONS', positions: {}, eventId: 'pf-1' });
-  actor.send({ type: 'ORDER_CLOSED', eventId: 'ord-1' });
+  actor.send({ type: 'ORDER_CLOSED', orderId: 'ord-sig-1', eventId: 'ord-1' });
   actor.send({
     type: 'MODEL_PROMOTED',
     model: { modelId: 'fixed-1', kind: 'fixed', params: { multiplier: 1 } },

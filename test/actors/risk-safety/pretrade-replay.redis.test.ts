@@ -3,12 +3,14 @@
  * a fresh pre-trade machine reproduces every decision exactly (same type,
  * same data). The live run is the real PretradeService on a real Redis, fed
  * signals, portfolio updates, order outcomes, policy changes (through
- * `PUT /policy` and as a bare `risk.policy_updated`) and ESS transitions as
- * events, with a restart in the middle; topics are published in bursts, so
- * how the actor's consumers interleave them is up to the run. The replay
- * (docs/actors.md, pre-trade) reads the streams back with XRANGE and, for
- * each signal in stream order, first applies every input event up to the
- * ones its decision names in `asOf`, then the signal at its `decidedAt`.
+ * `PUT /policy` and as a bare `risk.policy_updated`), ESS transitions and an
+ * operator's flatten (`ess.flatten_requested`) as events, with a restart in
+ * the middle; topics are published in bursts, so how the actor's consumers
+ * interleave them is up to the run. The replay (docs/actors.md, pre-trade)
+ * reads the streams back with XRANGE and, for each trigger (a signal or a
+ * flatten request) in the order of its decisions, first applies every input
+ * event up to the ones its decision names in `asOf`, then the trigger at its
+ * `decidedAt`.
  */
 import test from 'ava';
 import Fastify from 'fastify';
@@ -60,29 +62,37 @@ async function applied(redis: Redis, keys: Keys, topic: string): Promise<Envelop
   return out;
 }
 
+/** Events that are decided on, not applied as inputs: signals, and operators' flatten requests (on `ess`). */
+const isTrigger = (e: Envelope) => e.type === 'signal.generated' || e.type === 'ess.flatten_requested';
+
 /**
  * Replays the recorded streams into a fresh machine, no Redis: for each
- * signal, the input events of each topic up to (and with) the one its
- * recorded decision names in `asOf`, then the signal with the recorded
- * `decidedAt` as delivery time. Between two signals the events of different
- * topics touch different parts of the context, so their order among
- * themselves does not matter; their order relative to the signals is what
- * `asOf` records. Returns the decisions it made.
+ * trigger, in the order its first decision was recorded, the input events of
+ * each topic up to (and with) the one its recorded decision names in
+ * `asOf`, then the trigger with the recorded `decidedAt` as delivery time.
+ * Between two triggers the events of different topics touch different parts
+ * of the context, so their order among themselves does not matter; their
+ * order relative to the triggers is what `asOf` records. A flatten request
+ * that decided no order (refused, or nothing to close) changes nothing a
+ * decision reads, so it is not replayed. Returns the decisions it made.
  */
 function replay(
-  signals: readonly Envelope[],
+  triggers: readonly Envelope[],
   inputs: Readonly<Record<PretradeInputTopic, readonly Envelope[]>>,
-  recorded: ReadonlyMap<string, Decision>,
+  recorded: readonly Decision[],
 ): { type: string; data: unknown }[] {
   const actor = createActor(pretradeMachine).start();
   const cursor = Object.fromEntries(PRETRADE_INPUT_TOPICS.map((topic) => [topic, 0])) as Record<
     PretradeInputTopic,
     number
   >;
+  const byId = new Map(triggers.map((e) => [e.id, e]));
+  const firstDecision = new Map<string, Decision>();
+  for (const d of recorded) if (!firstDecision.has(d.causationId ?? '')) firstDecision.set(d.causationId ?? '', d);
   const out: { type: string; data: unknown }[] = [];
-  for (const signal of signals) {
-    const decision = recorded.get(signal.id);
-    if (!decision) throw new Error(`signal ${signal.id} has no recorded decision`);
+  for (const [cause, decision] of firstDecision) {
+    const trigger = byId.get(cause);
+    if (!trigger) throw new Error(`decision ${decision.id} has no trigger ${cause}`);
     const { asOf = {}, decidedAt } = decision.data;
     if (decidedAt === undefined) throw new Error(`decision ${decision.id} has no decidedAt`);
     for (const topic of PRETRADE_INPUT_TOPICS) {
@@ -92,12 +102,14 @@ function replay(
       // The one applied last, or one after it.
       const last = events.findIndex((e, i) => i >= cursor[topic] - 1 && e.id === upTo);
       if (last === -1) throw new Error(`decision ${decision.id}: ${topic} event ${upTo} is before the last applied`);
-      // Only the signal's decision reads the delivery time; the other inputs never do.
+      // Only a trigger's decision reads the delivery time; the inputs never do.
       for (; cursor[topic] <= last; cursor[topic]++) {
-        for (const e of toPretradeEvents(events[cursor[topic]] as Envelope, { receivedAt: Number.NaN })) actor.send(e);
+        const event = events[cursor[topic]] as Envelope;
+        if (isTrigger(event)) continue;
+        for (const e of toPretradeEvents(event, { receivedAt: Number.NaN })) actor.send(e);
       }
     }
-    for (const e of toPretradeEvents(signal, { receivedAt: Date.parse(decidedAt) })) actor.send(e);
+    for (const e of toPretradeEvents(trigger, { receivedAt: Date.parse(decidedAt) })) actor.send(e);
     out.push(...takeOutbox(actor));
   }
   return out;
@@ -178,7 +190,8 @@ test('replaying the recorded streams into a fresh pre-trade machine reproduces e
       .filter((e): e is Decision => e.type === 'order.approved' || e.type === 'order.rejected');
   // Generous bounds: other suites may load the machine.
   const consumed = (what: string, predicate: () => boolean | Promise<boolean>) => waitFor(predicate, what, 30_000);
-  const allDecided = () => consumed('every signal decided', async () => (await decisions()).length === published);
+  const signalDecisions = async () => (await decisions()).filter((d) => d.data.signalId !== undefined);
+  const allDecided = () => consumed('every signal decided', async () => (await signalDecisions()).length === published);
   const context = () => pretrade.host.snapshot.context;
 
   // 1. Armed, default policy. Signals, a position and a fill in one burst.
@@ -249,6 +262,37 @@ test('replaying the recorded streams into a fresh pre-trade machine reproduces e
   await signal('p4-halted', 'buy', 0.9);
   await allDecided();
 
+  // 4b. An operator flattens while tripped, racing a signal and a position update; then again, with the exit open.
+  const flatten = (requestId: string) =>
+    opsTool.publish('ess.flatten_requested', {
+      requestId,
+      operator: 'ops',
+      reason: 'flatten drill',
+      requestedAt: new Date().toISOString(),
+    });
+  await Promise.all([flatten('flat-a'), signal('p4-race-flatten', 'buy', 0.9), portfolio(0.12)]);
+  await consumed('the flatten decided', () => context().flattens?.some((f) => f.requestId === 'flat-a') === true);
+  await flatten('flat-b');
+  await consumed(
+    'the second flatten decided',
+    () => context().flattens?.some((f) => f.requestId === 'flat-b') === true,
+  );
+  t.deepEqual(context().flattens?.at(-1)?.orders, [], 'the first exit is still open: nothing more to send');
+  const exit = context().flattens?.find((f) => f.requestId === 'flat-a')?.orders[0];
+  t.truthy(exit, 'the flatten decided an exit');
+  await exec.publish('order.filled', {
+    orderId: exit?.orderId ?? '',
+    symbol: 'BTCUSDT',
+    side: 'sell',
+    venue: 'paper',
+    venueOrderId: 'v-flat',
+    quantity: exit?.quantity ?? 1,
+    price: 50_000,
+    fee: 1,
+    feeAsset: 'USDT',
+  });
+  await allDecided();
+
   // 5. Cooldown, reset, and another change through the route (which merges
   // onto the store, so it drops the policy published in 3).
   await essChange('tripped', 'awaitingReset');
@@ -265,12 +309,18 @@ test('replaying the recorded streams into a fresh pre-trade machine reproduces e
 
   // The recorded run.
   const recorded = (await decisions()).filter((d) => d.producer === `${PRODUCER}.pretrade`);
-  t.is(recorded.length, published, 'one decision per signal');
+  t.is(recorded.filter((d) => d.data.signalId !== undefined).length, published, 'one decision per signal');
+  const exits = recorded.filter(
+    (d): d is Envelope<'order.approved'> => d.type === 'order.approved' && d.data.emergencyExit === true,
+  );
+  t.is(exits.length, 1, 'one emergency exit: the second flatten found it still open');
+  t.like(exits[0]?.data, { side: 'sell', reduceOnly: true });
+  t.truthy(exits[0]?.data.asOf?.ess, 'decided on the trip');
   const signals = await applied(redis, keys, 'signal');
   const inputs = Object.fromEntries(
     await Promise.all(PRETRADE_INPUT_TOPICS.map(async (topic) => [topic, await applied(redis, keys, topic)])),
   ) as Record<PretradeInputTopic, Envelope[]>;
-  const byCause = new Map(recorded.map((d) => [d.causationId ?? '', d]));
+  const triggers = [...signals, ...inputs.ess.filter(isTrigger)];
 
   // What the run covered.
   const reasons = new Set(recorded.flatMap((d) => (d.type === 'order.rejected' ? [d.data.reason] : [])));
@@ -291,7 +341,7 @@ test('replaying the recorded streams into a fresh pre-trade machine reproduces e
   );
 
   // The replay.
-  const replayed = replay(signals, inputs, byCause);
+  const replayed = replay(triggers, inputs, recorded);
   t.is(replayed.length, recorded.length);
   t.deepEqual(
     replayed,
