@@ -10,9 +10,10 @@ import type { EssState, EventData } from '../../events/catalog.js';
 import type { VenueOrder } from '../../exchange/adapter.js';
 import { assetsOf } from '../../exchange/symbols.js';
 import type { ActorOutput } from '../host.js';
+import { type EssTripCause, essCauseText } from '../risk-safety/ess-projection.js';
 
-/** Why execution sends an order. */
-export type OrderPurpose = 'signal' | 'take_profit' | 'stop_loss';
+/** Why execution sends an order: an approval (a signal's), its own TP/SL exit, or an operator's flatten. */
+export type OrderPurpose = 'signal' | 'take_profit' | 'stop_loss' | 'emergency_exit';
 
 /** An order execution is working: approved, not yet final at the venue. */
 export interface WorkingOrder {
@@ -23,6 +24,8 @@ export interface WorkingOrder {
   readonly quantity: number;
   readonly price?: number;
   readonly reduceOnly: boolean;
+  /** An operator's flatten exit: the one kind of order a tripped ESS lets through (see `order-gate.ts`). */
+  readonly emergencyExit?: boolean;
   readonly purpose: OrderPurpose;
   /**
    * `pending`: to submit (at or after `notBefore`); `submitting`: a submit
@@ -39,6 +42,8 @@ export interface WorkingOrder {
   /** `order.placed` was published. */
   readonly placed: boolean;
   readonly lastError?: string;
+  /** Why the order is `cancelling`: the ESS state and what tripped it, for its `order.cancelled`. */
+  readonly cancelReason?: string;
   /** Correlation id of the approval (or the tick that triggered an exit); the order's events carry it. */
   readonly correlationId?: string;
   /** The event that caused the order (the approval's envelope id); its outcome events name it as cause. */
@@ -65,6 +70,8 @@ export interface ExecutionContext {
   readonly positions: Readonly<Record<string, ExecPosition>>;
   readonly lastPrice: Readonly<Record<string, number>>;
   readonly essState: EssState;
+  /** What tripped the ESS, from its events, while it is not armed again; absent in an older snapshot. */
+  readonly essTrip?: EssTripCause | null;
   readonly brackets: BracketConfig;
   /** Numbers exit orders (`sl-btcusdt-7`). */
   readonly exitSeq: number;
@@ -75,7 +82,8 @@ export interface ExecutionContext {
 export type ExecutionEvent =
   | { type: 'APPROVED'; order: EventData<'order.approved'>; at: number; correlationId?: string; causationId?: string }
   | { type: 'TICK'; symbol: string; price: number; at: number; correlationId?: string; causationId?: string }
-  | { type: 'ESS'; state: EssState; at: number }
+  /** The ESS changed; `trip` is what tripped it (null: cleared by a RESET; absent: unchanged). */
+  | { type: 'ESS'; state: EssState; at: number; trip?: EssTripCause | null }
   | { type: 'SUBMITTING'; orderId: string; at: number }
   | { type: 'VENUE_ORDER'; orderId: string; order: VenueOrder; at: number }
   | { type: 'VENUE_REJECTED'; orderId: string; reason: string; at: number }
@@ -112,6 +120,7 @@ export function reduceExecution(ctx: ExecutionContext, event: ExecutionEvent): E
     case 'APPROVED': {
       const o = event.order;
       if (Object.hasOwn(ctx.orders, o.orderId) || ctx.finished.includes(o.orderId)) return ctx;
+      const exit = o.emergencyExit === true && o.reduceOnly;
       const order: WorkingOrder = {
         orderId: o.orderId,
         symbol: o.symbol,
@@ -120,7 +129,8 @@ export function reduceExecution(ctx: ExecutionContext, event: ExecutionEvent): E
         quantity: o.quantity,
         ...(o.price === undefined ? {} : { price: o.price }),
         reduceOnly: o.reduceOnly,
-        purpose: 'signal',
+        ...(exit ? { emergencyExit: true } : {}),
+        purpose: exit ? 'emergency_exit' : 'signal',
         status: 'pending',
         attempts: 0,
         notBefore: 0,
@@ -128,15 +138,26 @@ export function reduceExecution(ctx: ExecutionContext, event: ExecutionEvent): E
         placed: false,
         ...trace(event),
       };
-      return { ...ctx, orders: { ...ctx.orders, [o.orderId]: order } };
+      const book = { ...ctx, orders: { ...ctx.orders, [o.orderId]: order } };
+      if (!exit) return book;
+      // An exit closes what execution holds, no more: capped to its own position, refused without one.
+      const held = heldAgainst(ctx, order);
+      if (!(held > 0)) return finish(book, o.orderId, (w) => [cancelled(w, notReducing(w))]);
+      return held >= order.quantity ? book : update(book, o.orderId, (w) => ({ ...w, quantity: held }));
     }
     case 'TICK':
       return triggerExits({ ...ctx, lastPrice: { ...ctx.lastPrice, [event.symbol]: event.price } }, event);
     case 'ESS': {
+      const essTrip = event.trip === undefined ? (ctx.essTrip ?? null) : event.trip;
+      const next = { ...ctx, essState: event.state, essTrip };
       const trips = isHalted(event.state) && !isHalted(ctx.essState);
-      if (!trips) return { ...ctx, essState: event.state };
-      const orders = mapOrders(ctx.orders, (o) => (o.status === 'open' ? { ...o, status: 'cancelling' } : o));
-      return { ...ctx, essState: event.state, orders };
+      if (!trips) return next;
+      // Resting orders are cancelled, except an operator's exits: those are what a halt lets through.
+      const cancelReason = essCauseText(event.state, essTrip);
+      const orders = mapOrders(ctx.orders, (o) =>
+        o.status === 'open' && o.emergencyExit !== true ? { ...o, status: 'cancelling', cancelReason } : o,
+      );
+      return { ...next, orders };
     }
     case 'SUBMITTING':
       return update(ctx, event.orderId, (o) => ({ ...o, status: 'submitting', attempts: o.attempts + 1 }));
@@ -180,7 +201,8 @@ function venueAnswer(ctx: ExecutionContext, orderId: string, venue: VenueOrder):
   const fill = venue.executedQuantity > 0 ? fillOf(working, venue) : undefined;
   const closing: ActorOutput[] = fill ? [{ type: 'order.filled', data: fill }] : [];
   if (venue.status !== 'filled') {
-    closing.push(cancelled(working, order.status === 'cancelling' ? 'ESS tripped' : `${venue.status} by the venue`));
+    const why = order.status === 'cancelling' ? (order.cancelReason ?? 'ESS tripped') : `${venue.status} by the venue`;
+    closing.push(cancelled(working, why));
   }
   const done = finish(placed, orderId, () => closing);
   return fill ? applyFill(done, working, fill) : done;
@@ -304,6 +326,22 @@ function triggerExits(
     ...trace(tick),
   };
   return { ...ctx, exitSeq: ctx.exitSeq + 1, orders: { ...ctx.orders, [orderId]: exit } };
+}
+
+/**
+ * How much of the position execution holds an order would close: positive
+ * when the order is on the other side of it (a sell of a long), up to the
+ * position's size; 0 when it would open or grow one.
+ */
+export function heldAgainst(ctx: ExecutionContext, order: Pick<WorkingOrder, 'symbol' | 'side'>): number {
+  const quantity = own(ctx.positions, order.symbol)?.quantity ?? 0;
+  return Math.max(0, order.side === 'sell' ? quantity : -quantity);
+}
+
+/** The `order.cancelled` reason of an exit that would not reduce a position execution holds. */
+export function notReducing(order: Pick<WorkingOrder, 'symbol' | 'side'>): string {
+  const held = order.side === 'sell' ? 'long' : 'short';
+  return `emergency exit refused: execution holds no ${held} ${order.symbol} position for it to reduce`;
 }
 
 function update(ctx: ExecutionContext, orderId: string, f: (o: WorkingOrder) => WorkingOrder): ExecutionContext {

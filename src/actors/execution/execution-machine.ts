@@ -51,10 +51,15 @@ export function executionToEvents(envelope: Envelope): ExecutionEvent[] {
       return [{ type: 'APPROVED', order: envelope.data, at, ...trace }];
     case 'market.tick':
       return [{ type: 'TICK', symbol: envelope.data.symbol, price: envelope.data.price, at, ...trace }];
-    case 'ess.state_changed':
-      return [{ type: 'ESS', state: envelope.data.to, at }];
-    case 'ess.tripped':
-      return [{ type: 'ESS', state: 'tripped', at }];
+    // The cause comes with ess.tripped (which precedes its state change); re-armed or reducing clears it.
+    case 'ess.state_changed': {
+      const { to } = envelope.data;
+      return [{ type: 'ESS', state: to, at, ...(to === 'armed' || to === 'reducing' ? { trip: null } : {}) }];
+    }
+    case 'ess.tripped': {
+      const { trigger, reason, operator } = envelope.data;
+      return [{ type: 'ESS', state: 'tripped', at, trip: { trigger, reason, ...(operator ? { operator } : {}) } }];
+    }
     default:
       return [];
   }

@@ -10,7 +10,7 @@ import { TradeStore } from '../../exchange/trade-store.js';
 import { type Logger, silentLogger } from '../../log.js';
 import type { Keys } from '../../streams/keys.js';
 import { ActorHost } from '../host.js';
-import { parseEssProjection } from '../risk-safety/ess-projection.js';
+import { type EssProjection, parseEssProjection } from '../risk-safety/ess-projection.js';
 import type { BracketConfig } from './execution-book.js';
 import { createExecutionSpec, type ExecutionMachine } from './execution-machine.js';
 import { OrderRunner } from './order-runner.js';
@@ -85,7 +85,7 @@ export class ExecutionService {
       host: this.host,
       venue: this.venue,
       trades: this.trades,
-      essState: () => this.essState(),
+      essView: () => this.essView(),
       log: this.#log,
       ...(options.registry ? { registry: options.registry } : {}),
       ...(options.maxPendingMs === undefined ? {} : { maxPendingMs: options.maxPendingMs }),
@@ -99,15 +99,20 @@ export class ExecutionService {
    * check.
    */
   async essState(): Promise<EssState> {
+    return (await this.essView()).state;
+  }
+
+  /** The ESS projection's state and trip cause (what the runner gates on and names in a refusal); see {@link essState}. */
+  async essView(): Promise<Pick<EssProjection, 'state' | 'trip'>> {
     const raw = await this.#redis.get(this.#keys.projection('ess'));
-    if (raw === null) return 'armed';
+    if (raw === null) return { state: 'armed' };
     const projection = parseEssProjection(raw);
     // Unreadable is not armed: the runner sends nothing and tries again.
     if (!projection) {
       const key = this.#keys.projection('ess');
       throw new QtError('QT_PROJECTION_INVALID', `the ESS projection ${key} is unreadable`, { details: { key } });
     }
-    return projection.state;
+    return { state: projection.state, ...(projection.trip ? { trip: projection.trip } : {}) };
   }
 
   async start(): Promise<void> {

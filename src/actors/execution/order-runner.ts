@@ -1,13 +1,13 @@
 import { Counter, Histogram, Registry } from 'prom-client';
 import { type Backoff, backoffDelay } from '../../backoff.js';
-import type { EssState } from '../../events/catalog.js';
 import { type ExchangeAdapter, isVenueError, type VenueOrder } from '../../exchange/adapter.js';
 import type { TradeStore } from '../../exchange/trade-store.js';
 import { type Logger, silentLogger } from '../../log.js';
 import { perRegistry } from '../../metrics.js';
 import type { ActorHost } from '../host.js';
+import { type EssProjection, essCauseText } from '../risk-safety/ess-projection.js';
 import { gateOrder } from '../risk-safety/order-gate.js';
-import type { ExecutionEvent, WorkingOrder } from './execution-book.js';
+import { type ExecutionEvent, heldAgainst, isHalted, notReducing, type WorkingOrder } from './execution-book.js';
 import type { ExecutionMachine } from './execution-machine.js';
 
 /** An order not placed within this long after approval is given up (a market order must not go out stale). */
@@ -49,8 +49,8 @@ export interface OrderRunnerOptions {
   readonly host: ActorHost<ExecutionMachine>;
   readonly venue: ExchangeAdapter;
   readonly trades: TradeStore;
-  /** The ESS state as projected in Redis; read before every call that could send an order. */
-  readonly essState: () => Promise<EssState>;
+  /** The ESS as projected in Redis (state and trip cause); read before every call that could send an order. */
+  readonly essView: () => Promise<Pick<EssProjection, 'state' | 'trip'>>;
   readonly log?: Logger;
   readonly registry?: Registry;
   readonly now?: () => number;
@@ -162,17 +162,18 @@ export class OrderRunner {
       if (found.order) return this.#report(order, found.order);
     }
     // Read as late as possible: the last thing before the order can go out.
-    const ess = await this.#o.essState();
-    const gate = gateOrder(ess, { reduceOnly: order.reduceOnly });
-    if (!gate.allowed) {
+    const ess = await this.#o.essView();
+    const gate = gateOrder(ess.state, { reduceOnly: order.reduceOnly, emergencyExit: order.emergencyExit === true });
+    // While halted an exit goes out only if it still closes what execution holds (a TP/SL fill may have closed it).
+    const stale =
+      gate.allowed && isHalted(ess.state) && order.emergencyExit === true
+        ? await this.#o.host.read((s) => heldAgainst(s.context, order) < order.quantity * (1 - 1e-9))
+        : false;
+    if (!gate.allowed || stale) {
       this.#metrics.blocked.inc();
-      this.#log.warn({ orderId: order.orderId, ess }, 'order not sent: the ESS forbids it');
-      return this.#send(order, {
-        type: 'BLOCKED',
-        orderId: order.orderId,
-        reason: `ESS ${ess}: ${gate.reason}`,
-        at: now,
-      });
+      this.#log.warn({ orderId: order.orderId, ess: ess.state }, 'order not sent: the ESS forbids it');
+      const reason = gate.allowed ? notReducing(order) : `${essCauseText(ess.state, ess.trip)} (${gate.reason})`;
+      return this.#send(order, { type: 'BLOCKED', orderId: order.orderId, reason, at: now });
     }
     const maxPending = this.#o.maxPendingMs ?? DEFAULT_MAX_PENDING_MS;
     if (now - order.createdAt > maxPending) {
@@ -213,7 +214,8 @@ export class OrderRunner {
       answer = found.order;
     }
     if (answer) return this.#report(order, answer);
-    return this.#send(order, { type: 'BLOCKED', orderId: order.orderId, reason: 'ESS tripped', at: this.#now() });
+    const reason = order.cancelReason ?? 'ESS tripped';
+    return this.#send(order, { type: 'BLOCKED', orderId: order.orderId, reason, at: this.#now() });
   }
 
   async #poll(order: WorkingOrder): Promise<void> {

@@ -81,7 +81,8 @@ test('a resting order is open; the ESS tripping marks it for cancelling; the ven
     open.outbox.map((o) => o.type),
     ['order.placed'],
   );
-  const tripped = run([{ type: 'ESS', state: 'tripped', at: 3 }], { ...open, outbox: [] });
+  const trip = { trigger: 'flash_crash', reason: 'BTCUSDT fell 25 %' } as const;
+  const tripped = run([{ type: 'ESS', state: 'tripped', at: 3, trip }], { ...open, outbox: [] });
   t.is(tripped.orders['ord-1']?.status, 'cancelling');
   const cancelled = run(
     [
@@ -98,7 +99,7 @@ test('a resting order is open; the ESS tripping marks it for cancelling; the ven
     cancelled.outbox.map((o) => o.type),
     ['order.cancelled'],
   );
-  t.like(cancelled.outbox[0]?.data, { reason: 'ESS tripped' });
+  t.like(cancelled.outbox[0]?.data, { reason: 'ESS tripped: tripped by flash_crash: BTCUSDT fell 25 %' });
 });
 
 test('venue rejections, give-ups and ESS blocks end an order with order.failed or order.cancelled', (t) => {

@@ -146,9 +146,65 @@ test('with the ESS projection tripped, an approved order never reaches the venue
   await waitFor(async () => outcomes(await r.orders(), 'ord-h').length === 1, 'the order is cancelled');
   const cancelled = (await r.orders()).find((e) => e.type === 'order.cancelled');
   t.like(cancelled?.data, { orderId: 'ord-h' });
-  t.regex(String((cancelled?.data as { reason?: string } | undefined)?.reason), /ESS tripped: TRADING_HALTED/);
+  t.is((cancelled?.data as { reason?: string } | undefined)?.reason, 'ESS tripped (TRADING_HALTED)');
   t.is(venueOrders, 0, 'no venue call that could place an order was made');
   t.deepEqual(service.trades.counts(), { orders: 0, trades: 0 });
+});
+
+test('while the ESS projection is tripped only an emergency exit reaches the venue; a refusal names the trip', async (t) => {
+  const r = rig(t, 'exit');
+  const placed: string[] = [];
+  await r.service((priceOf) => {
+    const paper = new PaperExchange({ path: ':memory:', priceOf });
+    return wrap(paper, {
+      placeOrder: (req) => {
+        placed.push(req.clientOrderId);
+        return paper.placeOrder(req);
+      },
+    });
+  });
+  await r.tick(50_000);
+  await r.approve('ord-open', 0.04);
+  await waitFor(async () => outcomes(await r.orders(), 'ord-open').includes('order.filled'), 'a position');
+  await r.redis.set(
+    r.keys.projection('ess'),
+    JSON.stringify({
+      state: 'tripped',
+      cooldownUntil: new Date(Date.now() + 60_000).toISOString(),
+      updatedAt: new Date().toISOString(),
+      trip: { trigger: 'manual', reason: 'drill', operator: 'alice' },
+    }),
+  );
+  const sell = (orderId: string, extra: Partial<EventData<'order.approved'>>) =>
+    r.upstream.publish('order.approved', {
+      orderId,
+      symbol: 'BTCUSDT',
+      side: 'sell',
+      type: 'market',
+      quantity: 0.04,
+      reduceOnly: true,
+      notional: 2_000,
+      ...extra,
+    });
+  await r.approve('ord-more');
+  await sell('ord-reduce', {});
+  await sell('flat-1', { emergencyExit: true });
+  await waitFor(async () => {
+    const events = await r.orders();
+    return ['ord-more', 'ord-reduce', 'flat-1'].every((id) =>
+      outcomes(events, id).some((type) => type !== 'order.placed'),
+    );
+  }, 'every order settled');
+  const events = await r.orders();
+  t.deepEqual(outcomes(events, 'flat-1'), ['order.placed', 'order.filled'], 'the exit went out and filled');
+  for (const id of ['ord-more', 'ord-reduce']) {
+    t.deepEqual(outcomes(events, id), ['order.cancelled']);
+    t.is(
+      (events.find((e) => e.type === 'order.cancelled' && e.data.orderId === id)?.data as { reason?: string })?.reason,
+      'ESS tripped: tripped by operator alice: drill (TRADING_HALTED)',
+    );
+  }
+  t.deepEqual(placed, ['ord-open', 'flat-1'], 'nothing else reached the venue after the trip');
 });
 
 test('an unreadable ESS projection is QT_PROJECTION_INVALID: no order is sent until it reads again', async (t) => {
