@@ -113,6 +113,7 @@ const PREPARERS: Partial<Record<ServiceName, Preparer>> = {
     const ess = new EssService({
       redis: bus.redis,
       keys: bus.keys,
+      publisher: bus.publisher,
       config,
       producer,
       consumer: producer,
@@ -128,7 +129,7 @@ const PREPARERS: Partial<Record<ServiceName, Preparer>> = {
       log,
       registry,
     });
-    ess.registerRoutes(ctx.http.app, ctx.http.guardAdmin);
+    ess.registerRoutes(ctx.http.app, ctx.http.guardAdmin, { pretrade });
     registerPolicyRoutes(ctx.http.app, { store, publisher: bus.publisher, guardAdmin: ctx.http.guardAdmin, log });
     const startEss = onceOk(async () => {
       await ess.start();

@@ -23,6 +23,7 @@ import {
 } from '../../src/actors/services.js';
 import { loadConfig } from '../../src/config/load.js';
 import { TOPICS } from '../../src/events/catalog.js';
+import { RedisPublisher } from '../../src/streams/publisher.js';
 import { testKeys } from '../support/bus.js';
 import { startRedis } from '../support/redis-fixture.js';
 
@@ -35,7 +36,8 @@ test('each service consumes exactly the union of its hosted actors’ topics', a
   const redis = server.client();
   const keys = testKeys('services');
   const config = loadConfig({ QT_KEY_PREFIX: keys.prefix });
-  const ess = new EssService({ redis, keys, config, producer: 'svc', consumer: 'svc-1' });
+  const publisher = new RedisPublisher({ redis, keys, producer: 'svc', source: 'risk-safety' });
+  const ess = new EssService({ redis, keys, publisher, config, producer: 'svc', consumer: 'svc-1' });
   const pretrade = new PretradeService({
     redis,
     keys,

@@ -1,21 +1,26 @@
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { Counter, Registry } from 'prom-client';
-import { z } from 'zod';
+import { v7 as uuidv7 } from 'uuid';
 import type { Config } from '../../config/load.js';
-import { currentCorrelationId } from '../../correlation.js';
 import { QtError } from '../../errors.js';
 import type { EssState } from '../../events/catalog.js';
 import type { AdminGuard } from '../../http/auth.js';
 import { type Logger, silentLogger } from '../../log.js';
 import { perRegistry } from '../../metrics.js';
 import type { Keys } from '../../streams/keys.js';
+import type { Publisher } from '../../streams/publisher-contract.js';
 import { ActorHost, type ActorSpec } from '../host.js';
 import { ACTOR_TOPICS } from '../services.js';
+import { ROUTE_READ_DEADLINE_MS, withinDeadline } from './ess-deadline.js';
 import { toEssEvents } from './ess-events.js';
 import { createEssMachine, type EssMachine } from './ess-machine.js';
 import { type EssResetResult, takeEssOutbox } from './ess-outbox.js';
-import { essProjection } from './ess-projection.js';
+import { type EssProjection, essProjection, parseEssProjection } from './ess-projection.js';
+import { registerEssRoutes } from './ess-routes.js';
+import type { EssControl, EssStatus, TripAnswer } from './ess-status.js';
+import { tripRace } from './ess-trip.js';
+import type { PretradeService } from './pretrade-service.js';
 
 const essMetrics = perRegistry((registry) => ({
   trips: new Counter({
@@ -28,43 +33,41 @@ const essMetrics = perRegistry((registry) => ({
 /** How often the ESS is told the time, so a cooldown ends without market traffic. */
 export const ESS_CLOCK_MS = 1_000;
 
-/** The body of `POST /ess/trip` and `POST /ess/reset`. */
-export const EssCommandBodySchema = z.object({
-  operator: z.string().trim().min(1).max(64),
-  reason: z.string().trim().min(1).max(500),
-});
-
-/** What `GET /ess` answers. */
-export interface EssStatus {
-  readonly state: EssState;
-  readonly cooldownUntil: string | null;
-  readonly remainingCooldownMs: number;
-  readonly lastReset: EssResetResult | null;
+/** Settings of {@link EssService}. */
+export interface EssServiceOptions {
+  readonly redis: Redis;
+  readonly keys: Keys;
+  /** The bus publisher: records each operator trip (`ess.trip_requested`), into the disk buffer if Redis stalls. */
+  readonly publisher: Publisher;
+  readonly config: Config;
+  readonly producer: string;
+  readonly consumer: string;
+  readonly log?: Logger;
+  readonly registry?: Registry;
+  readonly now?: () => number;
 }
 
 /**
- * The Emergency Stop System, hosted (docs/architecture.md §9): the pure ESS machine run by
- * an ActorHost on `market`, `portfolio` and `health`, told the time every
- * second, with its state projected to a Redis key in the same commit as its
- * snapshot, and operator trip/reset over authenticated HTTP.
+ * The Emergency Stop System, hosted (docs/architecture.md §9): the pure ESS
+ * machine run by an ActorHost on `market`, `portfolio`, `health` and `ess`
+ * (the operators' recorded trip requests), told the time every second, with
+ * its state projected to a Redis key in the same commit as its snapshot, and
+ * the operator commands over authenticated HTTP (`ess-routes.ts`).
  */
-export class EssService {
+export class EssService implements EssControl {
   readonly host: ActorHost<EssMachine>;
+  readonly #redis: Redis;
+  readonly #keys: Keys;
+  readonly #publisher: Publisher;
   readonly #now: () => number;
   readonly #log: Logger;
   readonly #trips: Counter;
   #clock: NodeJS.Timeout | undefined;
 
-  constructor(options: {
-    redis: Redis;
-    keys: Keys;
-    config: Config;
-    producer: string;
-    consumer: string;
-    log?: Logger;
-    registry?: Registry;
-    now?: () => number;
-  }) {
+  constructor(options: EssServiceOptions) {
+    this.#redis = options.redis;
+    this.#keys = options.keys;
+    this.#publisher = options.publisher;
     this.#now = options.now ?? Date.now;
     this.#log = options.log ?? silentLogger;
     const machine = createEssMachine(options.config.ess);
@@ -76,7 +79,8 @@ export class EssService {
       toEvents: toEssEvents,
       takeOutputs: (actor) => takeEssOutbox(actor).publish,
       project: (snapshot) => {
-        const projection = essProjection(snapshot.value as EssState, snapshot.context.cooldownUntil, this.#now());
+        const { cooldownUntil, trip } = snapshot.context;
+        const projection = essProjection(snapshot.value as EssState, cooldownUntil, this.#now(), trip);
         return [{ key: keys.projection('ess'), value: JSON.stringify(projection) }];
       },
     };
@@ -107,6 +111,7 @@ export class EssService {
     this.#clock.unref();
   }
 
+  /** The ESS as this process's actor has it (throws QT_ACTOR_NOT_STARTED before start). */
   status(): EssStatus {
     const snap = this.host.snapshot;
     const until = snap.context.cooldownUntil;
@@ -118,10 +123,73 @@ export class EssService {
     };
   }
 
-  async trip(operator: string, reason: string, correlationId?: string): Promise<EssStatus> {
-    await this.host.send({ type: 'TRIP', at: this.#now(), operator, reason }, correlationId ? { correlationId } : {});
-    this.#trips.inc();
+  /**
+   * The projection execution checks before every order, read from Redis
+   * within `deadlineMs` (QT_REDIS_UNAVAILABLE otherwise); null when the ESS
+   * never wrote one (armed).
+   */
+  async projected(deadlineMs = ROUTE_READ_DEADLINE_MS): Promise<EssProjection | null> {
+    const key = this.#keys.projection('ess');
+    const raw = await withinDeadline(this.#redis.get(key), deadlineMs, `reading ${key}`);
+    if (raw === null) return null;
+    const projection = parseEssProjection(raw);
+    if (!projection) throw new QtError('QT_PROJECTION_INVALID', `the ESS projection ${key} is unreadable`);
+    return projection;
+  }
+
+  /** The ESS state as committed in Redis (the actor's lock is taken, so an in-flight commit settles first). */
+  committedState(deadlineMs = ROUTE_READ_DEADLINE_MS): Promise<EssState> {
+    return withinDeadline(
+      this.host.read((s) => s.value as EssState),
+      deadlineMs,
+      'reading the committed ESS state',
+    );
+  }
+
+  /** Answers `PING` within `deadlineMs`, or rejects with QT_REDIS_UNAVAILABLE: checked before a command is sent. */
+  async reachable(deadlineMs = ROUTE_READ_DEADLINE_MS): Promise<void> {
+    await withinDeadline(this.#redis.ping(), deadlineMs, 'checking Redis');
+  }
+
+  /**
+   * Trips the ESS directly and resolves once the trip is committed (the
+   * actor's snapshot, projection and `ess.*` events in one Redis commit).
+   * `requestId` makes a repeat of the same request a no-op.
+   */
+  async trip(
+    operator: string,
+    reason: string,
+    meta: { requestId?: string; correlationId?: string | undefined } = {},
+  ): Promise<EssStatus> {
+    const { requestId, correlationId } = meta;
+    await this.host.send(
+      { type: 'TRIP', at: this.#now(), operator, reason, ...(requestId === undefined ? {} : { requestId }) },
+      correlationId ? { correlationId } : {},
+    );
     return this.status();
+  }
+
+  /**
+   * An operator's trip, answered within about 2 s whatever Redis does: the
+   * request is recorded as `ess.trip_requested` (short publish deadline, so
+   * it lands in the disk buffer if Redis stalls) while the trip is sent to
+   * the actor directly; see `ess-trip.ts` for how the answer is chosen.
+   */
+  requestTrip(operator: string, reason: string, correlationId?: string): Promise<TripAnswer> {
+    const requestId = uuidv7();
+    const requestedAt = new Date(this.#now()).toISOString();
+    this.#trips.inc();
+    return tripRace({
+      requestId,
+      direct: () => this.trip(operator, reason, { requestId, correlationId }),
+      record: (deadlineMs) =>
+        this.#publisher.publish(
+          'ess.trip_requested',
+          { requestId, operator, reason, requestedAt },
+          { correlationId, deadlineMs },
+        ),
+      log: this.#log.child({ requestId, operator }),
+    });
   }
 
   async reset(operator: string, reason: string, correlationId?: string): Promise<EssResetResult> {
@@ -137,27 +205,27 @@ export class EssService {
     return answer;
   }
 
-  /** `GET /ess`, `POST /ess/trip`, `POST /ess/reset` (the POSTs need the admin token). */
-  registerRoutes(app: FastifyInstance, guardAdmin: AdminGuard): void {
-    app.get('/ess', async () => this.status());
-    const command = (kind: 'trip' | 'reset') =>
-      app.post(`/ess/${kind}`, async (request, reply) => {
-        if (!guardAdmin(request, reply)) return reply;
-        const body = EssCommandBodySchema.safeParse(request.body);
-        if (!body.success) {
-          return reply.code(400).send({ error: 'invalid_body', issues: body.error.issues });
-        }
-        const correlationId = currentCorrelationId();
-        if (kind === 'trip') {
-          this.#log.warn({ operator: body.data.operator, reason: body.data.reason }, 'ESS tripped by an operator');
-          return reply.send(await this.trip(body.data.operator, body.data.reason, correlationId));
-        }
-        const answer = await this.reset(body.data.operator, body.data.reason, correlationId);
-        this.#log.warn({ operator: body.data.operator, accepted: answer.accepted }, 'ESS reset requested');
-        return reply.code(answer.accepted ? 200 : 409).send({ ...answer, status: this.status() });
-      });
-    command('trip');
-    command('reset');
+  /**
+   * `GET /ess`, and the admin commands `POST /ess/trip`, `POST /ess/reset`
+   * and (given the pre-trade service, which decides its orders) `POST /ess/flatten`.
+   */
+  registerRoutes(app: FastifyInstance, guardAdmin: AdminGuard, extra: { pretrade?: PretradeService } = {}): void {
+    registerEssRoutes(app, {
+      ess: this,
+      guardAdmin,
+      log: this.#log,
+      ...(extra.pretrade
+        ? {
+            flatten: {
+              pretrade: extra.pretrade,
+              publisher: this.#publisher,
+              redis: this.#redis,
+              keys: this.#keys,
+              now: this.#now,
+            },
+          }
+        : {}),
+    });
   }
 
   async close(): Promise<void> {

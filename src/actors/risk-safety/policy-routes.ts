@@ -2,12 +2,19 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { currentCorrelationId } from '../../correlation.js';
-import { isQtError } from '../../errors.js';
+import { isQtError, QtError } from '../../errors.js';
 import type { AdminGuard } from '../../http/auth.js';
 import { type Logger, silentLogger } from '../../log.js';
 import { decodeEntry } from '../../streams/codec.js';
 import type { Keys } from '../../streams/keys.js';
 import type { Publisher } from '../../streams/publisher.js';
+import {
+  isRedisConnectionError,
+  isRedisUnavailable,
+  ROUTE_READ_DEADLINE_MS,
+  sendUnavailable,
+  withinDeadline,
+} from './ess-deadline.js';
 import { type PolicyStore, type RiskPolicy, RiskPolicyPatchSchema, RiskPolicySchema } from './policy.js';
 
 /**
@@ -46,12 +53,25 @@ export interface PolicyRoutesOptions {
  * follows the write: if publishing fails the request fails (500) with the new
  * policy already stored but not in force, and the error is logged; repeating
  * the PUT publishes it, since every event carries the whole policy.
+ *
+ * When Redis does not answer, both routes answer `503` with a JSON reason
+ * (QT_REDIS_UNAVAILABLE) instead of waiting for the command timeout: `GET`
+ * after {@link ROUTE_READ_DEADLINE_MS}; `PUT` reads the policy first within
+ * that deadline, so a PUT refused then wrote nothing (`written: false`), and
+ * says when a write was sent but not confirmed (`written: 'unknown'`).
  */
 export function registerPolicyRoutes(app: FastifyInstance, options: PolicyRoutesOptions): void {
   const { store, publisher, guardAdmin } = options;
   const log = options.log ?? silentLogger;
 
-  app.get('/policy', async () => store.load());
+  app.get('/policy', async (_request, reply) => {
+    try {
+      return reply.send(await withinDeadline(store.load(), ROUTE_READ_DEADLINE_MS, `reading ${store.key}`));
+    } catch (err) {
+      if (isRedisUnavailable(err)) return sendUnavailable(reply, err);
+      throw err;
+    }
+  });
 
   app.put('/policy', async (request, reply) => {
     if (!guardAdmin(request, reply)) return reply;
@@ -61,6 +81,13 @@ export function registerPolicyRoutes(app: FastifyInstance, options: PolicyRoutes
     }
     const { operator, policy: patch } = body.data;
     const correlationId = currentCorrelationId();
+    try {
+      // A write queued behind a stalled Redis would land later, unseen: nothing is sent unless Redis answers.
+      await withinDeadline(store.load(), ROUTE_READ_DEADLINE_MS, `reading ${store.key}`);
+    } catch (err) {
+      if (isRedisUnavailable(err)) return sendUnavailable(reply, err, { written: false });
+      throw err;
+    }
     let policy: RiskPolicy;
     try {
       policy = await store.update(patch, async (next) => {
@@ -75,6 +102,14 @@ export function registerPolicyRoutes(app: FastifyInstance, options: PolicyRoutes
         }
       });
     } catch (err) {
+      // Redis stalled between the read and the write: the write may still land when it answers.
+      const unavailable = stalled(err);
+      if (unavailable) {
+        return sendUnavailable(reply, unavailable, {
+          written: 'unknown',
+          note: 'the change was sent but not confirmed; check GET /policy when Redis answers',
+        });
+      }
       // Limits that contradict each other are the caller's to fix: nothing was stored or published.
       if (!isQtError(err, 'QT_POLICY_CONTRADICTORY')) throw err;
       return reply.code(400).send({ error: 'invalid_policy', issues: err.details?.issues });
@@ -118,6 +153,14 @@ export async function announceStoredPolicy(options: {
     'stored risk policy was not the last one published: published it',
   );
   return true;
+}
+
+/** The QT_REDIS_UNAVAILABLE error for a store update that Redis did not answer, if that is what `err` is. */
+function stalled(err: unknown): QtError | undefined {
+  if (isRedisUnavailable(err)) return err;
+  // The store's own calls have no deadline: they fail with ioredis's timeout or connection error.
+  if (!isRedisConnectionError(err)) return undefined;
+  return new QtError('QT_REDIS_UNAVAILABLE', `updating the risk policy: ${(err as Error).message}`, { cause: err });
 }
 
 function samePolicy(a: RiskPolicy, b: RiskPolicy): boolean {

@@ -20,7 +20,8 @@ test('signals → order.approved / order.rejected with reason codes; a tripped E
   const redis = server.client();
   const keys = testKeys('pretrade');
   const config = loadConfig({ QT_KEY_PREFIX: keys.prefix });
-  const ess = new EssService({ redis, keys, config, producer: 'risk', consumer: 'risk-1' });
+  const publisher = new RedisPublisher({ redis, keys, producer: 'risk', source: 'risk-safety' });
+  const ess = new EssService({ redis, keys, publisher, config, producer: 'risk', consumer: 'risk-1' });
   await ess.start();
   const pretrade = new PretradeService({
     redis,
