@@ -18,6 +18,21 @@ export const EnvelopeSchema = z.object({
   time: z.iso.datetime({ offset: false }),
   correlationId: z.string().min(1).max(128),
   causationId: z.string().min(1).max(128).optional(),
+  /**
+   * Set on a dead letter put back by `qt dlq replay`: only `group` handles
+   * it (every other group acks it untouched), as the event it was once
+   * more. The replay is a new entry with its own producer and seq, so the
+   * group's dedup does not swallow it.
+   */
+  replayOf: z
+    .object({
+      group: z.string().regex(KEY_PART_PATTERN).max(128),
+      /** The dead letter's id in the `dlq` stream. */
+      dlqEntryId: z.string().regex(/^\d+-\d+$/),
+      /** The original entry's id in the topic stream. */
+      entryId: z.string().regex(/^\d+-\d+$/),
+    })
+    .optional(),
   version: z.number().int().positive(),
   data: z.unknown(),
 });

@@ -273,6 +273,11 @@ export class StreamConsumer {
       }
       const event = item.event;
       const key = eventKey(event);
+      if (event.replayOf !== undefined && event.replayOf.group !== this.group) {
+        // A dead letter put back for another group: not ours to handle again.
+        acks.push({ entryId: entry.id, producer: event.producer, seq: event.seq });
+        continue;
+      }
       if (seen.has(key) || doneHere.has(key)) {
         this.#count.duplicate.inc();
         this.#log.debug({ id: entry.id, producer: event.producer, seq: event.seq }, 'duplicate acked');
