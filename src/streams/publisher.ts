@@ -267,9 +267,11 @@ export class RedisPublisher implements Publisher, LaneHandoff {
       let firstSeq: number | undefined;
       try {
         if (lane.nextSeq === undefined) {
-          const last = await this.#link.execute(() =>
+          const lookup = this.#link.execute(() =>
             this.#appender.redis.hget(this.#appender.keys.producerSeqs(lane.topic), this.#appender.producer),
           );
+          // Bounded like the append: against a stalled Redis the batch is parked (without seqs: nothing was sent).
+          const last = this.#buffer ? await withDeadline(lookup, this.#deadline(batch)) : await lookup;
           // Redis's record, not lastAssigned: seqs of a batch that was refused
           // or failed (and rejected to its caller) are reused, leaving no gap.
           lane.nextSeq = (last === null ? 0 : Number(last)) + 1;
