@@ -67,7 +67,10 @@ export async function startLocalRedis(options: { dataDir: string; port: number; 
   ];
   let child: ChildProcess;
   try {
-    child = spawn('redis-server', args, { stdio: 'ignore' });
+    // Its own process group: a Ctrl-C at the terminal signals the whole
+    // foreground group, and redis-server must not die before main has
+    // stopped its actors and drained to it; main stops it last (SIGTERM).
+    child = spawn('redis-server', args, { stdio: 'ignore', detached: true });
     await Promise.race([once(child, 'spawn'), once(child, 'error').then(([err]) => Promise.reject(err))]);
   } catch (err) {
     const message = `could not start redis-server (is it installed and on PATH?): ${(err as Error).message}`;
