@@ -233,6 +233,15 @@ export const EVENT_CATALOG = {
       params: z.object({ a: z.number().finite(), b: z.number().finite() }),
     }),
   ]),
+  // An operator's changing `qt` command (dlq replay/purge, ess trip/reset/flatten, policy set), written by src/cli/audit.ts.
+  'audit.command_executed': z.object({
+    command: z.string().min(1).max(64),
+    args: z.record(z.string(), z.unknown()),
+    operator: z.string().min(1).max(256),
+    reason: z.string().min(1).max(500),
+    result: z.enum(['ok', 'refused', 'failed']),
+    details: z.record(z.string(), z.unknown()),
+  }),
 } as const satisfies Record<string, z.ZodType>;
 
 /** Every event type of the catalog. */

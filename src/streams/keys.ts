@@ -12,6 +12,7 @@ import { KEY_PART_PATTERN } from '../events/names.js';
  * | `producerSeqs(topic)` | `qt:seq:{topic}` | hash producer → last appended seq |
  * | `groupSeqs(topic, group)` | `qt:gseq:{topic}:group` | hash of what a group has processed |
  * | `dlq()` | `qt:stream:{dlq}` | stream of dead letters |
+ * | `dlqReplays()` | `qt:replays:{dlq}` | hash dlq entry id → its replay record (JSON), written by `qt dlq replay` |
  * | `gaps(topic)` | `qt:gaps:{topic}` | hash producer → seq gaps seen on append |
  * | `actorSnapshot(actor)` | `qt:actor:{actor}:snapshot` | an actor's persisted snapshot (JSON) |
  * | `actorVersion(actor)` | `qt:actor:{actor}:version` | commits of an actor so far: the fence against a second live host |
@@ -25,6 +26,8 @@ export interface Keys {
   producerSeqs(topic: string): string;
   groupSeqs(topic: string, group: string): string;
   dlq(): string;
+  /** The record of dead letters put back by `qt dlq replay` (same slot as the dlq stream). */
+  dlqReplays(): string;
   gaps(topic: string): string;
   actorSnapshot(actor: string): string;
   actorVersion(actor: string): string;
@@ -63,6 +66,7 @@ export function createKeys(prefix: string): Keys {
     producerSeqs: (topic: string) => `${prefix}:seq:${tag(topic)}`,
     groupSeqs: (topic: string, group: string) => `${prefix}:gseq:${tag(topic)}:${assertKeyPart('group', group)}`,
     dlq: () => `${streamHead}{${DLQ_TOPIC}}`,
+    dlqReplays: () => `${prefix}:replays:{${DLQ_TOPIC}}`,
     gaps: (topic: string) => `${prefix}:gaps:${tag(topic)}`,
     setting: (name: string) => `${prefix}:setting:{${assertKeyPart('setting', name)}}`,
     projection: (name: string) => `${prefix}:projection:{${assertKeyPart('projection', name)}}`,

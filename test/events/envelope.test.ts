@@ -20,15 +20,28 @@ test('the catalog has every v1 type of the design, each with its topic', (t) => 
     'ess.tripped',
     'ess.state_changed',
     'ess.reset',
+    'ess.trip_requested',
+    'ess.flatten_requested',
     'risk.policy_updated',
     'health.snapshot_updated',
     'health.alert_raised',
     'health.alert_cleared',
     'model.evaluated',
     'model.promoted',
+    'audit.command_executed',
   ];
   t.deepEqual([...EVENT_TYPES].sort(), [...expected].sort());
-  t.deepEqual([...TOPICS].sort(), ['ess', 'health', 'market', 'model', 'order', 'portfolio', 'risk', 'signal']);
+  t.deepEqual([...TOPICS].sort(), [
+    'audit',
+    'ess',
+    'health',
+    'market',
+    'model',
+    'order',
+    'portfolio',
+    'risk',
+    'signal',
+  ]);
   t.is(topicOf('order.filled'), 'order');
 });
 

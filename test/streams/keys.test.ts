@@ -57,6 +57,12 @@ test('dlq() is the stream of the dlq topic', (t) => {
   t.is(keys.dlq(), keys.stream('dlq'));
 });
 
+test('dlqReplays() is one hash in the slot of the dlq stream, not a stream', (t) => {
+  t.is(keys.dlqReplays(), 'qt:replays:{dlq}');
+  t.is(hashTag(keys.dlqReplays()), hashTag(keys.dlq()));
+  t.is(keys.topicOfStream(keys.dlqReplays()), undefined);
+});
+
 test('streamPattern() matches stream keys and topicOfStream() inverts stream()', (t) => {
   t.is(keys.streamPattern(), 'qt:stream:{*}');
   t.is(keys.topicOfStream(keys.stream('portfolio')), 'portfolio');
