@@ -12,7 +12,7 @@ import { decodeEntry } from '../../src/streams/codec.js';
 import { createKeys } from '../../src/streams/keys.js';
 import { uniquePrefix, waitFor } from '../support/bus.js';
 import { getFreePort } from '../support/free-port.js';
-import { type MainProcess, spawnMain } from '../support/main-process.js';
+import { freePortOffset, type MainProcess, spawnMain } from '../support/main-process.js';
 import { startRedis } from '../support/redis-fixture.js';
 
 const TOKEN = 'an-admin-token-for-tests';
@@ -23,17 +23,23 @@ async function dataDir(t: ExecutionContext): Promise<string> {
   return dir;
 }
 
-/** `main` on free ports (none of them a port in `env`'s REDIS_URL); the offset of its HTTP ports. */
-async function launch(t: ExecutionContext, args: string[], env: Record<string, string>) {
-  const redisPort = Number(new URL(env.REDIS_URL ?? 'redis://x:1').port);
-  let offset = (await getFreePort()) - 8001;
-  while (redisPort >= offset + 8001 && redisPort <= offset + 8080) offset = (await getFreePort()) - 8001;
-  const run = spawnMain(args, { QT_HTTP_PORT_OFFSET: String(offset), QT_ADMIN_TOKEN: TOKEN, ...env });
-  t.teardown(() => run.child.kill('SIGKILL'));
-  return { run, port: (base: number) => base + offset };
-}
-
 const said = (run: MainProcess, text: string) => () => run.out().includes(text) || run.child.exitCode !== null;
+
+/**
+ * `main` on free ports (none of them a port in `env`'s REDIS_URL), once it
+ * printed `until`; started again on new ports when another test took one
+ * meanwhile (exit 3, "cannot listen").
+ */
+async function launch(t: ExecutionContext, args: string[], env: Record<string, string>, until: string) {
+  for (let attempt = 1; ; attempt++) {
+    const offset = await freePortOffset([Number(new URL(env.REDIS_URL ?? 'redis://x:1').port)]);
+    const run = spawnMain(args, { QT_HTTP_PORT_OFFSET: String(offset), QT_ADMIN_TOKEN: TOKEN, ...env });
+    t.teardown(() => run.child.kill('SIGKILL'));
+    await waitFor(said(run, until), until, 60_000, 5);
+    if (run.child.exitCode === 3 && run.out().includes('cannot listen') && attempt < 4) continue;
+    return { run, port: (base: number) => base + offset };
+  }
+}
 
 test.serial(
   'Redis down at start-up: main serves health (DOWN, saying why), buffers, and runs the loop once Redis comes',
@@ -42,13 +48,17 @@ test.serial(
     t.teardown(() => server.stop());
     await server.kill();
     const prefix = uniquePrefix('late');
-    const { run, port } = await launch(t, ['--actors=all'], {
-      REDIS_URL: server.url,
-      QT_DATA_DIR: await dataDir(t),
-      QT_KEY_PREFIX: prefix,
-      QT_FEED_TICKS_PER_SECOND: '20',
-    });
-    await waitFor(said(run, 'the actors start when it answers'), 'main waits for redis', 30_000);
+    const { run, port } = await launch(
+      t,
+      ['--actors=all'],
+      {
+        REDIS_URL: server.url,
+        QT_DATA_DIR: await dataDir(t),
+        QT_KEY_PREFIX: prefix,
+        QT_FEED_TICKS_PER_SECOND: '20',
+      },
+      'the actors start when it answers',
+    );
     t.is(run.child.exitCode, null, run.out().slice(-2_000));
     const health = await fetch(`http://127.0.0.1:${port(8006)}/health`);
     const body = (await health.json()) as {
@@ -96,13 +106,17 @@ test.serial('a stop at any point of start-up is clean: exit 0, no redis-server l
   for (const point of ['started a local redis-server', 'http listening', 'runtime started']) {
     const redisPort = await getFreePort();
     const url = `redis://127.0.0.1:${redisPort}`;
-    const { run } = await launch(t, ['--actors=all'], {
-      REDIS_URL: url,
-      QT_LOCAL_REDIS: 'always',
-      QT_DATA_DIR: await dataDir(t),
-      QT_KEY_PREFIX: uniquePrefix('stop'),
-    });
-    await waitFor(said(run, point), point, 60_000, 5);
+    const { run } = await launch(
+      t,
+      ['--actors=all'],
+      {
+        REDIS_URL: url,
+        QT_LOCAL_REDIS: 'always',
+        QT_DATA_DIR: await dataDir(t),
+        QT_KEY_PREFIX: uniquePrefix('stop'),
+      },
+      point,
+    );
     run.child.kill('SIGTERM');
     const code = await run.exit;
     t.is(code, 0, `SIGTERM after "${point}": ${run.out().slice(-1_500)}`);
@@ -112,12 +126,16 @@ test.serial('a stop at any point of start-up is clean: exit 0, no redis-server l
 
 test.serial('POST /admin/shutdown while the actors wait for Redis stops the process', async (t) => {
   const dead = `redis://127.0.0.1:${await getFreePort()}`;
-  const { run, port } = await launch(t, ['--actors=risk-safety'], {
-    REDIS_URL: dead,
-    QT_DATA_DIR: await dataDir(t),
-    QT_KEY_PREFIX: uniquePrefix('admin-stop'),
-  });
-  await waitFor(said(run, 'the actors start when it answers'), 'main waits for redis', 30_000);
+  const { run, port } = await launch(
+    t,
+    ['--actors=risk-safety'],
+    {
+      REDIS_URL: dead,
+      QT_DATA_DIR: await dataDir(t),
+      QT_KEY_PREFIX: uniquePrefix('admin-stop'),
+    },
+    'the actors start when it answers',
+  );
   const reply = await fetch(`http://127.0.0.1:${port(8003)}/admin/shutdown`, {
     method: 'POST',
     headers: { authorization: `Bearer ${TOKEN}` },
@@ -129,13 +147,17 @@ test.serial('POST /admin/shutdown while the actors wait for Redis stops the proc
 
 test.serial('with the embedded Redis, the process exits promptly after "stopped"', async (t) => {
   const url = `redis://127.0.0.1:${await getFreePort()}`;
-  const { run } = await launch(t, ['--actors=marketdata'], {
-    REDIS_URL: url,
-    QT_LOCAL_REDIS: 'always',
-    QT_DATA_DIR: await dataDir(t),
-    QT_KEY_PREFIX: uniquePrefix('exit'),
-  });
-  await waitFor(said(run, 'runtime started'), 'started', 60_000);
+  const { run } = await launch(
+    t,
+    ['--actors=marketdata'],
+    {
+      REDIS_URL: url,
+      QT_LOCAL_REDIS: 'always',
+      QT_DATA_DIR: await dataDir(t),
+      QT_KEY_PREFIX: uniquePrefix('exit'),
+    },
+    'runtime started',
+  );
   run.child.kill('SIGTERM');
   await waitFor(said(run, '"stopped"'), 'stopped', 20_000, 2);
   const stoppedAt = Date.now();

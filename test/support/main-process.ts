@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
+import { SERVICES } from '../../src/actors/services.js';
 import { waitFor } from './bus.js';
 import { getFreePort } from './free-port.js';
 
@@ -52,8 +54,7 @@ export async function startMain(
   timeoutMs = 90_000,
 ): Promise<StartedMain> {
   for (let attempt = 1; ; attempt++) {
-    // The lowest base port is 8001: every service lands at or above a port that was free.
-    const offset = (await getFreePort()) - 8001;
+    const offset = await freePortOffset();
     const run = spawnMain(args, { ...env, QT_HTTP_PORT_OFFSET: String(offset) });
     t.teardown(() => run.child.kill('SIGKILL'));
     const spawnedAt = Date.now();
@@ -68,4 +69,29 @@ export async function startMain(
     t.log(`${args.join(' ')}: started in ${Date.now() - spawnedAt} ms`);
     return { run, port: (base) => base + offset };
   }
+}
+
+/**
+ * A port offset at which every service's port (docs/architecture.md §3) is
+ * free right now, and none is one of `avoid` (e.g. a Redis port the test
+ * chose). Ports are only free at the moment of the check: callers still
+ * retry when `main` exits 3 ("cannot listen").
+ */
+export async function freePortOffset(avoid: readonly number[] = []): Promise<number> {
+  const bases = Object.values(SERVICES).map((s) => s.port);
+  for (let attempt = 0; ; attempt++) {
+    // The lowest base port is 8001: every service lands at or above a port that was free.
+    const offset = (await getFreePort()) - 8001;
+    const ports = bases.map((b) => b + offset);
+    if (ports.some((p) => avoid.includes(p) || p > 65_535)) continue;
+    if ((await Promise.all(ports.map(bindable))).every(Boolean) || attempt >= 20) return offset;
+  }
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
