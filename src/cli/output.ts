@@ -12,8 +12,18 @@ export interface Output {
   err(text: string): void;
 }
 
+let pipeWatched = false;
+
 /** The real process streams: colour and width only on a TTY (and never with NO_COLOR). */
 export function processOutput(json: boolean): Output {
+  if (!pipeWatched) {
+    pipeWatched = true;
+    // A reader that went away (`qt tail --follow | head`) ends the output; it is not a crash.
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      process.exit(Number(process.exitCode ?? 0));
+    });
+  }
   const tty = process.stdout.isTTY === true;
   return {
     json,
@@ -32,6 +42,14 @@ export interface Column<R> {
   readonly right?: boolean;
   /** Cut this column first when the table is too wide. */
   readonly flexible?: boolean;
+  /** A set width instead of the content's (longer text wraps), so tables printed batch by batch line up. */
+  readonly width?: number;
+}
+
+/** Options of {@link renderTable}. */
+export interface TableOptions {
+  /** Print the header row (default true); false for the later batches of a followed table. */
+  readonly header?: boolean;
 }
 
 /**
@@ -39,16 +57,25 @@ export interface Column<R> {
  * `flexible` are narrowed (their text wrapped) until it does. Headers are
  * bold on a colour terminal.
  */
-export function renderTable<R>(output: Output, columns: readonly Column<R>[], rows: readonly R[]): string {
+export function renderTable<R>(
+  output: Output,
+  columns: readonly Column<R>[],
+  rows: readonly R[],
+  options: TableOptions = {},
+): string {
   const cells = rows.map((r) => columns.map((c) => cellText(c.value(r))));
   const headers = columns.map((c) => (output.color ? pc.bold(c.header) : c.header));
-  const natural = columns.map((c, i) => Math.max(c.header.length, ...cells.map((row) => (row[i] ?? '').length), 1));
+  const natural = columns.map(
+    (c, i) => c.width ?? Math.max(c.header.length, ...cells.map((row) => (row[i] ?? '').length), 1),
+  );
   const widths = fitWidths(
     natural,
     columns.map((c) => c.flexible === true),
     output.width,
   );
-  return table([headers, ...cells], {
+  const body = options.header === false ? cells : [headers, ...cells];
+  if (body.length === 0) return '';
+  return table(body, {
     border: borderless,
     drawHorizontalLine: () => false,
     columnDefault: { paddingLeft: 0, paddingRight: 2 },
@@ -63,6 +90,11 @@ export function renderTable<R>(output: Output, columns: readonly Column<R>[], ro
 /** Prints `value` as JSON after checking it against the command's documented schema. */
 export function printJson<S extends z.ZodType>(output: Output, schema: S, value: z.input<S>): void {
   output.out(JSON.stringify(schema.parse(value), null, 2));
+}
+
+/** Prints `value` as one line of JSON (for NDJSON output) after checking it against the command's documented schema. */
+export function printJsonLine<S extends z.ZodType>(output: Output, schema: S, value: z.input<S>): void {
+  output.out(JSON.stringify(schema.parse(value)));
 }
 
 /** A duration for people: 850ms, 12s, 12m 30s, 3h 5m, 2d 4h. */

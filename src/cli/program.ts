@@ -8,7 +8,12 @@
 import { Command, CommanderError } from 'commander';
 import { CliContext, type GlobalOptions } from './context.js';
 import { CliError, EXIT } from './exit-codes.js';
+import { registerGroups } from './groups.js';
+import { registerPending } from './pending.js';
+import { registerShow } from './show.js';
 import { registerStreams } from './streams.js';
+import { registerTail } from './tail.js';
+import { registerTrace } from './trace.js';
 
 /** Builds the `qt` program; `context()` gives each command its CliContext (made once, on first use). */
 export function buildCli(env: NodeJS.ProcessEnv = process.env): { program: Command; close(): Promise<void> } {
@@ -29,6 +34,11 @@ export function buildCli(env: NodeJS.ProcessEnv = process.env): { program: Comma
     return ctx;
   };
   registerStreams(program, context);
+  registerGroups(program, context);
+  registerPending(program, context);
+  registerTail(program, context);
+  registerShow(program, context);
+  registerTrace(program, context);
   return { program, close: async () => ctx?.close() };
 }
 

@@ -1,9 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { currentCorrelationId } from '../../correlation.js';
 import type { AdminGuard } from '../../http/auth.js';
 import { type Logger, silentLogger } from '../../log.js';
 import type { Publisher } from '../../streams/publisher.js';
-import type { MarketFeed } from './feed.js';
+import type { MarketFeed, Tick } from './feed.js';
+import { FLASH_CRASH_SPREAD_MS } from './synthetic-feed.js';
 
 /** How often the feed is asked for the ticks that are due. */
 export const DEFAULT_POLL_MS = 50;
@@ -16,6 +18,13 @@ export const FlashCrashBodySchema = z
     drop: z.number().gt(0).lt(1).default(0.2),
   })
   .strict();
+
+/** An injected crash still under way: its ticks carry the correlation id of the request that injected it. */
+interface CrashInFlight {
+  readonly symbol: string;
+  readonly at: number;
+  readonly correlationId: string;
+}
 
 /** A feed that can be told to crash a symbol (the synthetic one can). */
 export interface CrashableFeed extends MarketFeed {
@@ -38,6 +47,7 @@ export class MarketDataService {
   #published = 0;
   /** The symbols a flash crash may name: the configured ones, or else every one the feed has ticked. */
   readonly #symbols: Set<string>;
+  #crashes: CrashInFlight[] = [];
 
   constructor(options: {
     publisher: Publisher;
@@ -77,13 +87,33 @@ export class MarketDataService {
     for (const tick of ticks) this.#symbols.add(tick.symbol);
     // publish() keeps call order per topic; failures are logged, never thrown into the timer.
     this.#inFlight = Promise.all(
-      ticks.map((t) => this.#publisher.publish('market.tick', { symbol: t.symbol, price: t.price, volume: t.volume })),
+      ticks.map((t) =>
+        this.#publisher.publish(
+          'market.tick',
+          { symbol: t.symbol, price: t.price, volume: t.volume },
+          { correlationId: this.#crashOf(t) },
+        ),
+      ),
     ).then(
       () => {
         this.#published += ticks.length;
       },
       (err) => this.#log.error({ err: (err as Error).message, ticks: ticks.length }, 'market ticks not published'),
     );
+  }
+
+  /**
+   * The correlation id of the crash `tick` belongs to, if any: the ticks the
+   * synthetic feed moves for a crash (from its `at` until the drop is
+   * complete, {@link FLASH_CRASH_SPREAD_MS} later) carry the id of the request
+   * that injected it, so `qt trace` follows the request into what the crash
+   * caused (the ESS trip, exits). A crash is forgotten after its last tick.
+   */
+  #crashOf(tick: Tick): string | undefined {
+    const crash = this.#crashes.find((c) => c.symbol === tick.symbol && tick.at >= c.at);
+    if (crash === undefined) return undefined;
+    if (tick.at >= crash.at + FLASH_CRASH_SPREAD_MS) this.#crashes = this.#crashes.filter((c) => c !== crash);
+    return crash.correlationId;
   }
 
   /**
@@ -95,7 +125,10 @@ export class MarketDataService {
     const feed = this.#feed as Partial<CrashableFeed>;
     if (typeof feed.injectFlashCrash !== 'function') return 'unsupported';
     if (!this.#symbols.has(symbol)) return 'unknown_symbol';
-    feed.injectFlashCrash(symbol, drop, this.#now());
+    const at = this.#now();
+    feed.injectFlashCrash(symbol, drop, at);
+    const correlationId = currentCorrelationId();
+    if (correlationId !== undefined) this.#crashes.push({ symbol, at, correlationId });
     this.#log.warn({ symbol, drop }, 'flash crash injected');
     return 'injected';
   }
