@@ -1,9 +1,10 @@
-import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { isQtError } from '../errors.js';
-import { checkHeader, sqliteCode } from './inspect.js';
+import { checkHeader, corruptError, inspectBufferFile, sqliteCode } from './inspect.js';
 
 /** What {@link exportBuffer} did. */
 export interface ExportResult {
@@ -38,56 +39,209 @@ class WriteFailed {
   constructor(readonly error: unknown) {}
 }
 
+/** Copies taken before giving up, when checkpoints keep restarting the WAL under the copy. */
+const COPY_ATTEMPTS = 5;
+
+/**
+ * Runs `read` on a copy of a buffer file, so that neither the file nor the
+ * process that may hold it is ever touched: SQLite never opens the file
+ * itself, so no lock is taken or waited for, nothing is created beside it,
+ * and a `main` starting on the file meanwhile is not refused.
+ *
+ * A running producer keeps the WAL index in its own memory (locking_mode
+ * EXCLUSIVE), so no reader could share its lock anyway; the copy is taken
+ * with plain file reads: the main file first, then the `-wal`. Committed
+ * rows are in the main file or in the WAL's frames, and SQLite's recovery of
+ * the copy keeps every frame up to the last complete commit (a page a
+ * checkpoint rewrote during the copy is read from its WAL frame), so the
+ * copy is the buffer as of a commit made while copying. A WAL restarted by a
+ * checkpoint meanwhile (its header's salts change) would mix two
+ * generations: the copy is then taken again. The copy lives in a directory
+ * under the OS temporary directory (`TMPDIR`), needs as much room as the
+ * file and its WAL, and is removed afterwards.
+ */
+export function readCopy<T>(path: string, read: (copy: string) => T): T {
+  const copy = copyOf(resolve(path));
+  try {
+    return read(copy.file);
+  } finally {
+    rmSync(copy.dir, { recursive: true, force: true });
+  }
+}
+
+/** The first 32 bytes of a WAL file (magic, page size, checkpoint sequence, salts, checksums), or undefined. */
+function walHeader(walPath: string): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(walPath, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const header = Buffer.alloc(32);
+    return readSync(fd, header, 0, 32, 0) === 32 ? header : undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const sameHeader = (a: Buffer | undefined, b: Buffer | undefined) =>
+  a === undefined ? b === undefined : b !== undefined && a.equals(b);
+
+/** A consistent copy of a buffer file and its WAL in a fresh temporary directory (see {@link readCopy}). */
+function copyOf(file: string): { dir: string; file: string } {
+  for (let attempt = 1; ; attempt++) {
+    const dir = mkdtempSync(join(tmpdir(), 'qt-buffer-copy-'));
+    const copy = join(dir, 'buffer.sqlite');
+    try {
+      const before = walHeader(`${file}-wal`);
+      copyFileSync(file, copy);
+      if (before !== undefined) copyFileSync(`${file}-wal`, `${copy}-wal`);
+      if (sameHeader(before, walHeader(`${file}-wal`)) && sameHeader(before, walHeader(`${copy}-wal`))) {
+        return { dir, file: copy };
+      }
+    } catch (err) {
+      // The WAL vanishes when its holder closes the file: take the copy again.
+      const walGone = (err as NodeJS.ErrnoException).code === 'ENOENT' && existsSync(file);
+      if (!walGone || attempt >= COPY_ATTEMPTS) {
+        rmSync(dir, { recursive: true, force: true });
+        throw err;
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+    if (attempt >= COPY_ATTEMPTS) {
+      throw new Error(`its WAL was restarted under each of ${COPY_ATTEMPTS} copies; try again`);
+    }
+  }
+}
+
 /**
  * Reads every readable row of a buffer file and calls `write` with one JSON
- * line per row (an {@link ExportedRow}), oldest first; for the CLI's
- * "buffer export". The file is opened read-only, so it is never modified
- * or deleted (SQLite may create an empty `-wal`/`-shm` beside it). Damage
- * is skipped, not fatal: unreadable id ranges are reported in `errors` and
- * the rows after them are still exported. A file held by a running
- * producer is refused, because its content is changing.
+ * line per row (an {@link ExportedRow}), oldest first; for `qt buffer
+ * export`. It reads a copy ({@link readCopy}), so the file is never
+ * modified, and a file held by a running producer is exported as it was
+ * when copied, without blocking the producer. Damage is skipped, not fatal:
+ * unreadable id ranges are reported in `errors` (naming the file) and the
+ * rows after them are still exported.
  */
 export function exportBuffer(path: string, write: (jsonLine: string) => void): ExportResult {
   const file = resolve(path);
   const errors: string[] = [];
-  let size: number;
+  let exported = 0;
   try {
-    size = statSync(file).size;
+    if (!statSync(file).isFile()) return { exported: 0, errors: [`${file}: not a regular file`] };
+    readCopy(file, (copy) => {
+      try {
+        checkHeader(copy, statSync(copy).size);
+      } catch (err) {
+        const message = isQtError(err) ? String(err.details?.problem ?? err.message) : String(err);
+        errors.push(`${file}: ${message}`);
+        // A short file may still hold readable pages; anything else is hopeless.
+        if (!message.startsWith('truncated: the header says')) return;
+      }
+      exported = exportFile(copy, file, write, errors);
+    });
   } catch (err) {
-    return { exported: 0, errors: [`${file}: ${(err as Error).message}`] };
+    if (err instanceof WriteFailed) throw err.error;
+    errors.push(`${file}: ${(err as Error).message}`);
   }
-  try {
-    checkHeader(file, size);
-  } catch (err) {
-    const message = isQtError(err) ? String(err.details?.problem ?? err.message) : String(err);
-    errors.push(`${file}: ${message}`);
-    // A short file may still hold readable pages; anything else is hopeless.
-    if (!message.startsWith('truncated: the header says')) return { exported: 0, errors };
-  }
+  return { exported, errors };
+}
+
+/** What one topic has in a buffer file. */
+export interface TopicSummary {
+  readonly topic: string;
+  readonly rows: number;
+  /** UTF-8 bytes as counted for the buffer's byte limit. */
+  readonly bytes: number;
+  /** Rows already sent once with an unknown outcome (they carry a seq). */
+  readonly inDoubt: number;
+  /** Epoch ms of the oldest row's commit, or null without rows. */
+  readonly oldestCreatedAt: number | null;
+}
+
+/** What a buffer file holds: totals, and per topic. */
+export interface BufferSummary extends Omit<TopicSummary, 'topic'> {
+  readonly topics: readonly TopicSummary[];
+  /** The producer instance stored in the file (null for a blank file). */
+  readonly instanceId: string | null;
+}
+
+const TopicRowSchema = z.object({
+  topic: z.string(),
+  rows: z.number().int().nonnegative(),
+  bytes: z.number().nonnegative(),
+  inDoubt: z.number().int().nonnegative(),
+  oldestCreatedAt: z.number().int().nullable(),
+});
+
+/**
+ * Sums up a buffer file, from a copy ({@link readCopy}), so the file and
+ * any process holding it are left alone. Throws QT_BUFFER_CORRUPT naming
+ * the file when it is not a readable buffer (as `main` would refuse it), and
+ * the file system's error (ENOENT) when there is no file.
+ */
+export function summarizeBuffer(path: string): BufferSummary {
+  const file = resolve(path);
+  if (!statSync(file).isFile()) throw corruptError(file, 'not a regular file');
+  return readCopy(file, (copy) => {
+    let state: ReturnType<typeof inspectBufferFile>;
+    try {
+      state = inspectBufferFile(copy);
+    } catch (err) {
+      if (isQtError(err, 'QT_BUFFER_CORRUPT')) throw corruptError(file, String(err.details?.problem), err);
+      throw err;
+    }
+    if (state !== 'buffer') {
+      return { rows: 0, bytes: 0, inDoubt: 0, oldestCreatedAt: null, topics: [], instanceId: null };
+    }
+    const db = new Database(copy, { readonly: true, fileMustExist: true, timeout: 0 });
+    try {
+      const topics = z
+        .array(TopicRowSchema)
+        .parse(
+          db
+            .prepare(
+              'SELECT topic, count(*) AS rows, total(size) AS bytes, count(seq) AS inDoubt, min(created_at) AS oldestCreatedAt FROM events GROUP BY topic ORDER BY topic',
+            )
+            .all(),
+        );
+      const instance = db.prepare("SELECT value FROM meta WHERE key = 'instance_id'").pluck().get();
+      const oldest = topics.flatMap((t) => (t.oldestCreatedAt === null ? [] : [t.oldestCreatedAt]));
+      return {
+        rows: topics.reduce((n, t) => n + t.rows, 0),
+        bytes: topics.reduce((n, t) => n + t.bytes, 0),
+        inDoubt: topics.reduce((n, t) => n + t.inDoubt, 0),
+        oldestCreatedAt: oldest.length > 0 ? Math.min(...oldest) : null,
+        topics,
+        instanceId: typeof instance === 'string' ? instance : null,
+      };
+    } finally {
+      db.close();
+    }
+  });
+}
+
+/** Exports the rows of `copy`; messages name `file`, the original. */
+function exportFile(copy: string, file: string, write: (line: string) => void, errors: string[]): number {
   let db: Database.Database | undefined;
   try {
-    db = new Database(file, { readonly: true, fileMustExist: true, timeout: 0 });
+    db = new Database(copy, { readonly: true, fileMustExist: true, timeout: 0 });
     // Lets SQLite read a truncated file up to its end instead of refusing it;
     // harmless on a read-only connection (unsafe mode is what permits the pragma).
     db.unsafeMode(true);
     db.pragma('writable_schema = ON');
-    // The first read: a running producer's lock surfaces here, not as damage.
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[];
     if (!tables.includes('events')) {
       errors.push(`${file}: not a disk buffer (no events table; tables: ${tables.join(', ') || 'none'})`);
-      return { exported: 0, errors };
+      return 0;
     }
-    const exported = exportRows(db, write, errors);
-    return { exported, errors };
+    return exportRows(db, write, errors);
   } catch (err) {
-    if (err instanceof WriteFailed) throw err.error;
+    if (err instanceof WriteFailed) throw err;
     const code = sqliteCode(err);
-    errors.push(
-      code === 'SQLITE_BUSY'
-        ? `${file}: locked by a running process; stop it before exporting`
-        : `${file}: ${(err as Error).message}${code ? ` (${code})` : ''}`,
-    );
-    return { exported: 0, errors };
+    errors.push(`${file}: ${(err as Error).message}${code ? ` (${code})` : ''}`);
+    return 0;
   } finally {
     db?.close();
   }

@@ -20,7 +20,7 @@ export type FileState =
 export function corruptError(path: string, problem: string, cause?: unknown): QtError {
   return new QtError(
     'QT_BUFFER_CORRUPT',
-    `disk buffer ${path} is unusable: ${problem}; it was left untouched (export what is readable with "qt buffer export")`,
+    `disk buffer ${path} is unusable: ${problem}; it was left untouched (export what is readable with "qt buffer export ${path} --out FILE")`,
     { cause, details: { path, problem } },
   );
 }

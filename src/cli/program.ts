@@ -6,7 +6,9 @@
  * (src/cli/exit-codes.ts), never a stack trace.
  */
 import { Command, CommanderError } from 'commander';
+import { registerBuffer } from './buffer.js';
 import { CliContext, type GlobalOptions } from './context.js';
+import { registerDlq } from './dlq.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { registerGroups } from './groups.js';
 import { registerPending } from './pending.js';
@@ -34,6 +36,8 @@ export function buildCli(env: NodeJS.ProcessEnv = process.env): { program: Comma
     return ctx;
   };
   registerStreams(program, context);
+  registerDlq(program, context);
+  registerBuffer(program, context);
   registerGroups(program, context);
   registerPending(program, context);
   registerTail(program, context);

@@ -3,12 +3,13 @@
  * healthy or a damaged file, which it never changes.
  */
 import { closeSync, openSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import test from 'ava';
 import Database from 'better-sqlite3';
 import { DiskBuffer } from '../../src/buffer/disk-buffer.js';
 import { type ExportedRow, exportBuffer } from '../../src/buffer/export.js';
-import { event, nOf, sha256, startChild, tempBufferPath, waitFor } from './helpers.js';
+import { event, filesIn, nOf, sha256, startChild, tempBufferPath, waitFor } from './helpers.js';
 
 const ROWS = 2_000;
 
@@ -136,13 +137,41 @@ test('a file left by a killed producer exports what it committed, WAL included',
   await buffer.close();
 });
 
-test('a buffer held by a running process is refused', async (t) => {
+test('a buffer held by a running process is exported from a copy, without blocking it or touching the file', async (t) => {
   const path = await bufferFile(t);
   const holder = startChild(t, 'hold', path);
   await waitFor(() => holder.output().includes('ready'), 'holder ready');
-  const { exported, errors } = runExport(path);
-  t.is(exported, 0);
-  t.deepEqual(errors, [`${path}: locked by a running process; stop it before exporting`]);
+  const files = filesIn(dirname(path));
+  const { rows, exported, errors } = runExport(path);
+  t.deepEqual(errors, []);
+  t.is(exported, ROWS);
+  t.deepEqual(
+    rows.map(nOf),
+    Array.from({ length: ROWS }, (_, i) => i),
+  );
+  t.deepEqual(filesIn(dirname(path)), files, 'nothing created beside the held file');
+
+  // A producer appending all along: every append that resolved before the export is in it, and it keeps appending.
+  const livePath = tempBufferPath(t);
+  const writer = startChild(t, 'append', livePath);
+  await waitFor(() => (writer.output().match(/^ok /gm) ?? []).length >= 300, '300 appends');
+  const acknowledged = (writer.output().match(/^ok (\d+)$/gm) ?? []).map((l) => Number(l.slice(3)));
+  const live = runExport(livePath);
+  t.deepEqual(live.errors, []);
+  const ids = live.rows.map((r) => r.id);
+  t.deepEqual(
+    ids,
+    Array.from({ length: ids.length }, (_, i) => i + 1),
+    'a committed prefix, in order',
+  );
+  const exportedN = new Set(live.rows.map(nOf));
+  t.true(
+    acknowledged.every((n) => exportedN.has(n)),
+    'every append acknowledged before the export is exported',
+  );
+  const afterExport = (writer.output().match(/^ok /gm) ?? []).length;
+  await waitFor(() => (writer.output().match(/^ok /gm) ?? []).length >= afterExport + 300, 'appends go on');
+  t.pass();
 });
 
 test('an error thrown by write() propagates', async (t) => {
