@@ -7,11 +7,15 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerBuffer } from './buffer.js';
+import { registerCheck } from './check.js';
 import { CliContext, type GlobalOptions } from './context.js';
 import { registerDlq } from './dlq.js';
+import { registerEss } from './ess.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { registerGroups } from './groups.js';
+import { registerHealth } from './health.js';
 import { registerPending } from './pending.js';
+import { registerPolicy } from './policy.js';
 import { registerShow } from './show.js';
 import { registerStreams } from './streams.js';
 import { registerTail } from './tail.js';
@@ -43,6 +47,10 @@ export function buildCli(env: NodeJS.ProcessEnv = process.env): { program: Comma
   registerTail(program, context);
   registerShow(program, context);
   registerTrace(program, context);
+  registerEss(program, context);
+  registerPolicy(program, context);
+  registerHealth(program, context);
+  registerCheck(program, context);
   return { program, close: async () => ctx?.close() };
 }
 
