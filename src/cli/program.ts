@@ -6,6 +6,7 @@
  * (src/cli/exit-codes.ts), never a stack trace.
  */
 import { Command, CommanderError } from 'commander';
+import { isRedisUnreachable } from '../http/error-reply.js';
 import { registerBuffer } from './buffer.js';
 import { registerCheck } from './check.js';
 import { CliContext, type GlobalOptions } from './context.js';
@@ -71,6 +72,11 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = p
     if (err instanceof CliError) {
       process.stderr.write(`qt: ${err.message}\n`);
       return err.exitCode;
+    }
+    if (isRedisUnreachable(err)) {
+      // Redis went away in the middle of a command (connecting is checked in CliContext).
+      process.stderr.write(`qt: lost Redis during the command: ${(err as Error).message}\n`);
+      return EXIT.REDIS_UNREACHABLE;
     }
     process.stderr.write(`qt: unexpected error: ${(err as Error).message}\n`);
     return 1;
