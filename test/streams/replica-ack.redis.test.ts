@@ -25,7 +25,8 @@ test('without a replica to confirm, publishes stay buffered; once one attaches t
     QT_DATA_DIR: dataDir,
     QT_KEY_PREFIX: uniquePrefix('wait'),
     REDIS_MIN_REPLICAS_ACK: '1',
-    REDIS_WAIT_TIMEOUT_MS: '200',
+    // Long enough that a loaded machine's replica confirms in time once it is attached.
+    REDIS_WAIT_TIMEOUT_MS: '1000',
   });
   const bus = await openEventBus(config, { producer: 'waiter', source: 'test' });
   t.teardown(() => bus.close());
