@@ -121,6 +121,15 @@ test.serial('a stop at any point of start-up is clean: exit 0, no redis-server l
     const code = await run.exit;
     t.is(code, 0, `SIGTERM after "${point}": ${run.out().slice(-1_500)}`);
     t.false(await isRedisReachable(url, 500), `no redis-server left on ${url} after a stop at "${point}"`);
+    // The launch line names the child's pid apart from the process's own (once a duplicate `pid` key).
+    const line = run
+      .out()
+      .split('\n')
+      .find((l) => l.includes('"started a local redis-server"'));
+    const launched = JSON.parse(line ?? '{}') as { pid?: number; redisPid?: number };
+    t.is(launched.pid, run.child.pid, 'pid is main');
+    t.true(Number.isInteger(launched.redisPid) && launched.redisPid !== launched.pid, 'redisPid is the child');
+    t.is((line?.match(/"pid":/g) ?? []).length, 1, 'one pid key');
   }
 });
 
