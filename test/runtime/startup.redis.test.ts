@@ -13,7 +13,7 @@ import { createKeys } from '../../src/streams/keys.js';
 import { uniquePrefix, waitFor } from '../support/bus.js';
 import { getFreePort } from '../support/free-port.js';
 import { freePortOffset, type MainProcess, spawnMain } from '../support/main-process.js';
-import { startRedis } from '../support/redis-fixture.js';
+import { startRedis, startSentinelGroup } from '../support/redis-fixture.js';
 
 const TOKEN = 'an-admin-token-for-tests';
 
@@ -176,3 +176,43 @@ test.serial('with the embedded Redis, the process exits promptly after "stopped"
   // Before the fix this was the local redis-server's uncleared 10 s SIGKILL timer.
   t.true(exitMs < 3_000, `exited ${exitMs} ms after "stopped"`);
 });
+
+test.serial(
+  'Sentinels down at start-up: main starts, and its actors start once a sentinel names the master',
+  async (t) => {
+    const group = await startSentinelGroup({ replicas: 1, sentinels: 1, quorum: 1 });
+    t.teardown(() => group.stop());
+    for (const s of group.sentinels) await s.kill();
+    const prefix = uniquePrefix('late-sentinel');
+    const { run, port } = await launch(
+      t,
+      ['--actors=marketdata,ai-engine'],
+      {
+        REDIS_SENTINELS: group.sentinelAddrs.map((s) => `${s.host}:${s.port}`).join(','),
+        REDIS_MASTER_NAME: group.masterName,
+        QT_DATA_DIR: await dataDir(t),
+        QT_KEY_PREFIX: prefix,
+        QT_FEED_TICKS_PER_SECOND: '20',
+      },
+      'the actors start when it answers',
+    );
+    t.is(run.child.exitCode, null, run.out().slice(-2_000));
+    const health = await fetch(`http://127.0.0.1:${port(8001)}/health`);
+    t.is(health.status, 503, 'DOWN while no sentinel answers');
+    await new Promise((r) => setTimeout(r, 3_000));
+    for (const s of group.sentinels) await s.restart();
+    await waitFor(said(run, 'runtime started'), 'the actors started once a sentinel answered', 60_000);
+    t.is(run.child.exitCode, null, run.out().slice(-2_000));
+    const master = group.master.client();
+    const keys = createKeys(prefix);
+    await waitFor(async () => (await master.xlen(keys.stream('market'))) > 60, 'buffered ticks replayed', 30_000, 100);
+    const seqs = (await master.xrange(keys.stream('market'), '-', '+')).map(([, f]) => decodeEntry(f).seq);
+    t.deepEqual(
+      seqs,
+      Array.from({ length: seqs.length }, (_, i) => i + 1),
+      'every tick once, in order',
+    );
+    run.child.kill('SIGTERM');
+    t.is(await run.exit, 0);
+  },
+);
