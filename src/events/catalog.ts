@@ -199,13 +199,26 @@ export const EVENT_CATALOG = {
       z.object({ status: z.enum(['OK', 'DEGRADED', 'DOWN']), latencyMs: z.number().nonnegative() }),
     ),
   }),
+  // `source` is the alerting component; the optional fields came with the alert engine (docs/monitoring.md).
   'health.alert_raised': z.object({
     alertId: id,
     severity: z.enum(['warning', 'critical']),
     source: z.string(),
     message: z.string(),
+    title: z.string().optional(),
+    raisedAt: isoTime.optional(),
+    rootCause: z.string().nullable().optional(),
+    blastRadius: z.array(z.string()).optional(),
+    details: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).optional(),
   }),
-  'health.alert_cleared': z.object({ alertId: id, clearedBy: z.string().optional() }),
+  // `reason`: resolved (its condition no longer holds) or escalated (raised again at a higher level).
+  'health.alert_cleared': z.object({
+    alertId: id,
+    clearedBy: z.string().optional(),
+    reason: z.enum(['resolved', 'escalated']).optional(),
+    clearedAt: isoTime.optional(),
+    operatorClearedBy: z.string().optional(),
+  }),
   'model.evaluated': z.object({
     modelId: id,
     liveModelId: id,

@@ -5,8 +5,11 @@
  * the monitoring service that is to publish `health.*` judge the same
  * observations the same way. No I/O: the caller observes, this decides.
  */
+import { type AlertCheck, checkFromProbe } from '../actors/monitoring/alerts.js';
+import { essProbe, type ProbeResult } from '../actors/monitoring/probes.js';
 import type { EssTripCause } from '../actors/risk-safety/ess-projection.js';
 import type { EssState } from '../events/catalog.js';
+import type { HealthReport } from '../http/health.js';
 
 /** The system's status: OK, DEGRADED or CRITICAL (docs/architecture.md §12). */
 export type SystemLevel = 'OK' | 'DEGRADED' | 'CRITICAL';
@@ -31,11 +34,13 @@ export interface ServiceObservation {
   readonly latencyMs?: number | null;
 }
 
-/** A piece of infrastructure (Redis) as observed. */
+/** A piece of infrastructure (redis, exchange, postgres) as observed. */
 export interface InfrastructureObservation {
   readonly name: string;
   readonly status: HealthLevel;
   readonly error?: string;
+  /** How long its probe took; absent or null when it did not answer. Not judged: its status already says slow. */
+  readonly latencyMs?: number | null;
 }
 
 /** The ESS as observed from its projection: its state and what tripped it, or why it could not be read. */
@@ -49,6 +54,8 @@ export interface SystemObservation {
   readonly infrastructure: readonly InfrastructureObservation[];
   /** Null when the ESS was not observed (Redis unreachable: that is already CRITICAL). */
   readonly ess: EssObservation | null;
+  /** The trading probes (src/actors/monitoring/probes.ts): DOWN → CRITICAL, DEGRADED → DEGRADED. `qt check` has none. */
+  readonly probes?: readonly ProbeResult[];
 }
 
 /** One reason the system is not OK. */
@@ -101,14 +108,16 @@ export function systemStatus(observation: SystemObservation): SystemStatus {
     else if (i.status === 'DEGRADED') add('DEGRADED', i.name, `${i.name} DEGRADED${because(i.error)}`);
   }
 
-  const latencies = observation.services
-    .map((s) => s.latencyMs)
-    .filter((ms): ms is number => typeof ms === 'number' && Number.isFinite(ms));
-  if (latencies.length > 0) {
-    const average = latencies.reduce((a, b) => a + b, 0) / latencies.length;
+  const { average } = serviceLatency(observation.services);
+  if (average !== null) {
     const text = `average /health latency ${Math.round(average)} ms`;
     if (average > LATENCY_CRITICAL_MS) add('CRITICAL', 'latency', `${text} (over ${LATENCY_CRITICAL_MS} ms)`);
     else if (average > LATENCY_DEGRADED_MS) add('DEGRADED', 'latency', `${text} (over ${LATENCY_DEGRADED_MS} ms)`);
+  }
+
+  for (const p of observation.probes ?? []) {
+    if (p.status === 'DOWN') add('CRITICAL', p.component, p.reason);
+    else if (p.status === 'DEGRADED') add('DEGRADED', p.component, p.reason);
   }
 
   const ess = observation.ess;
@@ -140,4 +149,128 @@ export function statusLine(observation: SystemObservation, verdict: SystemStatus
   for (const i of observation.infrastructure) parts.push(`${i.name} OK`);
   if (observation.ess?.known) parts.push(`ESS ${observation.ess.state}`);
   return `OK: ${parts.join(', ')}`;
+}
+
+/** The average and the largest `/health` latency of the services that answered; null when none did. */
+export function serviceLatency(services: readonly ServiceObservation[]): {
+  readonly average: number | null;
+  readonly max: number | null;
+} {
+  const latencies = services
+    .map((s) => s.latencyMs)
+    .filter((ms): ms is number => typeof ms === 'number' && Number.isFinite(ms));
+  if (latencies.length === 0) return { average: null, max: null };
+  return { average: latencies.reduce((a, b) => a + b, 0) / latencies.length, max: Math.max(...latencies) };
+}
+
+/** How many are OK, DEGRADED and DOWN. */
+export interface LevelCounts {
+  readonly ok: number;
+  readonly degraded: number;
+  readonly down: number;
+}
+
+/** The counts monitoring-health's API and snapshot report beside the status. */
+export interface SystemCounts {
+  readonly services: LevelCounts;
+  readonly infrastructure: LevelCounts;
+  /** CRITICAL findings: each one alone makes the system CRITICAL. */
+  readonly critical_failures: number;
+  readonly average_latency_ms: number | null;
+  readonly max_latency_ms: number | null;
+}
+
+/** The verdict with its counts. */
+export interface SystemHealth extends SystemStatus {
+  readonly counts: SystemCounts;
+}
+
+function countLevels(items: readonly { readonly status: HealthLevel }[]): LevelCounts {
+  return {
+    ok: items.filter((i) => i.status === 'OK').length,
+    degraded: items.filter((i) => i.status === 'DEGRADED').length,
+    down: items.filter((i) => i.status === 'DOWN').length,
+  };
+}
+
+/** {@link systemStatus} and the counts behind it: what monitoring-health publishes and serves. */
+export function systemHealth(observation: SystemObservation): SystemHealth {
+  const verdict = systemStatus(observation);
+  const latency = serviceLatency(observation.services);
+  return {
+    ...verdict,
+    counts: {
+      services: countLevels(observation.services),
+      infrastructure: countLevels(observation.infrastructure),
+      critical_failures: verdict.findings.filter((f) => f.level === 'CRITICAL').length,
+      average_latency_ms: latency.average,
+      max_latency_ms: latency.max,
+    },
+  };
+}
+
+/** A service's `GET /health` as polled: its report and how long it took, or why it did not answer. */
+export type ServiceAnswer =
+  | { readonly reached: true; readonly report: HealthReport; readonly latencyMs: number }
+  | { readonly reached: false; readonly error: string };
+
+/** A polled service as {@link systemStatus} observes it; not OK names its troubled dependencies. */
+export function observeService(service: string, critical: boolean, answer: ServiceAnswer): ServiceObservation {
+  if (!answer.reached) return { service, critical, status: 'DOWN', error: answer.error, latencyMs: null };
+  const trouble = Object.entries(answer.report.dependencies)
+    .filter(([, d]) => d.status !== 'OK')
+    .map(([name, d]) => `${name} ${d.status}${d.error ? `: ${d.error}` : ''}`);
+  return {
+    service,
+    critical,
+    status: answer.report.status,
+    ...(trouble.length > 0 ? { error: trouble.join('; ') } : {}),
+    latencyMs: answer.latencyMs,
+  };
+}
+
+const healthCheck = (component: string, status: HealthLevel, critical: boolean, error?: string): AlertCheck => ({
+  component,
+  condition: 'health',
+  level: status === 'OK' ? null : status === 'DOWN' && critical ? 'CRITICAL' : 'WARNING',
+  title: `${component} ${status}`,
+  message: `${component} ${status}${because(error)}`,
+});
+
+/**
+ * The alert engine's checks for one observation (src/actors/monitoring/alerts.ts):
+ * each service's and each infrastructure component's `health` (a critical
+ * service or any infrastructure DOWN is CRITICAL, any other trouble a
+ * WARNING), the average latency (`services:latency`), the probes, and the
+ * ESS (`ess:state`; unknown is CRITICAL). Every check is listed, healthy
+ * ones too, so that resolved conditions clear.
+ */
+export function alertChecks(observation: SystemObservation): AlertCheck[] {
+  const checks = [
+    ...observation.services.map((s) => healthCheck(s.service, s.status, s.critical, s.error)),
+    ...observation.infrastructure.map((i) => healthCheck(i.name, i.status, true, i.error)),
+  ];
+  const { average } = serviceLatency(observation.services);
+  if (average !== null) {
+    const level = average > LATENCY_CRITICAL_MS ? 'CRITICAL' : average > LATENCY_DEGRADED_MS ? 'WARNING' : null;
+    checks.push({
+      component: 'services',
+      condition: 'latency',
+      level,
+      title: 'Slow /health answers',
+      message: `average /health latency ${Math.round(average)} ms`,
+      details: { average_latency_ms: average },
+    });
+  }
+  checks.push(...(observation.probes ?? []).map(checkFromProbe));
+  const ess = observation.ess;
+  if (ess && !ess.known)
+    checks.push({
+      component: 'ess',
+      condition: 'state',
+      level: 'CRITICAL',
+      message: `ESS state unknown (${ess.error})`,
+    });
+  else if (ess?.known) checks.push(checkFromProbe(essProbe({ state: ess.state, trigger: ess.trip?.trigger })));
+  return checks;
 }
