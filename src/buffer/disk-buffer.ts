@@ -196,7 +196,9 @@ export class DiskBuffer {
     for (let i = 0; i < n; i++) {
       const e = events[i]!;
       if (typeof e.body !== 'string' || typeof e.topic !== 'string' || typeof e.type !== 'string') {
-        return Promise.reject(new QtError('QT_BUFFER_ROW_INVALID', 'BufferedEvent topic, type and body must be strings'));
+        return Promise.reject(
+          new QtError('QT_BUFFER_ROW_INVALID', 'BufferedEvent topic, type and body must be strings'),
+        );
       }
       if (e.seq !== null && !Number.isSafeInteger(e.seq)) {
         return Promise.reject(new QtError('QT_BUFFER_ROW_INVALID', 'BufferedEvent seq must be an integer or null'));
