@@ -4,27 +4,18 @@
  * body is 401, and an internal error is a JSON 500 whose correlation id
  * finds its log line.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import test from 'ava';
 import { RISK_POLICY_SETTING } from '../src/actors/risk-safety/policy.js';
 import { createKeys } from '../src/streams/keys.js';
-import { uniquePrefix, waitFor } from './support/bus.js';
+import { waitFor } from './support/bus.js';
 import { startMain } from './support/main-process.js';
-import { startRedis } from './support/redis-fixture.js';
+import { redisRig } from './support/rig.js';
 
 const TOKEN = 'an-admin-token-for-the-edges';
 const json = { 'content-type': 'application/json' };
 
 test('a running main answers bad edges: unknown symbol 422, wrong method 405, big unauthenticated body 401, a 500 that is logged', async (t) => {
-  const server = await startRedis({ name: 'main-edges' });
-  const dataDir = await mkdtemp(join(tmpdir(), 'qt-main-edges-'));
-  t.teardown(async () => {
-    await server.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  });
-  const prefix = uniquePrefix('edges');
+  const { server, dataDir, prefix } = await redisRig(t, 'main-edges');
   const { run, port } = await startMain(t, ['--actors=marketdata,risk-safety'], {
     REDIS_URL: server.url,
     QT_DATA_DIR: dataDir,

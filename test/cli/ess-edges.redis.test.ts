@@ -7,31 +7,24 @@
  * service's reason, and once Redis answers the ESS is tripped and the
  * trip's audit event is recorded.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { EssStatusOutputSchema, EssTripOutputSchema } from '../../src/cli/ess.js';
 import type { EventData } from '../../src/events/catalog.js';
 import { decodeEntry } from '../../src/streams/codec.js';
 import { createKeys } from '../../src/streams/keys.js';
-import { uniquePrefix, waitFor } from '../support/bus.js';
+import { waitFor } from '../support/bus.js';
 import { runQt } from '../support/cli.js';
 import { startMain } from '../support/main-process.js';
-import { startRedis } from '../support/redis-fixture.js';
+import { redisRig } from '../support/rig.js';
 
 const TOKEN = 'a-cli-ess-edges-admin-token';
 // Long enough that the trip reaches risk-safety inside the pause however slowly the CLI starts on a busy machine.
+// Shorter than three command timeouts (5 s each): a longer stall opens the Redis circuit breaker, and the
+// services then confirm the ESS state only when it half-opens (REDIS_BREAKER_HALF_OPEN_MS, 60 s).
 const PAUSE_MS = 10_000;
 
 async function riskSafety(t: ExecutionContext, name: string, env: Record<string, string>) {
-  const server = await startRedis({ name });
-  const dataDir = await mkdtemp(join(tmpdir(), `qt-${name}-`));
-  t.teardown(async () => {
-    await server.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  });
-  const prefix = uniquePrefix(name);
+  const { server, dataDir, prefix } = await redisRig(t, name);
   const { port } = await startMain(t, ['--actors=risk-safety'], {
     REDIS_URL: server.url,
     QT_DATA_DIR: dataDir,

@@ -8,9 +8,6 @@
  * no `--reason`, no token, a refused token (exit 2), nothing listening
  * (exit 4), never a stack trace.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import test from 'ava';
 import {
   EssFlattenOutputSchema,
@@ -21,26 +18,18 @@ import {
 import type { EventData } from '../../src/events/catalog.js';
 import type { Envelope } from '../../src/events/envelope.js';
 import { decodeEntry } from '../../src/streams/codec.js';
-import { createKeys } from '../../src/streams/keys.js';
 import { RedisPublisher } from '../../src/streams/publisher.js';
-import { uniquePrefix, waitFor } from '../support/bus.js';
+import { waitFor } from '../support/bus.js';
 import { runQt } from '../support/cli.js';
 import { getFreePort } from '../support/free-port.js';
 import { startMain } from '../support/main-process.js';
-import { startRedis } from '../support/redis-fixture.js';
+import { redisRig } from '../support/rig.js';
 
 const TOKEN = 'a-cli-ess-admin-token-for-tests';
 const COOLDOWN_MS = 20_000;
 
 test('trip, a reset refused in the cooldown, the flatten plan and --execute, a reset after the cooldown; audited', async (t) => {
-  const server = await startRedis({ name: 'cli-ess' });
-  const dataDir = await mkdtemp(join(tmpdir(), 'qt-cli-ess-'));
-  t.teardown(async () => {
-    await server.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  });
-  const prefix = uniquePrefix('cli-ess');
-  const keys = createKeys(prefix);
+  const { server, dataDir, prefix, keys } = await redisRig(t, 'cli-ess');
   const { port } = await startMain(t, ['--actors=risk-safety,execution,portfolio-intelligence'], {
     REDIS_URL: server.url,
     QT_DATA_DIR: dataDir,

@@ -9,17 +9,15 @@
  * exit 3; Redis killed: every service answers DOWN naming it, exit 3.
  * Every `--json` output is checked against its exported schema.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { CheckOutputSchema } from '../../src/cli/check.js';
 import { HealthOutputSchema } from '../../src/cli/health.js';
-import { uniquePrefix, waitFor } from '../support/bus.js';
+import { waitFor } from '../support/bus.js';
 import { runQt } from '../support/cli.js';
 import { getFreePort } from '../support/free-port.js';
 import { type MainProcess, spawnMain, startMain } from '../support/main-process.js';
-import { startRedis } from '../support/redis-fixture.js';
+import { redisRig } from '../support/rig.js';
 
 const TOKEN = 'a-cli-health-admin-token-for-tests';
 
@@ -34,13 +32,7 @@ async function startOn(t: ExecutionContext, actors: string, env: Record<string, 
 }
 
 test('health and check: all up 0, a non-critical service down 1, a critical one down 6, the ESS tripped 6, nothing 4, no Redis 3', async (t) => {
-  const server = await startRedis({ name: 'cli-health' });
-  const dataDir = await mkdtemp(join(tmpdir(), 'qt-cli-health-'));
-  t.teardown(async () => {
-    await server.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  });
-  const prefix = uniquePrefix('cli-health');
+  const { server, dataDir, prefix } = await redisRig(t, 'cli-health');
   const base = {
     REDIS_URL: server.url,
     QT_KEY_PREFIX: prefix,

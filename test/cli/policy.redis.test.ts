@@ -7,30 +7,19 @@
  * plan's checks, and from the server's `400` when executed); unknown keys
  * and malformed values exit 2 before anything is sent.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import test from 'ava';
 import { PolicyGetOutputSchema, PolicySetOutputSchema } from '../../src/cli/policy.js';
 import type { EventData } from '../../src/events/catalog.js';
 import { decodeEntry } from '../../src/streams/codec.js';
-import { createKeys } from '../../src/streams/keys.js';
-import { uniquePrefix, waitFor } from '../support/bus.js';
+import { waitFor } from '../support/bus.js';
 import { runQt } from '../support/cli.js';
 import { startMain } from '../support/main-process.js';
-import { startRedis } from '../support/redis-fixture.js';
+import { redisRig } from '../support/rig.js';
 
 const TOKEN = 'a-cli-policy-admin-token-for-tests';
 
 test('policy get and set: the plan changes nothing, --execute applies, refusals name each field', async (t) => {
-  const server = await startRedis({ name: 'cli-policy' });
-  const dataDir = await mkdtemp(join(tmpdir(), 'qt-cli-policy-'));
-  t.teardown(async () => {
-    await server.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  });
-  const prefix = uniquePrefix('cli-policy');
-  const keys = createKeys(prefix);
+  const { server, dataDir, prefix, keys } = await redisRig(t, 'cli-policy');
   const { port } = await startMain(t, ['--actors=risk-safety'], {
     REDIS_URL: server.url,
     QT_DATA_DIR: dataDir,

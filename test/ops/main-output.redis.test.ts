@@ -8,20 +8,18 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import type { Envelope } from '../../src/events/envelope.js';
 import { LINE_EVENT_TYPES } from '../../src/ops/event-lines.js';
 import { decodeEntry } from '../../src/streams/codec.js';
-import { createKeys, type Keys } from '../../src/streams/keys.js';
+import type { Keys } from '../../src/streams/keys.js';
 import { RedisPublisher } from '../../src/streams/publisher.js';
-import { uniquePrefix, waitFor } from '../support/bus.js';
+import { waitFor } from '../support/bus.js';
 import { getFreePort } from '../support/free-port.js';
 import { startMain } from '../support/main-process.js';
-import { type RedisServer, startRedis } from '../support/redis-fixture.js';
+import type { RedisServer } from '../support/redis-fixture.js';
+import { redisRig } from '../support/rig.js';
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 const TOKEN = 'an-admin-token-for-output-tests';
@@ -35,14 +33,7 @@ interface Rig {
 }
 
 async function rig(t: ExecutionContext, label: string): Promise<Rig> {
-  const server = await startRedis({ name: label });
-  const dataDir = await mkdtemp(join(tmpdir(), `qt-${label}-`));
-  t.teardown(async () => {
-    await server.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  });
-  const prefix = uniquePrefix(label);
-  const keys = createKeys(prefix);
+  const { server, dataDir, prefix, keys } = await redisRig(t, label);
   const redis = server.client();
   t.teardown(() => redis.disconnect());
   return {

@@ -8,8 +8,6 @@
  * while the ESS stays tripped. The portfolio and the paper account end flat,
  * and the venue's own order table has nothing after the trip but the exits.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import Database from 'better-sqlite3';
@@ -17,11 +15,10 @@ import type { EventData } from '../../../src/events/catalog.js';
 import type { Envelope } from '../../../src/events/envelope.js';
 import { PAPER_EXCHANGE_FILE } from '../../../src/exchange/open-venue.js';
 import { decodeEntry } from '../../../src/streams/codec.js';
-import { createKeys } from '../../../src/streams/keys.js';
 import { RedisPublisher } from '../../../src/streams/publisher.js';
-import { uniquePrefix, waitFor } from '../../support/bus.js';
+import { waitFor } from '../../support/bus.js';
 import { startMain } from '../../support/main-process.js';
-import { startRedis } from '../../support/redis-fixture.js';
+import { redisRig } from '../../support/rig.js';
 
 const TOKEN = 'a-flatten-admin-token-for-tests';
 
@@ -32,14 +29,7 @@ interface FlattenAnswer {
 }
 
 test('flatten after a trip closes every position with reduce-only exits, reports each, and lets nothing else through', async (t) => {
-  const server = await startRedis({ name: 'ess-flatten' });
-  const dataDir = await mkdtemp(join(tmpdir(), 'qt-flatten-'));
-  t.teardown(async () => {
-    await server.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  });
-  const prefix = uniquePrefix('flat');
-  const keys = createKeys(prefix);
+  const { server, dataDir, prefix, keys } = await redisRig(t, 'ess-flatten');
   const { run, port } = await startMain(t, ['--actors=risk-safety,execution,portfolio-intelligence'], {
     REDIS_URL: server.url,
     QT_DATA_DIR: dataDir,

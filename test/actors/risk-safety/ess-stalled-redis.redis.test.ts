@@ -9,8 +9,6 @@
  * The reads answer `503` JSON meanwhile. With Redis healthy a trip answers
  * `200`, applied.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import Database from 'better-sqlite3';
@@ -18,9 +16,9 @@ import { PAPER_EXCHANGE_FILE } from '../../../src/exchange/open-venue.js';
 import { decodeEntry } from '../../../src/streams/codec.js';
 import { createKeys } from '../../../src/streams/keys.js';
 import { RedisPublisher } from '../../../src/streams/publisher.js';
-import { uniquePrefix, waitFor } from '../../support/bus.js';
+import { waitFor } from '../../support/bus.js';
 import { type MainProcess, startMain } from '../../support/main-process.js';
-import { startRedis } from '../../support/redis-fixture.js';
+import { redisRig } from '../../support/rig.js';
 
 const TOKEN = 'a-stalled-redis-admin-token';
 const PAUSE_MS = 6_000;
@@ -35,14 +33,7 @@ function logLines(run: MainProcess): Record<string, unknown>[] {
 }
 
 test('a trip against a paused Redis answers 202 within 2 s, nothing is sent meanwhile, and it trips the ESS once Redis answers', async (t) => {
-  const server = await startRedis({ name: 'ess-stalled' });
-  const dataDir = await mkdtemp(join(tmpdir(), 'qt-ess-stalled-'));
-  t.teardown(async () => {
-    await server.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  });
-  const prefix = uniquePrefix('stall');
-  const keys = createKeys(prefix);
+  const { server, dataDir, prefix, keys } = await redisRig(t, 'ess-stalled');
   const { run, port } = await startMain(t, ['--actors=risk-safety,execution'], {
     REDIS_URL: server.url,
     QT_DATA_DIR: dataDir,
@@ -217,13 +208,7 @@ test('a trip against a paused Redis answers 202 within 2 s, nothing is sent mean
 });
 
 test('the first trip of a fresh process against a paused Redis also answers within 2 s and takes effect after', async (t) => {
-  const server = await startRedis({ name: 'ess-stalled-fresh' });
-  const dataDir = await mkdtemp(join(tmpdir(), 'qt-ess-fresh-'));
-  t.teardown(async () => {
-    await server.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  });
-  const prefix = uniquePrefix('fresh');
+  const { server, dataDir, prefix } = await redisRig(t, 'ess-stalled-fresh');
   const { run, port } = await startMain(t, ['--actors=risk-safety'], {
     REDIS_URL: server.url,
     QT_DATA_DIR: dataDir,
