@@ -19,8 +19,6 @@ import { redisRig } from '../support/rig.js';
 
 const TOKEN = 'a-cli-ess-edges-admin-token';
 // Long enough that the trip reaches risk-safety inside the pause however slowly the CLI starts on a busy machine.
-// Shorter than three command timeouts (5 s each): a longer stall opens the Redis circuit breaker, and the
-// services then confirm the ESS state only when it half-opens (REDIS_BREAKER_HALF_OPEN_MS, 60 s).
 const PAUSE_MS = 10_000;
 
 async function riskSafety(t: ExecutionContext, name: string, env: Record<string, string>) {
