@@ -6,9 +6,7 @@
  * Before the fence, the second host's outputs were dropped by the append
  * script while its snapshot and ack committed.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { ActorHost } from '../../src/actors/host.js';
 import type { EventData } from '../../src/events/catalog.js';
@@ -16,6 +14,7 @@ import { decodeEntry } from '../../src/streams/codec.js';
 import { RedisPublisher } from '../../src/streams/publisher.js';
 import { testKeys, waitFor } from '../support/bus.js';
 import { ledgerSpec } from '../support/ledger-machine.js';
+import { startLedgerProcess } from '../support/ledger-process.js';
 import { type RedisServer, startRedis } from '../support/redis-fixture.js';
 
 let server: RedisServer;
@@ -23,21 +22,6 @@ test.before(async () => {
   server = await startRedis({ name: 'actor-fence' });
 });
 test.after.always(() => server?.stop());
-
-const CHILD = fileURLToPath(new URL('../support/actor-child.ts', import.meta.url));
-
-/** The ledger actor in its own process (producer `ledger-proc`), printing its count. */
-function startChild(prefix: string): { child: ChildProcess; count: () => number } {
-  const child = spawn(process.execPath, ['--import=tsx', CHILD, server.url, prefix], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let count = -1;
-  child.stdout?.on('data', (d: Buffer) => {
-    const m = /^count (\d+)$/.exec(String(d).trim().split('\n').at(-1) ?? '');
-    if (m) count = Number(m[1]);
-  });
-  return { child, count: () => count };
-}
 
 const tick = (price: number): EventData<'market.tick'> => ({ symbol: 'BTCUSDT', price, volume: 1 });
 
@@ -47,7 +31,7 @@ test.serial(
     const keys = testKeys('fence-two');
     const redis = server.client();
     const feed = new RedisPublisher({ redis, keys, producer: 'feed', source: 'test' });
-    const a = startChild(keys.prefix);
+    const a = startLedgerProcess(server.url, keys.prefix);
     t.teardown(() => a.child.kill('SIGKILL'));
     await waitFor(() => a.count() === 0, 'process A started', 20_000);
     for (let p = 1; p <= 20; p++) await feed.publish('market.tick', tick(p));

@@ -2,15 +2,14 @@
  * The actor host's promise (docs/architecture.md §8.3): a restart never loses or re-applies
  * an event, and never publishes an output twice.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { ActorHost } from '../../src/actors/host.js';
 import { decodeEntry } from '../../src/streams/codec.js';
 import { RedisPublisher } from '../../src/streams/publisher.js';
 import { testKeys, waitFor } from '../support/bus.js';
 import { ledgerSpec, replayLedger } from '../support/ledger-machine.js';
+import { startLedgerProcess } from '../support/ledger-process.js';
 import { type RedisServer, startRedis } from '../support/redis-fixture.js';
 
 let server: RedisServer;
@@ -19,26 +18,11 @@ test.before(async () => {
 });
 test.after.always(() => server?.stop());
 
-const CHILD = fileURLToPath(new URL('../support/actor-child.ts', import.meta.url));
-
-function startChild(prefix: string): { child: ChildProcess; count: () => number } {
-  const child = spawn(process.execPath, ['--import=tsx', CHILD, server.url, prefix], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let count = -1;
-  child.stdout?.on('data', (d: Buffer) => {
-    const last = String(d).trim().split('\n').at(-1);
-    const m = /^count (\d+)$/.exec(last ?? '');
-    if (m) count = Number(m[1]);
-  });
-  return { child, count: () => count };
-}
-
 test.serial('SIGKILL the actor process mid-stream: after restart its state equals a replay from scratch', async (t) => {
   const keys = testKeys('host-kill');
   const redis = server.client();
   const TOTAL = 3_000;
-  const first = startChild(keys.prefix);
+  const first = startLedgerProcess(server.url, keys.prefix);
   t.teardown(() => first.child.kill('SIGKILL'));
   await waitFor(() => first.count() === 0, 'actor started', 20_000);
 
@@ -59,7 +43,7 @@ test.serial('SIGKILL the actor process mid-stream: after restart its state equal
   const killedAt = first.count();
   await feeding;
 
-  const second = startChild(keys.prefix);
+  const second = startLedgerProcess(server.url, keys.prefix);
   t.teardown(() => second.child.kill('SIGKILL'));
   await waitFor(() => second.count() === TOTAL, `restarted actor reaches ${TOTAL} (at ${second.count()})`, 60_000);
   t.log(`killed at count ${killedAt}; restarted from the committed snapshot and caught up`);
