@@ -19,6 +19,8 @@ export const REDACT_PATHS = [
   '*.token',
   'adminToken',
   '*.adminToken',
+  'webhookUrl',
+  '*.webhookUrl',
   'authorization',
   '*.authorization',
   'headers.authorization',

@@ -3,7 +3,7 @@
  * monitoring. It probes every service's `GET /health` (as `qt health`),
  * pings Redis and reads the ESS projection from it (the key execution
  * reads, parsed by the project's parser), and judges them with the system
- * rules of docs/architecture.md §12 (src/ops/system-status.ts, the same
+ * rules of docs/architecture.md §12 (src/actors/monitoring/system-status.ts, the same
  * function the monitoring service is to use).
  *
  * Exit codes: 0 OK, 1 DEGRADED (EXIT.REFUSED: the answer is "not healthy"),
@@ -12,15 +12,15 @@
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { parseEssProjection } from '../actors/risk-safety/ess-projection.js';
-import { REDIS_SLOW_MS } from '../http/dependencies.js';
 import {
   type EssObservation,
   type InfrastructureObservation,
   type SystemLevel,
   statusLine,
   systemStatus,
-} from '../ops/system-status.js';
+} from '../actors/monitoring/system-status.js';
+import { parseEssProjection } from '../actors/risk-safety/ess-projection.js';
+import { REDIS_SLOW_MS } from '../http/dependencies.js';
 import type { CliContext } from './context.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { type HealthOptions, HealthOutputSchema, probeAll, withHealthOptions } from './health.js';

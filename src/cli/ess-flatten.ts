@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { decideFlatten } from '../actors/risk-safety/pretrade-flatten.js';
 import { type EssState, EssStateSchema, type EventData } from '../events/catalog.js';
 import { decodeEntry } from '../streams/codec.js';
+import { idTime } from '../streams/group-lag.js';
 import { type AdminOptions, attempt, audited, withAdminOptions } from './admin-command.js';
 import type { CliContext } from './context.js';
 import { readEss, riskSafety } from './ess-api.js';
@@ -27,7 +28,6 @@ import {
   type ServiceRequest,
 } from './http-client.js';
 import { type Column, formatDuration, printJson, renderTable } from './output.js';
-import { idTime } from './streams.js';
 
 /** How long `flatten --execute` waits: the route waits up to 10 s for the exits' outcomes. */
 export const FLATTEN_COMMAND_TIMEOUT_MS = 30_000;

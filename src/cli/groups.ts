@@ -2,19 +2,16 @@ import type { Command } from 'commander';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { TOPICS } from '../events/catalog.js';
+import { type GroupInfo, groupInfos, groupLag } from '../streams/group-lag.js';
 import { DLQ_TOPIC } from '../streams/keys.js';
 import { parseFlatRecord } from '../streams/redis-replies.js';
 import type { CliContext } from './context.js';
 import { durationOption } from './duration.js';
-import { isNoSuchKey, noStream, topicKey } from './entries.js';
+import { noStream, topicKey } from './entries.js';
 import { type Column, formatDuration, printJson, renderTable } from './output.js';
-import { idTime } from './streams.js';
 
 /** `--stuck-after` default: a group whose work waited this long while every consumer was idle as long is flagged. */
 export const DEFAULT_STUCK_AFTER_MS = 60_000;
-
-/** When Redis cannot say a group's lag (entries were deleted), qt counts it, up to this many entries. */
-export const LAG_COUNT_LIMIT = 100_000;
 
 /** One consumer of a group (XINFO CONSUMERS). */
 export const ConsumerJsonSchema = z.object({
@@ -55,53 +52,6 @@ export type GroupJson = z.infer<typeof GroupJsonSchema>;
 /** `qt groups --json`: every group of the topic, or of every topic stream (docs/cli.md). */
 export const GroupsOutputSchema = z.array(GroupJsonSchema);
 
-/** What XINFO GROUPS says of one group. */
-export interface GroupInfo {
-  readonly name: string;
-  readonly consumers: number;
-  readonly pending: number;
-  readonly lastDeliveredId: string;
-  readonly entriesRead: number | null;
-  readonly lag: number | null;
-}
-
-/** The groups of a stream (XINFO GROUPS); null when the stream does not exist. */
-export async function groupInfos(redis: Redis, key: string): Promise<GroupInfo[] | null> {
-  let reply: unknown[];
-  try {
-    reply = (await redis.xinfo('GROUPS', key)) as unknown[];
-  } catch (err) {
-    if (isNoSuchKey(err)) return null;
-    throw err;
-  }
-  return reply.map((flat) => {
-    const g = parseFlatRecord(flat as unknown[]);
-    const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
-    return {
-      name: String(g.name),
-      consumers: Number(g.consumers ?? 0),
-      pending: Number(g.pending ?? 0),
-      lastDeliveredId: String(g['last-delivered-id'] ?? '0-0'),
-      entriesRead: num(g['entries-read']),
-      lag: num(g.lag),
-    };
-  });
-}
-
-/** Counts the entries after `afterId`, page by page, up to LAG_COUNT_LIMIT. */
-async function countAfter(redis: Redis, key: string, afterId: string): Promise<{ n: number; capped: boolean }> {
-  let n = 0;
-  let from = `(${afterId}`;
-  for (;;) {
-    const page = await redis.xrange(key, from, '+', 'COUNT', 1_000);
-    n += page.length;
-    const last = page.at(-1);
-    if (page.length < 1_000 || last === undefined) return { n, capped: false };
-    if (n >= LAG_COUNT_LIMIT) return { n, capped: true };
-    from = `(${last[0]}`;
-  }
-}
-
 /** Reads one group: its consumers, its lag in entries and seconds, and whether it is stuck. */
 async function readGroup(
   redis: Redis,
@@ -115,21 +65,7 @@ async function readGroup(
     const c = parseFlatRecord(flat as unknown[]);
     return { name: String(c.name), pending: Number(c.pending ?? 0), idleMs: Math.max(0, Number(c.idle ?? 0)) };
   });
-  let lag = info.lag ?? 0;
-  let lagSource: GroupJson['lagSource'] = 'redis';
-  if (info.lag === null) {
-    const counted = await countAfter(redis, key, info.lastDeliveredId);
-    lag = counted.n;
-    lagSource = counted.capped ? 'at-least' : 'counted';
-  }
-  let oldest: string | null = null;
-  if (lag > 0) {
-    // Entry ids are times: the next entry the group will get dates its lag.
-    const next = await redis.xrange(key, `(${info.lastDeliveredId}`, '+', 'COUNT', 1);
-    oldest = next[0]?.[0] ?? null;
-  }
-  const oldestAt = idTime(oldest);
-  const lagMs = oldestAt === null ? 0 : Math.max(0, now - oldestAt);
+  const { lag, lagSource, lagMs, oldestUndeliveredId: oldest } = await groupLag(redis, key, info, now);
   // Work that has waited longer than the threshold: undelivered entries that old, or any pending entry
   // (whose consumer, being idle that long, has held it at least as long).
   const waiting = (lag > 0 && lagMs > stuckAfterMs) || info.pending > 0;

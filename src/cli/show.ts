@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { groupInfos } from '../streams/group-lag.js';
 import type { CliContext } from './context.js';
 import {
   compareIds,
@@ -13,7 +14,6 @@ import {
   topicKey,
 } from './entries.js';
 import { CliError, EXIT } from './exit-codes.js';
-import { groupInfos } from './groups.js';
 import { type Column, formatDuration, printJson, renderTable } from './output.js';
 
 /** Where one entry is for one group. */

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { TOPICS } from '../events/catalog.js';
+import { idTime } from '../streams/group-lag.js';
 import { parseFlatRecord } from '../streams/redis-replies.js';
 import type { CliContext } from './context.js';
 import { type Column, formatDuration, printJson, renderTable } from './output.js';
@@ -22,13 +23,6 @@ export const StreamsOutputSchema = z.array(
   }),
 );
 export type StreamsOutput = z.infer<typeof StreamsOutputSchema>;
-
-/** The millisecond timestamp in a stream entry id (`1700000000000-3`). */
-export function idTime(id: string | null): number | null {
-  if (id === null) return null;
-  const ms = Number(id.split('-')[0]);
-  return Number.isFinite(ms) ? ms : null;
-}
 
 /** Reads every topic stream's summary with XINFO STREAM (no scans: cheap on millions of entries). */
 export async function readStreams(ctx: CliContext, now = Date.now()): Promise<StreamsOutput> {

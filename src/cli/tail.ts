@@ -2,6 +2,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { isEventType } from '../events/catalog.js';
+import { idTime } from '../streams/group-lag.js';
 import type { CliContext } from './context.js';
 import { countOption, durationOption } from './duration.js';
 import {
@@ -18,7 +19,6 @@ import {
 } from './entries.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { type Column, formatDuration, type Output, printJsonLine, renderTable } from './output.js';
-import { idTime } from './streams.js';
 import { collectWhere, matchesAll, type WhereFilter } from './where.js';
 
 /** `--count` default of `qt tail` without `--since`. */

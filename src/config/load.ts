@@ -1,4 +1,5 @@
 import { QtError } from '../errors.js';
+import { type HealthConfig, healthConfig } from './health.js';
 import { type Env, EnvRulesSchema, EnvSchema } from './schema.js';
 
 /** Where to find Redis: one URL, or Sentinels that name the master. */
@@ -55,6 +56,8 @@ export interface Config {
     readonly intervalMs: number;
   };
   readonly http: { readonly host: string; readonly portOffset: number };
+  /** monitoring-health: polling, probe thresholds, webhook (docs/monitoring.md). */
+  readonly health: HealthConfig;
   readonly ess: {
     readonly softDrawdown: number;
     readonly hardDrawdown: number;
@@ -171,6 +174,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       intervalMs: e.QT_RETENTION_INTERVAL_MS,
     },
     http: { host: e.QT_HTTP_HOST, portOffset: e.QT_HTTP_PORT_OFFSET },
+    health: healthConfig(e),
     ess: {
       softDrawdown: e.QT_ESS_SOFT_DRAWDOWN,
       hardDrawdown: e.QT_ESS_HARD_DRAWDOWN,

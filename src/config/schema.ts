@@ -15,6 +15,7 @@ import {
   DEFAULT_RL_WINDOW_SIZE,
   DEFAULT_SOFT_DRAWDOWN,
 } from './defaults.js';
+import { HEALTH_ENV, healthRuleIssue } from './health.js';
 
 /** Default Redis URL: the local server on its standard port. */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -137,6 +138,7 @@ export const EnvSchema = z.object({
   QT_BUFFER_BLOCK_TIMEOUT_MS: positiveInt.default(DEFAULT_BUFFER_BLOCK_TIMEOUT_MS),
   QT_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   QT_HTTP_PORT_OFFSET: z.coerce.number().int().min(-8000).max(50_000).default(0),
+  ...HEALTH_ENV,
   QT_ESS_SOFT_DRAWDOWN: z.coerce.number().gt(0).lt(1).default(DEFAULT_SOFT_DRAWDOWN),
   QT_ESS_HARD_DRAWDOWN: z.coerce.number().gt(0).lt(1).default(DEFAULT_HARD_DRAWDOWN),
   QT_ESS_FLASH_CRASH_DROP: z.coerce.number().gt(0).lt(1).default(DEFAULT_FLASH_CRASH_DROP),
@@ -197,6 +199,10 @@ export const EnvRulesSchema = EnvSchema.refine((e) => e.QT_EXCHANGE === 'paper' 
     // not be cut off by the command timeout (and stall what queues behind it).
     message: 'must be below REDIS_COMMAND_TIMEOUT_MS',
     path: ['REDIS_WAIT_TIMEOUT_MS'],
+  })
+  .superRefine((e, ctx) => {
+    const issue = healthRuleIssue(e);
+    if (issue) ctx.addIssue({ code: 'custom', message: issue.message, path: [issue.key] });
   });
 
 /** The parsed settings, as the environment spelled them. */

@@ -5,6 +5,7 @@
  * DEGRADED or DOWN, and why. No I/O: the collection loop measures, these
  * judge (docs/monitoring.md).
  */
+import { DEFAULT_PROBE_THRESHOLDS, type Thresholds } from '../../config/health.js';
 import type { EssState } from '../../events/catalog.js';
 
 /** A component status, as `GET /health` reports one. */
@@ -23,26 +24,25 @@ export interface ProbeResult {
   readonly details: Readonly<Record<string, number | string | boolean | null>>;
 }
 
-/** Two limits: at or over `degraded` the component is DEGRADED, at or over `down` DOWN. */
-export interface Thresholds {
-  readonly degraded: number;
-  readonly down: number;
-}
+export type { Thresholds };
 
+const D = DEFAULT_PROBE_THRESHOLDS;
 /** A market feed older than this is DEGRADED / DOWN (ms since the symbol's last `market.tick`). */
-export const STALE_FEED_MS: Thresholds = { degraded: 5_000, down: 30_000 };
+export const STALE_FEED_MS: Thresholds = D.staleFeedMs;
 /** A consumer group this many entries behind its stream is DEGRADED / DOWN. */
-export const LAG_ENTRIES: Thresholds = { degraded: 1_000, down: 10_000 };
+export const LAG_ENTRIES: Thresholds = D.lagEntries;
 /** A consumer group whose oldest undelivered entry is this old is DEGRADED / DOWN (seconds). */
-export const LAG_SECONDS: Thresholds = { degraded: 5, down: 30 };
+export const LAG_SECONDS: Thresholds = D.lagSeconds;
 /** A disk buffer holding this many events not yet in Redis is DEGRADED / DOWN. */
-export const BUFFER_BACKLOG: Thresholds = { degraded: 1, down: 10_000 };
+export const BUFFER_BACKLOG: Thresholds = D.bufferBacklog;
 /** A disk buffer whose oldest event is this old is DEGRADED / DOWN (ms). */
-export const BUFFER_OLDEST_MS: Thresholds = { degraded: 5_000, down: 60_000 };
+export const BUFFER_OLDEST_MS: Thresholds = D.bufferOldestMs;
 /** Sequence gaps seen since the previous evaluation: this many make it DEGRADED / DOWN. */
-export const SEQUENCE_GAPS: Thresholds = { degraded: 1, down: 100 };
+export const SEQUENCE_GAPS: Thresholds = D.sequenceGaps;
 /** The share of the exchange's request weight used in its window that is DEGRADED / DOWN. */
-export const EXCHANGE_WEIGHT_RATIO: Thresholds = { degraded: 0.8, down: 0.95 };
+export const EXCHANGE_WEIGHT_RATIO: Thresholds = D.exchangeWeight;
+/** The exchange clock this far from ours (ms) is DEGRADED / DOWN. */
+export const CLOCK_SKEW_MS: Thresholds = D.clockSkewMs;
 
 const RANK: Record<ProbeStatus, number> = { OK: 0, DEGRADED: 1, DOWN: 2 };
 
@@ -203,6 +203,19 @@ export function exchangeWeight(
       degraded_ratio: limits.degraded,
       down_ratio: limits.down,
     },
+  };
+}
+
+/** The exchange's clock against ours: |server time − local time| in ms. */
+export function clockSkew(measured: { readonly skewMs: number }, limits: Thresholds = CLOCK_SKEW_MS): ProbeResult {
+  const size = Math.abs(measured.skewMs);
+  const status = judge(size, limits);
+  return {
+    component: 'exchange',
+    condition: 'clock_skew',
+    status,
+    reason: `exchange clock ${measured.skewMs >= 0 ? 'ahead' : 'behind'} by ${Math.round(size)} ms${over(status, limits, ' ms')}`,
+    details: { skew_ms: measured.skewMs, degraded_ms: limits.degraded, down_ms: limits.down },
   };
 }
 

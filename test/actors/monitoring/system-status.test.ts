@@ -4,7 +4,7 @@
  * the one-line form `qt check` prints.
  */
 import test from 'ava';
-import { staleFeed } from '../../src/actors/monitoring/probes.js';
+import { staleFeed } from '../../../src/actors/monitoring/probes.js';
 import {
   alertChecks,
   observeService,
@@ -13,7 +13,7 @@ import {
   statusLine,
   systemHealth,
   systemStatus,
-} from '../../src/ops/system-status.js';
+} from '../../../src/actors/monitoring/system-status.js';
 
 const up = (service: string, critical: boolean, extra: Partial<ServiceObservation> = {}): ServiceObservation => ({
   service,
