@@ -162,5 +162,6 @@ export class MarketDataService {
   async close(): Promise<void> {
     clearInterval(this.#timer);
     await this.#inFlight;
+    await this.#feed.close?.();
   }
 }
