@@ -10,6 +10,7 @@ import type { EventBus } from '../streams/event-bus.js';
 import { createAiSpec } from './ai-engine/ai-machine.js';
 import { ExecutionService } from './execution/execution-service.js';
 import { ActorHost, type ActorSpec } from './host.js';
+import { type BinanceFeedDeps, openBinanceFeed } from './marketdata/binance-feed.js';
 import { createCsvFeed, parseOhlcvCsv } from './marketdata/csv-feed.js';
 import type { MarketFeed } from './marketdata/feed.js';
 import { MarketDataService } from './marketdata/service.js';
@@ -85,8 +86,14 @@ async function hostActor<M extends AnyStateMachine>(ctx: ServiceContext, spec: A
   return { start: onceOk(() => host.start()), close: () => host.close() };
 }
 
-/** The configured market feed: a CSV replay when QT_FEED_CSV is set, else the seeded synthetic walk. */
-export async function openFeed(config: Config): Promise<MarketFeed> {
+/**
+ * The configured market feed (`config.feed.source`): the live Binance feed
+ * (its back-fill spends the shared Binance budget in Redis, hence `deps`), a
+ * CSV replay when QT_FEED_CSV is set, else the seeded synthetic walk.
+ */
+export async function openFeed(config: Config, deps: BinanceFeedDeps): Promise<MarketFeed> {
+  if (config.feed.source === 'binance' || config.feed.source === 'binance-testnet')
+    return openBinanceFeed(config, deps);
   if (config.feed.csvPath) {
     const candles = parseOhlcvCsv(await readFile(config.feed.csvPath, 'utf8'), config.feed.csvSymbol);
     return createCsvFeed(candles, { startAt: Date.now(), speed: config.feed.csvSpeed });
@@ -102,7 +109,7 @@ export async function openFeed(config: Config): Promise<MarketFeed> {
 /** How each implemented service is prepared. Services without an entry serve only health, metrics and admin. */
 const PREPARERS: Partial<Record<ServiceName, Preparer>> = {
   marketdata: async (ctx) => {
-    const feed = await openFeed(ctx.config);
+    const feed = await openFeed(ctx.config, { redis: ctx.bus.redis, keys: ctx.bus.keys, log: ctx.log });
     const service = new MarketDataService({ publisher: ctx.bus.publisher, feed, log: ctx.log });
     service.registerRoutes(ctx.http.app, ctx.http.guardAdmin);
     return { go: () => service.start(), close: () => service.close() };

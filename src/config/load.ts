@@ -1,5 +1,6 @@
 import { QtError } from '../errors.js';
 import { type HealthConfig, healthConfig } from './health.js';
+import { type BinanceFeedConfig, binanceFeedConfig, type FeedSourceName, feedSource } from './live-feed.js';
 import { type Env, EnvRulesSchema, EnvSchema } from './schema.js';
 
 /** Where to find Redis: one URL, or Sentinels that name the master. */
@@ -68,6 +69,10 @@ export interface Config {
     readonly cooldownMs: number;
   };
   readonly feed: {
+    /** Which feed runs: QT_FEED, else csv when QT_FEED_CSV is set, else synthetic. */
+    readonly source: FeedSourceName;
+    /** The live Binance feed (docs/live-feed.md). */
+    readonly binance: BinanceFeedConfig;
     readonly seed: number;
     readonly symbols: readonly { symbol: string; startPrice: number }[];
     readonly ticksPerSecond: number;
@@ -185,6 +190,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       cooldownMs: e.QT_ESS_COOLDOWN_MS,
     },
     feed: {
+      source: feedSource(e),
+      binance: binanceFeedConfig(e),
       seed: e.QT_FEED_SEED,
       symbols: e.QT_FEED_SYMBOLS,
       ticksPerSecond: e.QT_FEED_TICKS_PER_SECOND,

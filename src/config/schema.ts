@@ -16,6 +16,7 @@ import {
   DEFAULT_SOFT_DRAWDOWN,
 } from './defaults.js';
 import { HEALTH_ENV, healthRuleIssue } from './health.js';
+import { LIVE_FEED_ENV, liveFeedIssues } from './live-feed.js';
 
 /** Default Redis URL: the local server on its standard port. */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -161,6 +162,7 @@ export const EnvSchema = z.object({
     .string()
     .regex(/^[A-Z0-9]{2,20}$/)
     .default('BTCUSDT'),
+  ...LIVE_FEED_ENV,
   QT_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   QT_EXCHANGE: z.enum(['paper', 'binance', 'binance-testnet']).default('paper'),
   BINANCE_API_KEY: z.string().min(1).optional(),
@@ -203,6 +205,9 @@ export const EnvRulesSchema = EnvSchema.refine((e) => e.QT_EXCHANGE === 'paper' 
   .superRefine((e, ctx) => {
     const issue = healthRuleIssue(e);
     if (issue) ctx.addIssue({ code: 'custom', message: issue.message, path: [issue.key] });
+  })
+  .superRefine((e, ctx) => {
+    for (const issue of liveFeedIssues(e)) ctx.addIssue({ code: 'custom', message: issue.message, path: [issue.key] });
   });
 
 /** The parsed settings, as the environment spelled them. */
