@@ -1,170 +1,213 @@
+/**
+ * CSV replay (docs/market-data.md, docs/architecture.md §11.1): candles of
+ * one or more symbols, already parsed into columns (csv-parse.ts), replayed
+ * as ticks — four per candle, along the path a candle most plausibly took —
+ * merged across symbols in time order, with candle time compressed by
+ * `speed`. Each candle also comes out of `takeCandles()` once it has closed.
+ * A candle lasts its interval, so a gap in the file is a gap in the replay,
+ * and a zero-volume (maintenance) bar replays as ticks of volume 0. Pure: no
+ * I/O, no clock.
+ */
 import { z } from 'zod';
 import { QtError } from '../../errors.js';
-import type { MarketFeed, Tick } from './feed.js';
+import { commonDifference, intervalName } from './csv-detect.js';
+import type { Candle, CandleSeries } from './csv-parse.js';
+import type { FeedCandle, FeedStatus, MarketFeed, Tick } from './feed.js';
 
-/**
- * CSV replay of OHLCV candles (docs/architecture.md §11.1). `parseOhlcvCsv` is the edge: it
- * zod-validates every row and names the offending line. `createCsvFeed`
- * replays the candles as ticks — four per candle, along the path a candle
- * most plausibly took — with candle time compressed by `speed`. Both are pure.
- */
+// The CSV replay's one entry point for its users (runtime, sample-data script, tests).
+export { OHLCV_HEADER } from './csv-detect.js';
+export { OhlcvCsvError } from './csv-error.js';
+export { type Candle, parseOhlcvCsv } from './csv-parse.js';
 
-/** The header line a file must start with (case and surrounding spaces ignored). */
-export const OHLCV_HEADER = 'timestamp,open,high,low,close,volume';
-/** Candle length assumed when a file has a single candle and no `intervalMs` is given. */
+/** Candle length assumed when a file has a single candle and states none. */
 export const DEFAULT_CANDLE_INTERVAL_MS = 60_000;
 /** Default replay speed: 1 = real time, 60 = a minute of candles per second. */
 export const DEFAULT_REPLAY_SPEED = 1;
 
-/** One OHLCV candle; `openTime` is epoch ms. */
-export interface Candle {
-  readonly symbol: string;
-  readonly openTime: number;
-  readonly open: number;
-  readonly high: number;
-  readonly low: number;
-  readonly close: number;
-  readonly volume: number;
-}
-
-/** A CSV file that cannot be parsed (code QT_FEED_INVALID); `line` is 1-based. */
-export class OhlcvCsvError extends QtError {
-  readonly line: number;
-
-  constructor(line: number, message: string) {
-    super('QT_FEED_INVALID', `line ${line}: ${message}`, { details: { line } });
-    this.name = 'OhlcvCsvError';
-    this.line = line;
-  }
-}
-
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
-
-const timestamp = z.string().transform((s, ctx) => {
-  const ms = /^\d{1,16}$/.test(s) ? Number(s) : ISO_8601.test(s) ? Date.parse(s) : Number.NaN;
-  if (!Number.isSafeInteger(ms) || ms < 0) {
-    ctx.addIssue({ code: 'custom', message: `timestamp ${JSON.stringify(s)} is neither epoch ms nor ISO-8601` });
-    return z.NEVER;
-  }
-  return ms;
-});
-const decimal = (what: string) =>
-  z
-    .string()
-    .regex(/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/, `${what} is not a number`)
-    .transform(Number)
-    .pipe(z.number().finite());
-
-/** One CSV row, as strings in, typed candle fields out. */
-export const OhlcvRowSchema = z
-  .tuple([
-    timestamp,
-    decimal('open').pipe(z.number().positive('open must be > 0')),
-    decimal('high').pipe(z.number().positive('high must be > 0')),
-    decimal('low').pipe(z.number().positive('low must be > 0')),
-    decimal('close').pipe(z.number().positive('close must be > 0')),
-    decimal('volume').pipe(z.number().nonnegative('volume must be >= 0')),
-  ])
-  .refine(([, o, h, l, c]) => l <= Math.min(o, c, h) && h >= Math.max(o, c), 'needs low <= open, close <= high');
-
-const SymbolSchema = z.string().regex(/^[A-Z0-9]{2,20}$/, 'symbol like BTCUSDT');
-
-/**
- * Parses OHLCV CSV text: a header line `timestamp,open,high,low,close,volume`,
- * then one candle a line with strictly increasing timestamps (epoch ms or
- * ISO-8601 with a zone). Blank lines are skipped, CRLF accepted. Throws
- * {@link OhlcvCsvError} naming the first bad line.
- */
-export function parseOhlcvCsv(text: string, symbol: string): Candle[] {
-  SymbolSchema.parse(symbol);
-  const lines = text.split(/\r?\n/);
-  const first = lines.findIndex((l) => l.trim() !== '');
-  if (first < 0) throw new OhlcvCsvError(1, `empty file; expected header ${OHLCV_HEADER}`);
-  const header = (lines[first] ?? '')
-    .replace(/^\uFEFF/, '')
-    .replace(/\s+/g, '')
-    .toLowerCase();
-  if (header !== OHLCV_HEADER) throw new OhlcvCsvError(first + 1, `expected header ${OHLCV_HEADER}`);
-  const candles: Candle[] = [];
-  for (let i = first + 1; i < lines.length; i++) {
-    const raw = (lines[i] ?? '').trim();
-    if (raw === '') continue;
-    const cells = raw.split(',').map((c) => c.trim());
-    if (cells.length !== 6) throw new OhlcvCsvError(i + 1, `expected 6 fields, got ${cells.length}`);
-    const row = OhlcvRowSchema.safeParse(cells);
-    if (!row.success) throw new OhlcvCsvError(i + 1, row.error.issues.map((x) => x.message).join('; '));
-    const [openTime, open, high, low, close, volume] = row.data;
-    const previous = candles.at(-1);
-    if (previous && openTime <= previous.openTime)
-      throw new OhlcvCsvError(i + 1, 'timestamps must be strictly increasing');
-    candles.push({ symbol, openTime, open, high, low, close, volume });
-  }
-  return candles;
-}
-
-/** Options of {@link createCsvFeed}. */
+/** Options of a replay. */
 export const CsvFeedOptionsSchema = z.object({
   /** Epoch ms at which the first candle's open is replayed. */
   startAt: z.number().int().nonnegative(),
   /** Replay speed-up: candle time / replay time. */
   speed: z.number().positive().finite().default(DEFAULT_REPLAY_SPEED),
-  /** Length of the last candle (others run until the next one opens). */
+  /** The candles' interval, for {@link createCsvFeed} (else the most common gap between opens, or 1 minute). */
   intervalMs: z.number().int().positive().optional(),
 });
 export type CsvFeedOptions = z.input<typeof CsvFeedOptionsSchema>;
 
-/** The four prices a candle is replayed as: bullish O→L→H→C, bearish O→H→L→C. */
-function pathOf(c: Candle): readonly [number, number, number, number] {
-  return c.close >= c.open ? [c.open, c.low, c.high, c.close] : [c.open, c.high, c.low, c.close];
+/** A CSV replay: a finite {@link MarketFeed} with candles and a status. */
+export interface CsvFeed extends MarketFeed {
+  /** Candles closed since the previous call, in close-time order (ties by symbol), each once. */
+  takeCandles(): FeedCandle[];
+  status(): FeedStatus;
+}
+
+/** One symbol's replay position: ticks go 4 per candle, candles close after their ticks. */
+interface Cursor {
+  readonly series: CandleSeries;
+  readonly interval: string;
+  /** Index of the next tick: candle `tick >> 2`, phase `tick & 3`. */
+  tick: number;
+  /** Candles closed so far. */
+  closed: number;
 }
 
 /**
- * Replays candles (in `openTime` order, as {@link parseOhlcvCsv} returns
- * them) as ticks: each candle gives four ticks at 0, ¼, ½ and ¾ of its
- * duration, each carrying a quarter of its volume. Replay time is
- * `startAt + (candle time − first openTime) / speed`, floored to whole ms.
+ * Replays `series` (one per symbol) from `startAt`: replay time is
+ * `startAt + (candle time − earliest open) / speed`, floored to whole ms.
+ * A candle's ticks come at 0, ¼, ½ and ¾ of its duration with a quarter of
+ * its volume each (bullish O→L→H→C, bearish O→H→L→C); its duration is its
+ * interval, or less when the next candle opens sooner. `done` turns true
+ * once every tick has been returned and every candle has closed (the last
+ * ones are then waiting in `takeCandles()`).
  */
-export function createCsvFeed(candles: readonly Candle[], options: CsvFeedOptions): MarketFeed {
+export function replayCandleSeries(series: readonly CandleSeries[], options: CsvFeedOptions): CsvFeed {
   const o = CsvFeedOptionsSchema.parse(options);
-  for (let i = 1; i < candles.length; i++)
-    if ((candles[i]?.openTime ?? 0) <= (candles[i - 1]?.openTime ?? 0))
-      throw new QtError('QT_FEED_INVALID', `createCsvFeed: candle ${i} does not open after candle ${i - 1}`);
-  const origin = candles[0]?.openTime ?? 0;
-  const durationOf = (i: number): number => {
-    const c = candles[i]!;
-    const nextCandle = candles[i + 1];
-    if (nextCandle) return nextCandle.openTime - c.openTime;
-    const previous = candles[i - 1];
-    return o.intervalMs ?? (previous ? c.openTime - previous.openTime : DEFAULT_CANDLE_INTERVAL_MS);
+  const cursors: Cursor[] = [...series]
+    .sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0))
+    .map((s) => {
+      const interval = intervalName(s.intervalMs);
+      if (interval === undefined) {
+        throw new QtError(
+          'QT_FEED_INVALID',
+          `${s.symbol}: interval ${s.intervalMs} ms is not a whole number of seconds`,
+        );
+      }
+      return { series: s, interval, tick: 0, closed: 0 };
+    });
+  const origin = Math.min(...series.filter((s) => s.length > 0).map((s) => s.openTime[0] as number));
+  const replayTime = (candleTime: number) => o.startAt + Math.floor((candleTime - origin) / o.speed);
+  const durationOf = (s: CandleSeries, i: number) =>
+    i + 1 < s.length ? Math.min(s.intervalMs, (s.openTime[i + 1] as number) - (s.openTime[i] as number)) : s.intervalMs;
+  const tickTime = (c: Cursor) => {
+    const i = c.tick >> 2;
+    return replayTime((c.series.openTime[i] as number) + (durationOf(c.series, i) * (c.tick & 3)) / 4);
   };
-  const tickAt = (i: number, phase: number): Tick => {
-    const c = candles[i]!;
-    const candleTime = c.openTime - origin + (durationOf(i) * phase) / 4;
-    return {
-      symbol: c.symbol,
-      price: pathOf(c)[phase]!,
-      volume: c.volume / 4,
-      at: o.startAt + Math.floor(candleTime / o.speed),
-    };
+  const closeTime = (c: Cursor) => replayTime((c.series.openTime[c.closed] as number) + durationOf(c.series, c.closed));
+  // Replay time of each cursor's next tick (Infinity when it has none left), kept so a merge step is one scan.
+  const nextAt = new Float64Array(cursors.length).map((_, k) =>
+    cursors[k]!.series.length > 0 ? tickTime(cursors[k]!) : Infinity,
+  );
+  let pending: (FeedCandle & { readonly closesAt: number; readonly order: number })[] = [];
+  let lastCandleTime: number | undefined;
+
+  const tickOf = (c: Cursor, at: number): Tick => {
+    const s = c.series;
+    const i = c.tick >> 2;
+    const open = s.open[i] as number;
+    const close = s.close[i] as number;
+    const phase = c.tick & 3;
+    const up = close >= open;
+    const price =
+      phase === 0 ? open : phase === 3 ? close : (phase === 1) === up ? (s.low[i] as number) : (s.high[i] as number);
+    return { symbol: s.symbol, price, volume: (s.volume[i] as number) / 4, at };
   };
-  let index = 0; // candle
-  let phase = 0; // 0..3 within the candle
+
+  const closeCandles = (now: number) => {
+    const batch: typeof pending = [];
+    cursors.forEach((c, order) => {
+      const s = c.series;
+      while (c.closed < s.length && c.closed < c.tick >> 2 && closeTime(c) <= now) {
+        const i = c.closed++;
+        const candle = {
+          symbol: s.symbol,
+          interval: c.interval,
+          openTime: s.openTime[i] as number,
+          open: s.open[i] as number,
+          high: s.high[i] as number,
+          low: s.low[i] as number,
+          close: s.close[i] as number,
+          volume: s.volume[i] as number,
+        };
+        batch.push({ ...candle, closesAt: candle.openTime + durationOf(s, i), order });
+      }
+    });
+    batch.sort((a, b) => a.closesAt - b.closesAt || a.order - b.order);
+    pending = pending.concat(batch);
+  };
+
+  const total = series.reduce((n, s) => n + s.length, 0);
   return {
     get done() {
-      return index >= candles.length;
+      return cursors.every((c) => c.closed === c.series.length);
     },
     next(now: number): Tick[] {
       const out: Tick[] = [];
-      while (index < candles.length) {
-        const tick = tickAt(index, phase);
-        if (tick.at > now) break;
-        out.push(tick);
-        if (++phase === 4) {
-          phase = 0;
-          index++;
-        }
+      for (;;) {
+        let k = -1;
+        for (let j = 0; j < nextAt.length; j++) if (nextAt[j]! <= now && (k < 0 || nextAt[j]! < nextAt[k]!)) k = j;
+        if (k < 0) break;
+        const c = cursors[k]!;
+        out.push(tickOf(c, nextAt[k]!));
+        lastCandleTime =
+          (c.series.openTime[c.tick >> 2] as number) + (durationOf(c.series, c.tick >> 2) * (c.tick & 3)) / 4;
+        c.tick++;
+        nextAt[k] = c.tick < c.series.length * 4 ? tickTime(c) : Infinity;
       }
+      closeCandles(now);
       return out;
     },
+    takeCandles(): FeedCandle[] {
+      const out = pending.map(({ closesAt: _, order: __, ...candle }) => candle);
+      pending = [];
+      return out;
+    },
+    status(): FeedStatus {
+      return {
+        source: 'csv',
+        symbols: cursors.map((c) => c.series.symbol),
+        connection: 'n/a',
+        candles: { replayed: cursors.reduce((n, c) => n + c.closed, 0), total },
+        details: {
+          speed: o.speed,
+          intervals: Object.fromEntries(cursors.map((c) => [c.series.symbol, c.interval])),
+          files: Object.fromEntries(cursors.map((c) => [c.series.symbol, c.series.files])),
+          replayedUntil: lastCandleTime === undefined ? null : new Date(lastCandleTime).toISOString(),
+        },
+      };
+    },
   };
+}
+
+/**
+ * Replays in-memory candles (any symbols, each symbol's in strictly
+ * increasing `openTime` order) with {@link replayCandleSeries}; the interval
+ * is `options.intervalMs`, else the most common gap between a symbol's
+ * opens, else {@link DEFAULT_CANDLE_INTERVAL_MS}.
+ */
+export function createCsvFeed(candles: readonly Candle[], options: CsvFeedOptions): CsvFeed {
+  const bySymbol = new Map<string, Candle[]>();
+  for (const c of candles) {
+    const list = bySymbol.get(c.symbol);
+    if (list === undefined) bySymbol.set(c.symbol, [c]);
+    else list.push(c);
+  }
+  const series = [...bySymbol].map(([symbol, list]): CandleSeries => {
+    const column = (f: 'openTime' | 'open' | 'high' | 'low' | 'close' | 'volume') =>
+      Float64Array.from(list, (c) => c[f]);
+    const openTime = column('openTime');
+    for (let i = 1; i < list.length; i++) {
+      if (openTime[i]! <= openTime[i - 1]!) {
+        throw new QtError(
+          'QT_FEED_INVALID',
+          `createCsvFeed: ${symbol} candle ${i} does not open after candle ${i - 1}`,
+        );
+      }
+    }
+    const intervalMs = options.intervalMs ?? commonDifference(openTime, list.length) ?? DEFAULT_CANDLE_INTERVAL_MS;
+    const [open, high, low, close, volume] = (['open', 'high', 'low', 'close', 'volume'] as const).map(column);
+    return {
+      symbol,
+      intervalMs,
+      files: [],
+      length: list.length,
+      openTime,
+      open: open!,
+      high: high!,
+      low: low!,
+      close: close!,
+      volume: volume!,
+    };
+  });
+  return replayCandleSeries(series, options);
 }

@@ -40,35 +40,43 @@ test('parses epoch-ms and ISO-8601 timestamps to the same candles', (t) => {
   t.deepEqual(parseOhlcvCsv(ISO_CSV, 'BTCUSDT'), expected);
 });
 
-test('a header line is required', (t) => {
+test('a header line is required unless the file is a Binance kline file', (t) => {
   const err = badLine(`${T0},100,110,95,105,8\n`);
   t.is(err.line, 1);
   t.is(err.code, 'QT_FEED_INVALID');
-  t.regex(err.message, /line 1: expected header timestamp,open,high,low,close,volume/);
-  t.is(badLine('\n\n').line, 1);
+  t.regex(err.message, /^CSV line 1: no header, and not a Binance kline row \(12 columns, got 6\)/);
+  t.regex(badLine('\n\n').message, /^CSV line 1: empty file/);
 });
 
 test('errors name the bad line and say what is wrong', (t) => {
   const cases: [string, RegExp][] = [
-    [`${T0},100,110,95,105`, /expected 6 fields/],
-    [`${T0},abc,110,95,105,8`, /open is not a number/],
-    [`yesterday,100,110,95,105,8`, /neither epoch ms nor ISO-8601/],
-    [`2026-01-05 12:00,100,110,95,105,8`, /neither epoch ms nor ISO-8601/],
-    [`${T0},-1,110,95,105,8`, /open must be > 0/],
-    [`${T0},100,110,95,105,-8`, /volume must be >= 0/],
-    [`${T0},100,99,95,105,8`, /low <= open, close <= high/],
-    [`${T0 - MIN},100,110,95,105,8`, /strictly increasing/],
+    [`${T0},100,110,95,105`, /^column 6 \(volume\): missing \(the row has 5 columns\)$/],
+    [`${T0},abc,110,95,105,8`, /^column 2 \(open\): "abc" is not a number$/],
+    [`yesterday,100,110,95,105,8`, /^column 1 \(timestamp\): "yesterday" is not a time \(epoch s\/ms\/µs, ISO-8601/],
+    [`2026-02-30 12:00,100,110,95,105,8`, /^column 1 \(timestamp\): "2026-02-30 12:00" is not a time/],
+    [`${T0},-1,110,95,105,8`, /^column 2 \(open\): -1 is not a price \(must be > 0\)$/],
+    [`${T0},100,110,95,105,-8`, /^column 6 \(volume\): -8 is negative$/],
+    [`${T0},100,99,95,105,8`, /^column 3 \(high\): high 99 is below open 100 or close 105$/],
+    [`${T0 + 2 * MIN},100,110,101,105,8`, /^column 4 \(low\): low 101 is above open 100 or close 105$/],
+    [
+      `${T0},100,110,95,105,8`,
+      /^column 1 \(timestamp\): time 2026-01-05T12:00:00.000Z is not after 2026-01-05T12:01:00.000Z \(line 3\)/,
+    ],
   ];
   for (const [row, message] of cases) {
     const err = badLine(`${EPOCH_CSV}\n${row}\n`);
     t.is(err.line, 5, row); // header, 2 rows, the blank line, then the bad row
-    t.regex(err.message, /^line 5: /);
-    t.regex(err.message, message, row);
+    t.is(err.file, 'CSV');
+    t.true(err.message.startsWith('CSV line 5, '), err.message);
+    t.regex(err.message.slice('CSV line 5, '.length), message, row);
   }
 });
 
 test('an invalid symbol is refused', (t) => {
-  t.throws(() => parseOhlcvCsv(EPOCH_CSV, 'btc/usdt'));
+  t.throws(() => parseOhlcvCsv(EPOCH_CSV, 'btc/usdt'), {
+    code: 'QT_FEED_INVALID',
+    message: /must be like BTCUSDT/,
+  } as never);
 });
 
 test('replay gives four ticks a candle along O-L-H-C (up) or O-H-L-C (down), in time order, then done', (t) => {
@@ -104,6 +112,13 @@ test('replay gives four ticks a candle along O-L-H-C (up) or O-H-L-C (down), in 
   );
   t.true(feed.done);
   t.deepEqual(feed.next(startAt + 100_000), []);
+  t.deepEqual(
+    feed.takeCandles().map((c) => [c.interval, c.openTime, c.close]),
+    [
+      ['1m', T0, 105],
+      ['1m', T0 + MIN, 92],
+    ],
+  );
 });
 
 test('a single candle uses intervalMs, or the default interval, for its duration', (t) => {
