@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { AnyStateMachine } from 'xstate';
@@ -11,7 +10,7 @@ import { createAiSpec } from './ai-engine/ai-machine.js';
 import { ExecutionService } from './execution/execution-service.js';
 import { ActorHost, type ActorSpec } from './host.js';
 import { type BinanceFeedDeps, openBinanceFeed } from './marketdata/binance-feed.js';
-import { createCsvFeed, parseOhlcvCsv } from './marketdata/csv-feed.js';
+import { openCsvFeed } from './marketdata/csv-source.js';
 import type { MarketFeed } from './marketdata/feed.js';
 import { MarketDataService } from './marketdata/service.js';
 import { createSyntheticFeed } from './marketdata/synthetic-feed.js';
@@ -94,10 +93,7 @@ async function hostActor<M extends AnyStateMachine>(ctx: ServiceContext, spec: A
 export async function openFeed(config: Config, deps: BinanceFeedDeps): Promise<MarketFeed> {
   if (config.feed.source === 'binance' || config.feed.source === 'binance-testnet')
     return openBinanceFeed(config, deps);
-  if (config.feed.csvPath) {
-    const candles = parseOhlcvCsv(await readFile(config.feed.csvPath, 'utf8'), config.feed.csvSymbol);
-    return createCsvFeed(candles, { startAt: Date.now(), speed: config.feed.csvSpeed });
-  }
+  if (config.feed.csvPath) return openCsvFeed(config.feed, { speed: config.feed.csvSpeed });
   return createSyntheticFeed({
     seed: config.feed.seed,
     symbols: config.feed.symbols.map((s) => ({ ...s })),

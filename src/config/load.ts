@@ -1,4 +1,5 @@
 import { QtError } from '../errors.js';
+import { type CsvFileOfSymbol, csvFileList } from './csv-replay.js';
 import { type HealthConfig, healthConfig } from './health.js';
 import { type BinanceFeedConfig, binanceFeedConfig, type FeedSourceName, feedSource } from './live-feed.js';
 import { type Env, EnvRulesSchema, EnvSchema } from './schema.js';
@@ -76,8 +77,12 @@ export interface Config {
     readonly seed: number;
     readonly symbols: readonly { symbol: string; startPrice: number }[];
     readonly ticksPerSecond: number;
+    /** QT_FEED_CSV as given: a file, a directory, or `SYMBOL=path,...` (docs/market-data.md). */
     readonly csvPath: string | undefined;
-    readonly csvSymbol: string;
+    /** The `SYMBOL=path` pairs when QT_FEED_CSV is written that way. */
+    readonly csvFiles: readonly CsvFileOfSymbol[] | undefined;
+    /** QT_FEED_CSV_SYMBOL: a single file's symbol (BTCUSDT when unset). */
+    readonly csvSymbol: string | undefined;
     readonly csvSpeed: number;
   };
   readonly adminToken: string | undefined;
@@ -196,6 +201,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       symbols: e.QT_FEED_SYMBOLS,
       ticksPerSecond: e.QT_FEED_TICKS_PER_SECOND,
       csvPath: e.QT_FEED_CSV,
+      csvFiles: csvFileList(e.QT_FEED_CSV),
       csvSymbol: e.QT_FEED_CSV_SYMBOL,
       csvSpeed: e.QT_FEED_CSV_SPEED,
     },

@@ -15,6 +15,7 @@ import {
   DEFAULT_RL_WINDOW_SIZE,
   DEFAULT_SOFT_DRAWDOWN,
 } from './defaults.js';
+import { csvReplayIssue, FeedCsvSchema } from './csv-replay.js';
 import { HEALTH_ENV, healthRuleIssue } from './health.js';
 import { LIVE_FEED_ENV, liveFeedIssues } from './live-feed.js';
 
@@ -156,12 +157,12 @@ export const EnvSchema = z.object({
     ])
     .transform((list) => list.map(({ name, amount }) => ({ symbol: name, startPrice: amount }))),
   QT_FEED_TICKS_PER_SECOND: z.coerce.number().positive().max(10_000).default(5),
-  QT_FEED_CSV: z.string().min(1).optional(),
+  QT_FEED_CSV: FeedCsvSchema.optional(),
   QT_FEED_CSV_SPEED: z.coerce.number().positive().max(1_000_000).default(60),
   QT_FEED_CSV_SYMBOL: z
     .string()
-    .regex(/^[A-Z0-9]{2,20}$/)
-    .default('BTCUSDT'),
+    .regex(/^[A-Z0-9]{2,20}$/, 'must be a symbol like BTCUSDT')
+    .optional(),
   ...LIVE_FEED_ENV,
   QT_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   QT_EXCHANGE: z.enum(['paper', 'binance', 'binance-testnet']).default('paper'),
@@ -208,6 +209,10 @@ export const EnvRulesSchema = EnvSchema.refine((e) => e.QT_EXCHANGE === 'paper' 
   })
   .superRefine((e, ctx) => {
     for (const issue of liveFeedIssues(e)) ctx.addIssue({ code: 'custom', message: issue.message, path: [issue.key] });
+  })
+  .superRefine((e, ctx) => {
+    const issue = csvReplayIssue(e);
+    if (issue) ctx.addIssue({ code: 'custom', message: issue.message, path: [issue.key] });
   });
 
 /** The parsed settings, as the environment spelled them. */
