@@ -199,9 +199,10 @@ async function startUp(
     createServiceServer({
       service: name,
       version: VERSION,
+      producer,
       registry,
       dependencies: async () => ({ ...(await busDependencies(bus)), ...actorsDependency(actorsRunning.value) }),
-      healthMetrics: () => ({ buffer_rows: bus.buffer.stats().rows }),
+      healthMetrics: () => processHealthMetrics(bus, registry),
       adminToken: config.adminToken,
       onShutdown: () => shutdown.request('POST /admin/shutdown'),
       log,
@@ -257,6 +258,21 @@ async function startUp(
     'runtime started',
   );
   return 0;
+}
+
+/**
+ * The numbers every service's `GET /health` shows of its process, read by
+ * monitoring-health's probes: the disk buffer's backlog and the age of its
+ * oldest event, and the sequence gaps its consumers counted so far.
+ */
+async function processHealthMetrics(bus: EventBus, registry: Registry): Promise<Record<string, number>> {
+  const buffer = bus.buffer.stats();
+  const gaps = await registry.getSingleMetric('eventbus_sequence_gaps_total')?.get();
+  return {
+    buffer_rows: buffer.rows,
+    ...(buffer.oldestAgeMs === undefined ? {} : { buffer_oldest_age_ms: buffer.oldestAgeMs }),
+    sequence_gaps: (gaps?.values ?? []).reduce((sum, v) => sum + v.value, 0),
+  };
 }
 
 /** The health of the process's actors: DOWN (critical) until they run, which needs Redis. */

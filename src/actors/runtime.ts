@@ -14,6 +14,7 @@ import { openCsvFeed } from './marketdata/csv-source.js';
 import type { MarketFeed } from './marketdata/feed.js';
 import { MarketDataService } from './marketdata/service.js';
 import { createSyntheticFeed } from './marketdata/synthetic-feed.js';
+import { MonitoringService } from './monitoring/monitoring-service.js';
 import { portfolioSpec } from './portfolio/portfolio-machine.js';
 import { EssService } from './risk-safety/ess-service.js';
 import { PolicyStore } from './risk-safety/policy.js';
@@ -180,6 +181,19 @@ const PREPARERS: Partial<Record<ServiceName, Preparer>> = {
   },
   'portfolio-intelligence': (ctx) => hostActor(ctx, portfolioSpec, 'portfolio-intelligence'),
   'rl-training': (ctx) => hostActor(ctx, createRlSpec(ctx.config.rl), 'rl-training'),
+  'monitoring-health': async (ctx) => {
+    const service = new MonitoringService({
+      config: ctx.config,
+      redis: ctx.bus.redis,
+      keys: ctx.bus.keys,
+      publisher: ctx.bus.publisher,
+      producer: ctx.producer,
+      log: ctx.log,
+      registry: ctx.registry,
+    });
+    service.registerRoutes(ctx.http.app, ctx.http.guardAdmin);
+    return { go: () => service.go(), start: onceOk(() => service.start()), close: () => service.close() };
+  },
 };
 
 /** Services that run actors today; the others serve health, metrics and admin only. */

@@ -12,8 +12,8 @@
 
 /**
  * The topics each actor consumes, by actor name (its consumer group). An
- * actor's spec takes its `topics` from here. `monitoring-health` is planned:
- * no spec hosts it yet.
+ * actor's spec takes its `topics` from here; monitoring-health's consumer
+ * reads its own.
  */
 export const ACTOR_TOPICS = {
   'ai-engine': ['market'],
@@ -23,7 +23,8 @@ export const ACTOR_TOPICS = {
   execution: ['order', 'ess', 'market'],
   portfolio: ['order', 'market'],
   'rl-training': ['signal', 'market'],
-  'monitoring-health': ['ess', 'health'],
+  // `ess`: an `ess.tripped` raises its CRITICAL alert at once; the rest of health is polled, not consumed.
+  'monitoring-health': ['ess'],
 } as const satisfies Record<string, readonly string[]>;
 
 /** An actor name, a key of {@link ACTOR_TOPICS}. */

@@ -96,6 +96,15 @@ const modelPromoted = {
   liveScore: z.number().finite(),
 };
 
+const healthLevel = z.enum(['OK', 'DEGRADED', 'DOWN']);
+const systemLevel = z.enum(['OK', 'DEGRADED', 'CRITICAL']);
+/** A service or a piece of infrastructure in a health snapshot; latency null when it did not answer. */
+const componentHealth = z.object({
+  status: healthLevel,
+  latencyMs: z.number().nonnegative().nullable(),
+  error: z.string().optional(),
+});
+
 /** Data schemas by event type. */
 export const EVENT_CATALOG = {
   'market.tick': z.object({ symbol, price, volume: z.number().nonnegative().finite().default(0) }),
@@ -192,12 +201,22 @@ export const EVENT_CATALOG = {
       allowShortSelling: RISK_POLICY_FIELDS.allowShortSelling.default(false),
     }),
   }),
+  // monitoring-health's verdict each cycle (docs/monitoring.md); the optional fields came with the collection loop.
   'health.snapshot_updated': z.object({
-    status: z.enum(['OK', 'DEGRADED', 'CRITICAL']),
-    services: z.record(
-      z.string(),
-      z.object({ status: z.enum(['OK', 'DEGRADED', 'DOWN']), latencyMs: z.number().nonnegative() }),
-    ),
+    status: systemLevel,
+    // The verdict without the ESS's own state: what the ESS judges, so its own trip cannot keep it from a reset.
+    statusExcludingEss: systemLevel.optional(),
+    services: z.record(z.string(), componentHealth),
+    infrastructure: z.record(z.string(), componentHealth).optional(),
+    probes: z
+      .array(z.object({ component: z.string(), condition: z.string(), status: healthLevel, reason: z.string() }))
+      .optional(),
+    findings: z
+      .array(z.object({ level: z.enum(['DEGRADED', 'CRITICAL']), source: z.string(), message: z.string() }))
+      .optional(),
+    criticalFailures: z.number().int().nonnegative().optional(),
+    averageLatencyMs: z.number().nonnegative().nullable().optional(),
+    maxLatencyMs: z.number().nonnegative().nullable().optional(),
   }),
   // `source` is the alerting component; the optional fields came with the alert engine (docs/monitoring.md).
   'health.alert_raised': z.object({

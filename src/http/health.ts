@@ -14,6 +14,8 @@ export const HealthReportSchema = z.object({
   service: z.string(),
   status: z.enum(['OK', 'DEGRADED', 'DOWN']),
   version: z.string(),
+  /** The producer id of the process serving it: services of one process share it (and its disk buffer). */
+  producer: z.string().optional(),
   timestamp: z.iso.datetime(),
   uptime_seconds: z.number().nonnegative(),
   dependencies: z.record(z.string(), DependencyHealthSchema),

@@ -21,11 +21,13 @@ export const CORRELATION_HEADER = 'x-correlation-id';
 export interface ServiceServerOptions {
   readonly service: string;
   readonly version: string;
+  /** The process's producer id, reported in `GET /health`. */
+  readonly producer?: string;
   readonly registry: Registry;
   /** Probes each dependency; called on every `GET /health`. */
   readonly dependencies: () => Promise<Record<string, DependencyHealth>>;
   /** Numbers to show under `metrics` in the health body. */
-  readonly healthMetrics?: () => Record<string, number>;
+  readonly healthMetrics?: () => Record<string, number> | Promise<Record<string, number>>;
   /** Bearer token for admin routes; without one they answer 404 (disabled). */
   readonly adminToken: string | undefined;
   /** Called by `POST /admin/shutdown` after the response is sent. */
@@ -134,10 +136,11 @@ export function createServiceServer(options: ServiceServerOptions): {
       service: options.service,
       status,
       version: options.version,
+      ...(options.producer === undefined ? {} : { producer: options.producer }),
       timestamp: new Date().toISOString(),
       uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
       dependencies,
-      metrics: options.healthMetrics?.() ?? {},
+      metrics: (await options.healthMetrics?.()) ?? {},
     };
     return reply.code(status === 'DOWN' ? 503 : 200).send(body);
   });

@@ -8,8 +8,8 @@
  * The direct dependencies of each component. The trading chain runs
  * exchange → marketdata → ai-engine → risk-safety → execution; Redis is
  * under every service (the bus); portfolio-intelligence and rl-training
- * need Redis and marketdata's prices. A component missing here depends on
- * nothing (postgres, the ESS).
+ * need Redis and marketdata's prices; the ESS state is read from Redis. A
+ * component missing here depends on nothing (postgres, `services` latency).
  */
 export const DEPENDENCIES: Readonly<Record<string, readonly string[]>> = {
   redis: [],
@@ -21,6 +21,8 @@ export const DEPENDENCIES: Readonly<Record<string, readonly string[]>> = {
   'portfolio-intelligence': ['redis', 'marketdata'],
   'rl-training': ['redis', 'marketdata'],
   'monitoring-health': ['redis'],
+  // The ESS state is read from Redis: unreadable with Redis down is Redis's failure, not a second root.
+  ess: ['redis'],
 };
 
 /** The direct dependencies of a component (none when it is not in the graph). */

@@ -5,11 +5,12 @@
  * the monitoring service that is to publish `health.*` judge the same
  * observations the same way. No I/O: the caller observes, this decides.
  */
-import { type AlertCheck, checkFromProbe } from './alerts.js';
-import { essProbe, type ProbeResult } from './probes.js';
-import type { EssTripCause } from '../risk-safety/ess-projection.js';
+
 import type { EssState } from '../../events/catalog.js';
 import type { HealthReport } from '../../http/health.js';
+import type { EssTripCause } from '../risk-safety/ess-projection.js';
+import { type AlertCheck, checkFromProbe } from './alerts.js';
+import { essProbe, type ProbeResult } from './probes.js';
 
 /** The system's status: OK, DEGRADED or CRITICAL (docs/architecture.md §12). */
 export type SystemLevel = 'OK' | 'DEGRADED' | 'CRITICAL';

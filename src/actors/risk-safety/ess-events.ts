@@ -135,7 +135,14 @@ export function toEssEvents(envelope: Envelope): EssInputEvent[] {
       return [{ type: 'portfolio.updated', at: time, equity, peakEquity, dailyRealizedPnl }];
     }
     case 'health.snapshot_updated':
-      return [{ type: 'health.snapshot_updated', at: time, status: envelope.data.status }];
+      // The ESS judges the system without its own state: a trip must not hold health CRITICAL and refuse its reset.
+      return [
+        {
+          type: 'health.snapshot_updated',
+          at: time,
+          status: envelope.data.statusExcludingEss ?? envelope.data.status,
+        },
+      ];
     // The durable copy of an operator's trip (the ESS's own outputs on `ess` are other types, ignored).
     case 'ess.trip_requested': {
       const { operator, reason, requestId } = envelope.data;

@@ -145,6 +145,23 @@ export class SharedLimits {
     return { ok: false, reason: verdict === 'retry_after' ? 'retry_after' : 'budget', until: at };
   }
 
+  /**
+   * The request weight used in the current one-minute window and its limit,
+   * and a ban in force (epoch ms, 0 when none): what monitoring-health
+   * reads. Spends nothing.
+   */
+  async weightUsage(): Promise<{ used: number; limit: number; bannedUntil: number }> {
+    const now = this.#now();
+    const minute = this.#windows[0] as { interval: string; ms: number; limit: number };
+    const [used, banned] = await this.#redis.hmget(
+      this.#key,
+      counterField('weight', minute.interval, windowStart(now, minute.ms)),
+      'bannedUntil',
+    );
+    const bannedUntil = Number(banned ?? 0);
+    return { used: Number(used ?? 0), limit: minute.limit, bannedUntil: bannedUntil > now ? bannedUntil : 0 };
+  }
+
   /** Records the venue's usage headers into the current windows (keeping the larger count). */
   async record(reports: readonly UsageReport[]): Promise<void> {
     const now = this.#now();
