@@ -11,7 +11,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CsvFileOfSymbol } from '../../config/csv-replay.js';
-import { type Config, formatConfigIssues } from '../../config/load.js';
+import type { Config } from '../../config/load.js';
 import { QtError } from '../../errors.js';
 import { commonDifference, intervalName } from './csv-detect.js';
 import { OhlcvCsvError } from './csv-error.js';
@@ -26,9 +26,9 @@ const READ_CHUNK_BYTES = 1 << 20;
 /** The CSV settings of the configuration (docs/configuration.md, QT_FEED_CSV*). */
 export type CsvReplaySetting = Pick<Config['feed'], 'csvPath' | 'csvFiles' | 'csvSymbol'>;
 
+/** A setting found wrong only when the feed opens: QT_CONFIG_INVALID with one line, `KEY: what`. */
 function configInvalid(key: string, message: string): QtError {
-  const issues = [{ key, message }];
-  return new QtError('QT_CONFIG_INVALID', formatConfigIssues(issues), { details: { issues } });
+  return new QtError('QT_CONFIG_INVALID', `${key}: ${message}`, { details: { issues: [{ key, message }] } });
 }
 
 /** The symbol a Binance-style file name starts with: up to the first `-` (or the `.csv`). */

@@ -4,7 +4,7 @@ import { currentCorrelationId } from '../../correlation.js';
 import type { AdminGuard } from '../../http/auth.js';
 import { type Logger, silentLogger } from '../../log.js';
 import type { Publisher } from '../../streams/publisher.js';
-import type { MarketFeed, Tick } from './feed.js';
+import type { FeedCandle, FeedStatus, MarketFeed, Tick } from './feed.js';
 import { FLASH_CRASH_SPREAD_MS } from './synthetic-feed.js';
 
 /** How often the feed is asked for the ticks that are due. */
@@ -31,10 +31,27 @@ export interface CrashableFeed extends MarketFeed {
   injectFlashCrash(symbol: string, drop: number, at: number): void;
 }
 
+/** What `GET /feed` answers (docs/market-data.md). */
+export interface FeedReport {
+  readonly source: FeedStatus['source'] | 'unknown';
+  readonly symbols: readonly string[];
+  readonly connection: FeedStatus['connection'];
+  /** Per symbol, ms since the service published its last tick; null before the first. */
+  readonly lastTickAgeMs: Readonly<Record<string, number | null>>;
+  /** A replay's progress; null for an endless feed. */
+  readonly candles: { readonly replayed: number; readonly total: number } | null;
+  readonly details: Readonly<Record<string, unknown>>;
+  /** Ticks published. */
+  readonly published: number;
+  readonly candlesPublished: number;
+  readonly done: boolean;
+}
+
 /**
  * The marketdata service: asks its feed for due ticks every `pollMs` and
- * publishes them as `market.tick`, in order. The feed is pure (synthetic
- * random walk or CSV replay); this class owns the timer and the publishing.
+ * publishes them as `market.tick`, in order, then the candles the feed
+ * closed meanwhile as `market.candle`. The feed is synthetic, a replay or
+ * live; this class owns the timer and the publishing.
  */
 export class MarketDataService {
   readonly #publisher: Publisher;
@@ -45,6 +62,10 @@ export class MarketDataService {
   #timer: NodeJS.Timeout | undefined;
   #inFlight: Promise<unknown> = Promise.resolve();
   #published = 0;
+  #candlesPublished = 0;
+  /** When (this service's clock) each symbol's last tick was published. */
+  readonly #lastTickAt = new Map<string, number>();
+  #finished = false;
   /** The symbols a flash crash may name: the configured ones, or else every one the feed has ticked. */
   readonly #symbols: Set<string>;
   #crashes: CrashInFlight[] = [];
@@ -77,29 +98,83 @@ export class MarketDataService {
   }
 
   #poll(): void {
-    if (this.#feed.done) {
-      clearInterval(this.#timer);
-      this.#log.info({ published: this.#published }, 'market data feed finished');
-      return;
-    }
+    if (this.#finished) return;
     const ticks = this.#feed.next(this.#now());
-    if (ticks.length === 0) return;
+    const candles = this.#feed.takeCandles?.() ?? [];
+    if (ticks.length > 0 || candles.length > 0) this.#publish(ticks, candles);
+    if (this.#feed.done) {
+      this.#finished = true;
+      clearInterval(this.#timer);
+      void this.#inFlight.then(() =>
+        this.#log.info({ published: this.#published, candles: this.#candlesPublished }, 'market data feed finished'),
+      );
+    }
+  }
+
+  /** Publishes the ticks, then the candles: publish() keeps call order per topic (both are `market`). */
+  #publish(ticks: readonly Tick[], candles: readonly FeedCandle[]): void {
     for (const tick of ticks) this.#symbols.add(tick.symbol);
-    // publish() keeps call order per topic; failures are logged, never thrown into the timer.
-    this.#inFlight = Promise.all(
-      ticks.map((t) =>
-        this.#publisher.publish(
+    const sent = ticks.map((t) =>
+      this.#publisher
+        .publish(
           'market.tick',
           { symbol: t.symbol, price: t.price, volume: t.volume },
           { correlationId: this.#crashOf(t) },
-        ),
-      ),
-    ).then(
-      () => {
-        this.#published += ticks.length;
-      },
-      (err) => this.#log.error({ err: (err as Error).message, ticks: ticks.length }, 'market ticks not published'),
+        )
+        .then(() => {
+          this.#published++;
+          this.#lastTickAt.set(t.symbol, this.#now());
+        }),
     );
+    const closed = candles.map((c) =>
+      this.#publisher
+        .publish('market.candle', {
+          symbol: c.symbol,
+          interval: c.interval,
+          openTime: new Date(c.openTime).toISOString(),
+          open: c.open,
+          high: c.high,
+          low: c.low,
+          close: c.close,
+          volume: c.volume,
+        })
+        .then(() => {
+          this.#candlesPublished++;
+        }),
+    );
+    // Failures are logged, never thrown into the timer.
+    this.#inFlight = Promise.all([...sent, ...closed]).then(
+      () => undefined,
+      (err) =>
+        this.#log.error(
+          { err: (err as Error).message, ticks: ticks.length, candles: candles.length },
+          'market data not published',
+        ),
+    );
+  }
+
+  /** What `GET /feed` answers: the feed's own status, and the age of each symbol's last published tick. */
+  report(): FeedReport {
+    const status = this.#feed.status?.();
+    const symbols = status?.symbols ?? this.symbols;
+    const now = this.#now();
+    const lastTickAgeMs = Object.fromEntries(
+      symbols.map((s) => {
+        const at = this.#lastTickAt.get(s);
+        return [s, at === undefined ? null : Math.max(0, now - at)];
+      }),
+    );
+    return {
+      source: status?.source ?? 'unknown',
+      symbols,
+      connection: status?.connection ?? 'n/a',
+      lastTickAgeMs,
+      candles: status?.candles ?? null,
+      details: status?.details ?? {},
+      published: this.#published,
+      candlesPublished: this.#candlesPublished,
+      done: this.#feed.done,
+    };
   }
 
   /**
@@ -134,12 +209,12 @@ export class MarketDataService {
   }
 
   /**
-   * `POST /scenario/flash-crash` (admin token; 400 on a bad body, 409 when
+   * `GET /feed` ({@link report}) and `POST /scenario/flash-crash` (admin token; 400 on a bad body, 409 when
    * the feed cannot crash, 422 `unknown_symbol` with the known symbols when
    * it does not tick the symbol).
    */
   registerRoutes(app: FastifyInstance, guardAdmin: AdminGuard): void {
-    app.get('/feed', async () => ({ published: this.#published, done: this.#feed.done }));
+    app.get('/feed', async () => this.report());
     app.post('/scenario/flash-crash', async (request, reply) => {
       if (!guardAdmin(request, reply)) return reply;
       const body = FlashCrashBodySchema.safeParse(request.body ?? {});
@@ -158,7 +233,7 @@ export class MarketDataService {
     });
   }
 
-  /** Stops polling and waits for the last ticks to be published. Idempotent. */
+  /** Stops polling, waits for the last ticks and candles to be published, and closes the feed. Idempotent. */
   async close(): Promise<void> {
     clearInterval(this.#timer);
     await this.#inFlight;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { QtError } from '../../errors.js';
-import type { MarketFeed, Tick } from './feed.js';
+import type { FeedStatus, MarketFeed, Tick } from './feed.js';
 
 /**
  * The seeded synthetic feed (docs/architecture.md §11.1): per symbol, a random walk in log
@@ -61,6 +61,7 @@ export interface SyntheticFeed extends MarketFeed {
    * the next tick.
    */
   injectFlashCrash(symbol: string, drop: number, at: number): void;
+  status(): FeedStatus;
 }
 
 /** A uniform generator on [0, 1): mulberry32, tiny, fast and good enough for simulation. */
@@ -154,6 +155,14 @@ export function createSyntheticFeed(options: SyntheticFeedOptions): SyntheticFee
       const out: Tick[] = [];
       for (let at = timeOf(k); at <= now; at = timeOf(++k)) for (const w of walkers) out.push(step(w, at));
       return out;
+    },
+    status(): FeedStatus {
+      return {
+        source: 'synthetic',
+        symbols: walkers.map((w) => w.symbol).sort(),
+        connection: 'n/a',
+        details: { seed: o.seed, ticksPerSecond: o.ticksPerSecond },
+      };
     },
     injectFlashCrash(symbol: string, drop: number, at: number): void {
       const w = bySymbol.get(symbol);
