@@ -3,10 +3,11 @@
  * server sending Binance's combined-stream messages, an HTTP server
  * answering `GET /api/v3/klines` with Binance's rows) and a real Redis for
  * the shared weight budget: ticks and closed candles arrive, pings are
- * answered, a dropped connection is reconnected with backoff and the
- * candles missed meanwhile are back-filled with no hole and no duplicate, a
- * malformed message is counted and not fatal, a renewal before the 24 h
- * limit loses nothing, and close() stops reconnecting.
+ * answered, a silent connection is replaced, a dropped connection is
+ * reconnected with backoff and the candles missed meanwhile are back-filled
+ * with no hole and no duplicate, a malformed message is counted and not
+ * fatal, a renewal before the 24 h limit loses nothing, and close() stops
+ * reconnecting.
  */
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -196,6 +197,19 @@ test('a dropped connection is reconnected with backoff; the candles missed are b
   const lost = lines.find((l) => l.msg === 'binance stream lost; reconnecting');
   t.is(lost?.attempt, 1);
   t.true((lost?.delayMs as number) >= 25 && (lost?.delayMs as number) <= 50);
+});
+
+test('a connection silent for QT_FEED_BINANCE_STALE_MS (no message, no ping) is cut and replaced; pings keep one alive', async (t) => {
+  const { streams, lines, details } = await rig(t, { staleAfterMs: 1_000 });
+  await waitFor(() => streams.open().length === 1, 'the connection');
+  // Pinged every 50 ms, the first connection stays; left silent, it is cut.
+  const pinger = setInterval(() => streams.connections[0]?.socket.ping(), 50);
+  await sleep(1_500);
+  clearInterval(pinger);
+  t.is(streams.connections.length, 1, 'pings keep the connection');
+  await waitFor(() => streams.connections.length === 2, 'a new connection after the silence', 5_000);
+  t.truthy(lines.find((l) => l.msg === 'binance stream silent; cutting it'));
+  await waitFor(() => details().reconnects === 1, 'the reconnect counted');
 });
 
 test('a malformed message is logged and counted, and the feed carries on', async (t) => {
