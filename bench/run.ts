@@ -30,6 +30,7 @@ const BENCHMARKS: readonly BenchmarkFile[] = [
   { name: 'failover', load: () => import('./failover.js') },
   { name: 'disk-buffer', load: () => import('./disk-buffer.js') },
   { name: 'ess-trip', load: () => import('./ess-trip.js') },
+  { name: 'csv-replay', load: () => import('./csv-replay.js') },
 ];
 
 // A container's port mapping would put its proxy into every figure: use a local server unless told otherwise.

@@ -67,6 +67,10 @@ export function checkSymbol(symbol: string, where: string): void {
 
 const FIELDS = ['openTime', 'open', 'high', 'low', 'close', 'volume'] as const;
 const INITIAL_CAPACITY = 1024;
+/** Head-room over the estimated row count, so a file whose rows grow a little longer needs no second copy. */
+const ESTIMATE_MARGIN = 1.05;
+/** A result at least this full keeps its arrays (a view) instead of copying them to the exact length. */
+const KEEP_IF_FULL = 0.9;
 const QUOTE = 34;
 
 /**
@@ -88,9 +92,15 @@ export class CsvParser {
   #starts = new Int32Array(64);
   #ends = new Int32Array(64);
   #text = '';
+  /** The file's size in characters, if known: sizes the columns once instead of doubling them. */
+  readonly #expectedChars: number | undefined;
+  /** Characters of the lines parsed so far, for the estimate. */
+  #charsParsed = 0;
 
-  constructor(file: string) {
+  /** `expectedChars` is the input's size when known (a file's byte size is close enough). */
+  constructor(file: string, expectedChars?: number) {
     this.#file = file;
+    this.#expectedChars = expectedChars;
     this.#columns = Object.fromEntries(FIELDS.map((f) => [f, new Float64Array(INITIAL_CAPACITY)])) as never;
   }
 
@@ -116,6 +126,7 @@ export class CsvParser {
     if (this.#layout === undefined) throw new OhlcvCsvError({ file: this.#file, line: 1 }, 'empty file');
     const n = this.#length;
     const c = this.#columns;
+    const exact = (a: Float64Array) => (n >= a.length * KEEP_IF_FULL ? a.subarray(0, n) : a.slice(0, n));
     return {
       file: this.#file,
       format: this.#layout.format,
@@ -124,17 +135,18 @@ export class CsvParser {
       lastLine: this.#lastLine,
       timeColumn: { index: this.#layout.time + 1, name: this.#layout.names[this.#layout.time] ?? 'time' },
       length: n,
-      openTime: c.openTime.slice(0, n),
-      open: c.open.slice(0, n),
-      high: c.high.slice(0, n),
-      low: c.low.slice(0, n),
-      close: c.close.slice(0, n),
-      volume: c.volume.slice(0, n),
+      openTime: exact(c.openTime),
+      open: exact(c.open),
+      high: exact(c.high),
+      low: exact(c.low),
+      close: exact(c.close),
+      volume: exact(c.volume),
     };
   }
 
   #line(text: string, from: number, newline: number): void {
     this.#lineNo++;
+    this.#charsParsed += newline - from + 1;
     const end = newline > from && text.charCodeAt(newline - 1) === 13 ? newline - 1 : newline;
     if (end === from || (text.charCodeAt(from) <= 32 && text.slice(from, end).trim() === '')) return;
     const layout = this.#layout;
@@ -251,9 +263,16 @@ export class CsvParser {
     this.#statedIntervalMs ??= closeTime - openTime + 1;
   }
 
+  /** Grows the columns: to the row count the input's size suggests (rows and chars so far), or else double. */
   #grow(): void {
+    const n = this.#length;
+    const estimate =
+      this.#expectedChars === undefined
+        ? 0
+        : Math.ceil(((this.#expectedChars * n) / this.#charsParsed) * ESTIMATE_MARGIN);
+    const capacity = Math.max(estimate, n * 2);
     for (const f of FIELDS) {
-      const bigger = new Float64Array(this.#columns[f].length * 2);
+      const bigger = new Float64Array(capacity);
       bigger.set(this.#columns[f]);
       this.#columns[f] = bigger;
     }
