@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { csvReplayIssue, FeedCsvSchema } from './csv-replay.js';
 import {
   DEFAULT_BUFFER_BLOCK_TIMEOUT_MS,
   DEFAULT_BUFFER_MAX_BYTES,
@@ -15,7 +16,6 @@ import {
   DEFAULT_RL_WINDOW_SIZE,
   DEFAULT_SOFT_DRAWDOWN,
 } from './defaults.js';
-import { csvReplayIssue, FeedCsvSchema } from './csv-replay.js';
 import { HEALTH_ENV, healthRuleIssue } from './health.js';
 import { LIVE_FEED_ENV, liveFeedIssues } from './live-feed.js';
 
