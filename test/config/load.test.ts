@@ -1,4 +1,5 @@
 import test from 'ava';
+import { DEFAULT_PROBE_THRESHOLDS } from '../../src/config/health.js';
 import { loadConfig } from '../../src/config/load.js';
 import { DEFAULT_CLAIM_IDLE_MS, DEFAULT_MAX_DELIVERIES, DEFAULT_REDIS_URL } from '../../src/config/schema.js';
 import { isQtError, type QtError } from '../../src/errors.js';
@@ -101,4 +102,50 @@ test('symbol and balance lists name their variable and the rule: zero prices and
     { USDT: 0 },
     'an empty balance is fine',
   );
+});
+
+test('monitoring-health settings: the documented defaults', (t) => {
+  t.deepEqual(loadConfig({}).health, {
+    intervalMs: 10_000,
+    timeoutMs: 3_000,
+    httpSlowMs: 500,
+    redisSlowMs: 100,
+    targets: {},
+    webhookUrl: undefined,
+    historyLimit: 500,
+    thresholds: DEFAULT_PROBE_THRESHOLDS,
+  });
+  const c = loadConfig({ QT_HEALTH_STALE_FEED_MS: ' 1000 , 2000 ', QT_HEALTH_EXCHANGE_WEIGHT: '0.5,0.9' });
+  t.deepEqual(c.health.thresholds.staleFeedMs, { degraded: 1_000, down: 2_000 });
+  t.deepEqual(c.health.thresholds.exchangeWeight, { degraded: 0.5, down: 0.9 });
+});
+
+test('monitoring-health settings: a bad threshold pair, timeout, target or webhook names its key', (t) => {
+  const issues = (env: NodeJS.ProcessEnv) => {
+    const err = t.throws(() => loadConfig(env)) as QtError;
+    t.is(err.code, 'QT_CONFIG_INVALID');
+    return ((err.details?.issues ?? []) as { key: string; message: string }[]).map((i) => `${i.key}: ${i.message}`);
+  };
+  t.deepEqual(issues({ QT_HEALTH_STALE_FEED_MS: '5000' }), [
+    'QT_HEALTH_STALE_FEED_MS: must be two numbers DEGRADED,DOWN, e.g. 5000,30000',
+  ]);
+  t.deepEqual(issues({ QT_HEALTH_LAG_ENTRIES: '30000,5000' }), ['QT_HEALTH_LAG_ENTRIES: needs 0 <= DEGRADED < DOWN']);
+  t.deepEqual(issues({ QT_HEALTH_SEQUENCE_GAPS: '-1,5' }), ['QT_HEALTH_SEQUENCE_GAPS: needs 0 <= DEGRADED < DOWN']);
+  t.deepEqual(issues({ QT_HEALTH_INTERVAL_MS: '2000', QT_HEALTH_TIMEOUT_MS: '2000' }), [
+    'QT_HEALTH_TIMEOUT_MS: must be below QT_HEALTH_INTERVAL_MS',
+  ]);
+  t.deepEqual(
+    issues({ QT_HEALTH_INTERVAL_MS: '1000' }),
+    ['QT_HEALTH_TIMEOUT_MS: must be below QT_HEALTH_INTERVAL_MS'],
+    'the default 3 s timeout does not fit a 1 s interval',
+  );
+  t.deepEqual(issues({ QT_HEALTH_TARGETS: 'execution:http://10.0.0.5:9002' }), [
+    'QT_HEALTH_TARGETS: entry "execution:http://10.0.0.5:9002" must be service=http://host:port',
+  ]);
+  t.deepEqual(issues({ QT_HEALTH_TARGETS: 'execution=http://a:1,execution=http://b:2' }), [
+    'QT_HEALTH_TARGETS: names execution twice',
+  ]);
+  const webhook = t.throws(() => loadConfig({ QT_HEALTH_WEBHOOK_URL: 'ftp://hooks.example/xoxb-secret' })) as QtError;
+  t.regex(webhook.message, /QT_HEALTH_WEBHOOK_URL/);
+  t.false(webhook.message.includes('xoxb-secret'), 'the webhook URL is a secret: not echoed');
 });

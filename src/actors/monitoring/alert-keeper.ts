@@ -103,15 +103,17 @@ export class AlertKeeper {
       if (graph) this.#graph = graph;
       const step = stepAlerts(before, input, { historyLimit: this.#o.historyLimit, graph: this.#graph });
       if (step.refused) return step;
-      this.#stored = { version: this.#stored.version + 1, state: step.state, outbox: step.events };
+      // Events an earlier publish failed to send (or load() could not) stay in the outbox, ahead of this step's.
+      const outbox = [...this.#stored.outbox, ...step.events];
+      this.#stored = { version: this.#stored.version + 1, state: step.state, outbox };
       // A cycle that changed only the checks' wording need not be written; one that changed alerts must.
       const changed =
-        step.events.length > 0 ||
+        outbox.length > 0 ||
         input.type !== 'evaluation' ||
         JSON.stringify(step.state.active) !== JSON.stringify(before.active);
       if (changed || this.#unsaved) await this.#save(this.#stored);
-      if (step.events.length > 0) {
-        await this.#publish(step.events);
+      if (outbox.length > 0) {
+        await this.#publish(outbox);
         this.#stored = { ...this.#stored, outbox: [] };
         await this.#save(this.#stored);
       }

@@ -61,10 +61,16 @@ const down = (target: ServiceTarget, error: string): PolledService => ({
   report: null,
 });
 
+/** The fetch's timeout signal fired. */
+function isTimeout(err: unknown): boolean {
+  const name = (err as Error | undefined)?.name;
+  return name === 'TimeoutError' || name === 'AbortError';
+}
+
 /** Why a fetch failed, in a few words: `connect ECONNREFUSED 127.0.0.1:8003`, `no answer within 3000 ms`. */
 function fetchFailure(err: unknown, timeoutMs: number): string {
   const e = err as Error & { cause?: { code?: string; message?: string } };
-  if (e.name === 'TimeoutError' || e.name === 'AbortError') return `no answer within ${timeoutMs} ms`;
+  if (isTimeout(err)) return `no answer within ${timeoutMs} ms`;
   return e.cause?.message ?? e.message;
 }
 
@@ -79,7 +85,11 @@ export async function pollService(
   try {
     const response = await fetch(`${target.baseUrl}/health`, { signal: AbortSignal.timeout(options.timeoutMs) });
     status = response.status;
-    body = await response.json().catch(() => undefined);
+    body = await response.json().catch((err: unknown) => {
+      // The timeout also cuts a body that stalls: that is no answer, not an answer without a report.
+      if (isTimeout(err)) throw err;
+      return undefined;
+    });
   } catch (err) {
     return down(target, fetchFailure(err, options.timeoutMs));
   }
