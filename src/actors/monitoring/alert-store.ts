@@ -17,7 +17,7 @@ export const ALERTS_PROJECTION = 'alerts';
 
 /** What is stored. */
 export interface StoredAlerts {
-  /** Incremented by every save: which of two copies is newer. */
+  /** Incremented by every step of the engine (the save that empties the outbox keeps it). */
   readonly version: number;
   readonly state: AlertState;
   /** Events of the last step not yet known to be published. */

@@ -10,7 +10,7 @@ import { type Backoff, backoffDelay } from '../../backoff.js';
 import { type Logger, silentLogger } from '../../log.js';
 import type { Alert, AlertEvent } from './alerts.js';
 
-/** Retries of one notice after its first attempt failed. */
+/** Attempts at one notice, the first included. */
 export const WEBHOOK_MAX_ATTEMPTS = 6;
 /** Delays between attempts: 0.5 s, 1 s, 2 s, … up to 30 s, jittered. */
 export const WEBHOOK_BACKOFF: Backoff = { baseMs: 500, maxMs: 30_000, jitter: 'equal' };
