@@ -51,6 +51,8 @@ export interface RedisServer {
   readonly port: number;
   /** `redis://host:port`. */
   readonly url: string;
+  /** The password its config requires (`requirepass`), if any; {@link RedisServer.client} sends it. */
+  readonly password: string | undefined;
   /** Pid of the current local `redis-server` process; `undefined` for containers or while killed. */
   readonly pid: number | undefined;
   /** Working directory of the server: a host temp dir for local servers, the path inside the container otherwise. */
@@ -137,6 +139,57 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
   if (!/^[A-Za-z0-9._-]+$/.test(masterName)) throw new Error(`startSentinelGroup: invalid masterName ${masterName}`);
   if (quorum < 1 || quorum > sentinelCount) throw new Error(`startSentinelGroup: quorum ${quorum} out of range`);
 
+  return startSentinelTopology({
+    masterName,
+    master: localServerSpec('master', []),
+    replicas: Array.from(
+      { length: replicaCount },
+      (_, i) => (masterPort) => localServerSpec(`replica-${i + 1}`, ['--replicaof', LOOPBACK, String(masterPort)]),
+    ),
+    sentinels: Array.from({ length: sentinelCount }, (_, i) => (masterPort) => ({
+      name: `sentinel-${i + 1}`,
+      argv: async (port: number, dir: string, logfile: string) => {
+        const conf = join(dir, 'sentinel.conf');
+        // Sentinel rewrites this file at runtime, so it must live in a dir the sentinel can write to.
+        await writeFile(
+          conf,
+          [
+            `port ${port}`,
+            `bind ${LOOPBACK}`,
+            `dir ${dir}`,
+            `logfile ${logfile}`,
+            'daemonize no',
+            'protected-mode no',
+            'sentinel resolve-hostnames no',
+            `sentinel monitor ${masterName} ${LOOPBACK} ${masterPort} ${quorum}`,
+            `sentinel down-after-milliseconds ${masterName} ${downAfterMs}`,
+            `sentinel failover-timeout ${masterName} ${failoverTimeoutMs}`,
+            '',
+          ].join('\n'),
+        );
+        return [conf, '--sentinel'];
+      },
+    })),
+  });
+}
+
+/** What {@link startSentinelTopology} starts: the master, then each replica and sentinel given the master's port. */
+export interface SentinelTopologySpec {
+  readonly masterName: string;
+  readonly master: LocalSpec;
+  readonly replicas: readonly ((masterPort: number) => LocalSpec)[];
+  readonly sentinels: readonly ((masterPort: number) => LocalSpec)[];
+}
+
+/**
+ * Starts a master, its replicas and its sentinels from the given specs (each a local `redis-server` on a
+ * free loopback port) and resolves once every sentinel sees all replicas and all other sentinels. Used by
+ * {@link startSentinelGroup} and by test/support/sentinel-files.ts, which runs the shipped infra/redis files.
+ */
+export async function startSentinelTopology(spec: SentinelTopologySpec): Promise<SentinelGroup> {
+  const { masterName } = spec;
+  const replicaCount = spec.replicas.length;
+  const sentinelCount = spec.sentinels.length;
   const started: RedisServer[] = [];
   // Starts several servers in parallel, but remembers every one that came up so a failure can clean up.
   const startAll = async (specs: LocalSpec[]): Promise<RedisServer[]> => {
@@ -148,13 +201,9 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
   };
 
   try {
-    const [master] = await startAll([localServerSpec('master', [])]);
-    if (!master) throw new Error('startSentinelGroup: master did not start');
-    const replicas = await startAll(
-      Array.from({ length: replicaCount }, (_, i) =>
-        localServerSpec(`replica-${i + 1}`, ['--replicaof', LOOPBACK, String(master.port)]),
-      ),
-    );
+    const [master] = await startAll([spec.master]);
+    if (!master) throw new Error('startSentinelTopology: master did not start');
+    const replicas = await startAll(spec.replicas.map((replica) => replica(master.port)));
     // Sentinels learn about replicas from the master's INFO, which they refresh only every 10 s; if the
     // replicas are already attached when a sentinel first connects, it sees them right away.
     await waitUntil(`${replicaCount} replicas attached to master ${master.port}`, 15_000, async () => {
@@ -162,32 +211,7 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
       return typeof info === 'string' && infoField(info, 'connected_slaves') === String(replicaCount);
     });
 
-    const sentinels = await startAll(
-      Array.from({ length: sentinelCount }, (_, i) => ({
-        name: `sentinel-${i + 1}`,
-        argv: async (port: number, dir: string, logfile: string) => {
-          const conf = join(dir, 'sentinel.conf');
-          // Sentinel rewrites this file at runtime, so it must live in a dir the sentinel can write to.
-          await writeFile(
-            conf,
-            [
-              `port ${port}`,
-              `bind ${LOOPBACK}`,
-              `dir ${dir}`,
-              `logfile ${logfile}`,
-              'daemonize no',
-              'protected-mode no',
-              'sentinel resolve-hostnames no',
-              `sentinel monitor ${masterName} ${LOOPBACK} ${master.port} ${quorum}`,
-              `sentinel down-after-milliseconds ${masterName} ${downAfterMs}`,
-              `sentinel failover-timeout ${masterName} ${failoverTimeoutMs}`,
-              '',
-            ].join('\n'),
-          );
-          return [conf, '--sentinel'];
-        },
-      })),
-    );
+    const sentinels = await startAll(spec.sentinels.map((sentinel) => sentinel(master.port)));
     // Sentinels find each other through hello messages on the master (every 2 s); until they do, a
     // quorum cannot be reached and a failover test would time out for the wrong reason.
     await waitUntil(`${sentinelCount} sentinels to see the whole topology`, 15_000, async () => {
@@ -253,10 +277,14 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
 // Local processes
 // ---------------------------------------------------------------------------------------------------
 
-/** What to run: `argv` builds the `redis-server` arguments for a port (it may write config files into `dir`). */
-interface LocalSpec {
+/**
+ * What to run: `argv` builds the `redis-server` arguments for a port (it may write config files into `dir`);
+ * `password` is what the config's `requirepass` asks for, if anything.
+ */
+export interface LocalSpec {
   name: string;
   argv(port: number, dir: string, logfile: string): Promise<string[]>;
+  password?: string;
 }
 
 interface Launched {
@@ -367,7 +395,7 @@ async function spawnLocal(spec: LocalSpec): Promise<RedisServer> {
       port = await getFreePort(LOOPBACK, RESERVED_PORTS);
       args = await spec.argv(port, dir, logfile);
       try {
-        current = await launchAndWait(spec.name, args, dir, logfile, port);
+        current = await launchAndWait(spec.name, args, dir, logfile, port, spec.password);
         break;
       } catch (error) {
         if (error instanceof StartError && error.addressInUse && attempt < MAX_PORT_ATTEMPTS) continue;
@@ -394,6 +422,7 @@ async function spawnLocal(spec: LocalSpec): Promise<RedisServer> {
     host: LOOPBACK,
     port,
     url: `redis://${LOOPBACK}:${port}`,
+    password: spec.password,
     get pid() {
       return current?.child.pid;
     },
@@ -404,7 +433,7 @@ async function spawnLocal(spec: LocalSpec): Promise<RedisServer> {
       await kill();
       // Same port, dir and argv: with AOF the data comes back, without it the server starts empty.
       // No port retry here: callers rely on the port staying the same.
-      current = await launchAndWait(spec.name, args, dir, logfile, port);
+      current = await launchAndWait(spec.name, args, dir, logfile, port, spec.password);
     },
     stop: () => {
       stopping ??= (async () => {
@@ -417,7 +446,12 @@ async function spawnLocal(spec: LocalSpec): Promise<RedisServer> {
     },
     client: (options) => {
       if (stopping) throw new Error(`${spec.name}: client() after stop()`);
-      return trackedClient(clients, { ...options, host: LOOPBACK, port });
+      return trackedClient(clients, {
+        ...(spec.password === undefined ? {} : { password: spec.password }),
+        ...options,
+        host: LOOPBACK,
+        port,
+      });
     },
   };
 }
@@ -434,6 +468,7 @@ async function launchAndWait(
   dir: string,
   logfile: string,
   port: number,
+  password?: string,
 ): Promise<Launched> {
   // Only log lines written by this launch count: on restart the file still holds the previous run.
   const logOffset = await stat(logfile).then(
@@ -442,7 +477,7 @@ async function launchAndWait(
   );
   const launched = launch(args, dir);
   try {
-    await waitReady(name, launched, port, logfile, logOffset, dir);
+    await waitReady(name, launched, port, logfile, logOffset, dir, password);
     return launched;
   } catch (error) {
     await killChild(launched);
@@ -509,6 +544,7 @@ async function waitReady(
   logfile: string,
   logOffset: number,
   dir: string,
+  password?: string,
 ): Promise<void> {
   let exit: Awaited<Launched['exited']> | undefined;
   void launched.exited.then((e) => {
@@ -527,7 +563,8 @@ async function waitReady(
     }
     // "Running mode=" is logged once the listening socket is bound (sentinels never log "Ready to accept
     // connections"). Only then do we connect, so we never talk to a port our process does not own yet.
-    if (/Running mode=|Ready to accept connections/.test(log) && (await probe(port, launched.child.pid))) return;
+    if (/Running mode=|Ready to accept connections/.test(log) && (await probe(port, launched.child.pid, password)))
+      return;
     if (Date.now() > deadline) {
       throw new StartError(
         `${name}: redis-server on port ${port} did not answer PING within ${READY_TIMEOUT_MS} ms\n` +
@@ -554,11 +591,11 @@ async function logTail(dir: string, logfile: string, offset: number): Promise<st
 }
 
 /**
- * Sends `PING` and `INFO server` over a raw socket and reports whether the server answers PONG (not
- * LOADING) and is the process we spawned. A raw socket keeps probing free of client retry logic and
- * error-event noise.
+ * Sends `PING` and `INFO server` (after `AUTH` when the server has a password) over a raw socket and
+ * reports whether the server answers PONG (not LOADING) and is the process we spawned. A raw socket keeps
+ * probing free of client retry logic and error-event noise.
  */
-function probe(port: number, pid: number | undefined, timeoutMs = 500): Promise<boolean> {
+function probe(port: number, pid: number | undefined, password?: string, timeoutMs = 500): Promise<boolean> {
   if (pid === undefined) return Promise.resolve(false);
   return new Promise((resolve) => {
     const socket = connect({ host: LOOPBACK, port });
@@ -570,10 +607,19 @@ function probe(port: number, pid: number | undefined, timeoutMs = 500): Promise<
     };
     const timer = setTimeout(() => done(false), timeoutMs);
     socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\nINFO server\r\n'));
+    const auth = password === undefined ? '' : `AUTH ${password}\r\n`;
+    let authed = password === undefined;
+    socket.once('connect', () => socket.write(`${auth}PING\r\nINFO server\r\n`));
     socket.on('data', (chunk: Buffer) => {
       // latin1 keeps one char per byte, so RESP bulk lengths can be compared with string lengths.
       buffer += chunk.toString('latin1');
+      if (!authed) {
+        const authEnd = buffer.indexOf('\r\n');
+        if (authEnd < 0) return;
+        if (buffer.slice(0, authEnd) !== '+OK') return done(false);
+        buffer = buffer.slice(authEnd + 2);
+        authed = true;
+      }
       const firstEnd = buffer.indexOf('\r\n');
       if (firstEnd < 0) return;
       if (buffer.slice(0, firstEnd) !== '+PONG') return done(false);
@@ -660,6 +706,7 @@ async function startContainer(name: string, persistence: RedisPersistence, extra
     host,
     port: hostPort,
     url: `redis://${host}:${hostPort}`,
+    password: undefined,
     pid: undefined,
     dir,
     kill,
