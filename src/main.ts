@@ -165,6 +165,8 @@ async function startUp(
   step(undefined);
   const producer = config.producerId ?? defaultProducerId(services);
   const registry = new Registry();
+  // Every series names its process; those of one service also carry `service` (docs/architecture.md §13).
+  registry.setDefaultLabels({ producer });
   collectDefaultMetrics({ register: registry });
   let bus: EventBus;
   try {

@@ -99,7 +99,10 @@ test('each service answers GET /health (real dependencies), /metrics, and an aut
   t.true(typeof body.uptime_seconds === 'number' && typeof body.timestamp === 'string');
 
   const metrics = await (await fetch(`${base}/metrics`)).text();
-  t.regex(metrics, /http_requests_total\{service="execution",method="GET",route="\/health",status="200"\} 1/);
+  t.regex(
+    metrics,
+    /http_requests_total\{service="execution",method="GET",route="\/health",status="200",producer="[^"]+"\} 1/,
+  );
   t.regex(metrics, /redis_reconnects_total/);
 
   t.is((await fetch(`${base}/admin/shutdown`, { method: 'POST' })).status, 401);

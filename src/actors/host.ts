@@ -12,6 +12,7 @@ import { type CommitBatch, type Committer, recordCommitter } from '../streams/co
 import { StreamConsumer, type StreamConsumerOptions } from '../streams/consumer.js';
 import { assertKeyPart, type Keys } from '../streams/keys.js';
 import { Mutex } from '../streams/mutex.js';
+import { primeOutputMetrics, recordOutputs } from './output-metrics.js';
 
 /** What the host knows about a consumed event besides the event: when it is applied. */
 export interface Delivery {
@@ -64,6 +65,7 @@ export interface ActorHostOptions<M extends AnyStateMachine> {
     Pick<StreamConsumerOptions, 'blockMs' | 'readCount' | 'maxDeliveries' | 'claimIdleMs' | 'retryDelayMs'>
   >;
   readonly log?: Logger;
+  /** The consumers' bus metrics, and the trading series counted from committed outputs (output-metrics.ts). */
   readonly registry?: Registry;
   readonly now?: () => number;
 }
@@ -134,6 +136,7 @@ export class ActorHost<M extends AnyStateMachine> {
     this.#consumerOptions = options.consumerOptions;
     this.#log = (options.log ?? silentLogger).child({ actor: options.spec.name });
     this.#registry = options.registry;
+    if (options.registry) primeOutputMetrics(options.registry, options.source);
     this.#now = options.now ?? Date.now;
     this.#ackOnly = recordCommitter(options.redis);
   }
@@ -326,6 +329,12 @@ export class ActorHost<M extends AnyStateMachine> {
       projections: this.spec.project?.(this.#live().getSnapshot()) ?? [],
     });
     this.#version = committed.version;
+    if (this.#registry)
+      recordOutputs(
+        this.#registry,
+        this.#source,
+        pending.map((p) => p.output),
+      );
     return committed.gaps;
   }
 

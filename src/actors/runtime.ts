@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { EventBus } from '../streams/event-bus.js';
 import { createAiSpec } from './ai-engine/ai-machine.js';
 import { ExecutionService } from './execution/execution-service.js';
+import { watchVenueUsage } from './execution/venue-metrics.js';
 import { ActorHost, type ActorSpec } from './host.js';
 import { type BinanceFeedDeps, openBinanceFeed } from './marketdata/binance-feed.js';
 import { openCsvFeed } from './marketdata/csv-source.js';
@@ -170,6 +171,7 @@ const PREPARERS: Partial<Record<ServiceName, Preparer>> = {
       log,
       registry,
     });
+    watchVenueUsage(registry, service.venue);
     service.registerRoutes(ctx.http.app);
     return {
       start: onceOk(async () => {

@@ -28,6 +28,16 @@ export interface ExchangeAdapter {
   balances(): Promise<Record<string, Balance>>;
   /** Releases connections and files. Idempotent. */
   close(): Promise<void>;
+  /** The venue's request budget as spent now, for a venue that has one (Binance); read for metrics, spends nothing. */
+  usage?(): Promise<VenueUsage>;
+}
+
+/** A venue's request-weight budget: used and allowed in the current window, and a ban in force. */
+export interface VenueUsage {
+  readonly weightUsed: number;
+  readonly weightLimit: number;
+  /** Epoch ms the ban ends; 0 when none is in force. */
+  readonly bannedUntil: number;
 }
 
 /** An order as execution asks for it. */

@@ -16,12 +16,13 @@ import {
   type StreamConsumerOptions,
 } from './consumer-settings.js';
 import { alreadyProcessed, eventKey } from './dedup.js';
-import { type DeadLetterReason, writeDeadLetter } from './dlq.js';
+import { DEAD_LETTER_REASONS, type DeadLetterReason, writeDeadLetter } from './dlq.js';
+import { groupInfos, groupLag } from './group-lag.js';
 import { assertKeyPart, type Keys } from './keys.js';
 import { type BusMetrics, busMetrics } from './metrics.js';
 import type { Mutex } from './mutex.js';
 import { type Delivery, type PendingWork, reclaimIdle, replayOwnPending } from './reclaim.js';
-import { isNoGroupError, parseFlatRecord, type RawEntry } from './redis-replies.js';
+import { isNoGroupError, type RawEntry } from './redis-replies.js';
 import { withScripts } from './scripts.js';
 
 export type { CommitCommand } from './commit-record.js';
@@ -98,6 +99,10 @@ export class StreamConsumer {
       retried: this.#metrics.consumed.labels({ ...labels, outcome: 'retried' }),
       dead_lettered: this.#metrics.consumed.labels({ ...labels, outcome: 'dead_lettered' }),
     };
+    // Series that exist from the start at 0, so a rate or an increase over them is defined before the first event.
+    for (const outcome of Object.keys(this.#count)) this.#metrics.consumed.inc({ ...labels, outcome }, 0);
+    this.#metrics.gaps.inc(labels, 0);
+    for (const reason of DEAD_LETTER_REASONS) this.#metrics.deadLettered.inc({ ...labels, reason }, 0);
     this.#onGap = options.onGap;
     this.#committer = options.committer ?? recordCommitter(this.#redis, options.commitWith);
     this.#lock = options.lock;
@@ -378,14 +383,15 @@ export class StreamConsumer {
     this.#log.warn({ id: entry.id, reason, error }, 'entry moved to dlq');
   }
 
+  /** Sets `eventbus_queue_lag` and `eventbus_queue_lag_seconds` from XINFO GROUPS (counted when Redis cannot say). */
   async #updateLag(): Promise<void> {
-    const groups = (await this.#redis.xinfo('GROUPS', this.#stream)) as unknown[][];
-    for (const g of groups) {
-      const info = parseFlatRecord(g);
-      if (info.name === this.group && typeof info.lag === 'number') {
-        this.#metrics.lag.set({ topic: this.topic, group: this.group }, info.lag);
-      }
-    }
+    const info = (await groupInfos(this.#redis, this.#stream))?.find((g) => g.name === this.group);
+    if (!info) return;
+    // Entry ids carry Redis's wall-clock time, so the age is taken on the wall clock.
+    const lag = await groupLag(this.#redis, this.#stream, info, Date.now());
+    const labels = { topic: this.topic, group: this.group };
+    this.#metrics.lag.set(labels, lag.lag);
+    this.#metrics.lagSeconds.set(labels, lag.lagMs / 1000);
   }
 
   async #pause(ms: number): Promise<void> {

@@ -1,8 +1,10 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
 
+/** Why an entry can be dead-lettered: undecodable, or delivered too often. */
+export const DEAD_LETTER_REASONS = ['invalid', 'max_deliveries'] as const;
 /** Why an entry was dead-lettered. */
-export type DeadLetterReason = 'invalid' | 'max_deliveries';
+export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
 /** What is written to the `dlq` stream for one dead entry. */
 export interface DeadLetter {

@@ -7,6 +7,7 @@ export interface BusMetrics {
   readonly consumed: Counter<'topic' | 'group' | 'outcome'>;
   readonly processing: Histogram<'topic' | 'group'>;
   readonly lag: Gauge<'topic' | 'group'>;
+  readonly lagSeconds: Gauge<'topic' | 'group'>;
   readonly gaps: Counter<'topic' | 'group'>;
   readonly deadLettered: Counter<'topic' | 'group' | 'reason'>;
 }
@@ -40,6 +41,12 @@ export const busMetrics = perRegistry((registry): BusMetrics => {
     lag: new Gauge({
       name: 'eventbus_queue_lag',
       help: 'Entries in the stream not yet delivered to the group (XINFO GROUPS lag)',
+      labelNames: ['topic', 'group'],
+      registers,
+    }),
+    lagSeconds: new Gauge({
+      name: 'eventbus_queue_lag_seconds',
+      help: 'Age of the oldest entry not yet delivered to the group (0 without lag)',
       labelNames: ['topic', 'group'],
       registers,
     }),

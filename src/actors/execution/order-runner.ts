@@ -23,26 +23,35 @@ export const MAX_RETRY_DELAY_MS = 10_000;
 /** The venue-call retry policy; no jitter, because `retryAt` is committed to the book and replays must agree. */
 export const VENUE_RETRY_BACKOFF: Backoff = { baseMs: BASE_RETRY_DELAY_MS, maxMs: MAX_RETRY_DELAY_MS };
 
-const runnerMetrics = perRegistry((registry) => ({
-  calls: new Counter({
-    name: 'qt_venue_calls_total',
-    help: 'Venue calls by call and outcome (ok or the VenueError kind)',
-    labelNames: ['venue', 'call', 'outcome'],
-    registers: [registry],
-  }),
-  latency: new Histogram({
-    name: 'qt_venue_call_seconds',
-    help: 'Venue call latency',
-    labelNames: ['venue', 'call'],
-    buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2, 10],
-    registers: [registry],
-  }),
-  blocked: new Counter({
-    name: 'qt_orders_blocked_by_ess_total',
-    help: 'Orders execution refused to send because the ESS state forbids them',
-    registers: [registry],
-  }),
-}));
+/** The `service` label of the runner's series. */
+const SERVICE = 'execution';
+
+const runnerMetrics = perRegistry((registry) => {
+  const metrics = {
+    calls: new Counter({
+      name: 'qt_venue_calls_total',
+      help: 'Venue calls by call and outcome (ok or the VenueError kind)',
+      labelNames: ['service', 'venue', 'call', 'outcome'],
+      registers: [registry],
+    }),
+    latency: new Histogram({
+      name: 'qt_venue_call_seconds',
+      help: 'Venue call latency',
+      labelNames: ['service', 'venue', 'call'],
+      buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2, 10],
+      registers: [registry],
+    }),
+    blocked: new Counter({
+      name: 'qt_orders_blocked_by_ess_total',
+      help: 'Orders execution refused to send because the ESS state forbids them',
+      labelNames: ['service'],
+      registers: [registry],
+    }),
+  };
+  // Labelled, so it would have no sample before the first refusal: it starts at 0.
+  metrics.blocked.inc({ service: SERVICE }, 0);
+  return metrics;
+});
 
 /** Settings of {@link OrderRunner}. */
 export interface OrderRunnerOptions {
@@ -170,7 +179,7 @@ export class OrderRunner {
         ? await this.#o.host.read((s) => heldAgainst(s.context, order) < order.quantity * (1 - 1e-9))
         : false;
     if (!gate.allowed || stale) {
-      this.#metrics.blocked.inc();
+      this.#metrics.blocked.inc({ service: SERVICE });
       this.#log.warn({ orderId: order.orderId, ess: ess.state }, 'order not sent: the ESS forbids it');
       const reason = gate.allowed ? notReducing(order) : `${essCauseText(ess.state, ess.trip)} (${gate.reason})`;
       return this.#send(order, { type: 'BLOCKED', orderId: order.orderId, reason, at: now });
@@ -247,14 +256,14 @@ export class OrderRunner {
     { rejectedIsFinal = true } = {},
   ): Promise<Outcome> {
     const venue = this.#o.venue.venue;
-    const stop = this.#metrics.latency.startTimer({ venue, call });
+    const stop = this.#metrics.latency.startTimer({ service: SERVICE, venue, call });
     try {
       const answer = await fn();
-      this.#metrics.calls.inc({ venue, call, outcome: 'ok' });
+      this.#metrics.calls.inc({ service: SERVICE, venue, call, outcome: 'ok' });
       return { ok: true, order: answer };
     } catch (err) {
       const kind = isVenueError(err) ? err.kind : 'unknown';
-      this.#metrics.calls.inc({ venue, call, outcome: kind });
+      this.#metrics.calls.inc({ service: SERVICE, venue, call, outcome: kind });
       const now = this.#now();
       const message = (err as Error).message;
       if (kind === 'rejected') {

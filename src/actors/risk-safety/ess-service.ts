@@ -1,19 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import { Counter, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import type { Config } from '../../config/load.js';
 import { QtError } from '../../errors.js';
 import type { EssState } from '../../events/catalog.js';
 import type { AdminGuard } from '../../http/auth.js';
 import { type Logger, silentLogger } from '../../log.js';
-import { perRegistry } from '../../metrics.js';
 import type { Keys } from '../../streams/keys.js';
 import type { Publisher } from '../../streams/publisher-contract.js';
 import { ActorHost, type ActorSpec } from '../host.js';
 import { ACTOR_TOPICS } from '../services.js';
 import { ROUTE_READ_DEADLINE_MS, withinDeadline } from './ess-deadline.js';
 import { toEssEvents } from './ess-events.js';
+import { watchEss } from './ess-metrics.js';
 import { createEssMachine, type EssMachine } from './ess-machine.js';
 import { type EssResetResult, takeEssOutbox } from './ess-outbox.js';
 import { type EssProjection, essProjection, parseEssProjection } from './ess-projection.js';
@@ -21,14 +21,6 @@ import { registerEssRoutes } from './ess-routes.js';
 import type { EssControl, EssStatus, TripAnswer } from './ess-status.js';
 import { tripRace } from './ess-trip.js';
 import type { PretradeService } from './pretrade-service.js';
-
-const essMetrics = perRegistry((registry) => ({
-  trips: new Counter({
-    name: 'emergency_stop_triggered_total',
-    help: 'ESS trips requested by operators through the API',
-    registers: [registry],
-  }),
-}));
 
 /** How often the ESS is told the time, so a cooldown ends without market traffic. */
 export const ESS_CLOCK_MS = 1_000;
@@ -61,7 +53,7 @@ export class EssService implements EssControl {
   readonly #publisher: Publisher;
   readonly #now: () => number;
   readonly #log: Logger;
-  readonly #trips: Counter;
+  readonly #trips: { inc(): void };
   #clock: NodeJS.Timeout | undefined;
 
   constructor(options: EssServiceOptions) {
@@ -95,7 +87,13 @@ export class EssService implements EssControl {
       ...(options.registry ? { registry: options.registry } : {}),
       now: this.#now,
     });
-    this.#trips = essMetrics(options.registry ?? new Registry()).trips;
+    this.#trips = watchEss(options.registry ?? new Registry(), () => {
+      try {
+        return this.host.snapshot.value as EssState;
+      } catch {
+        return undefined; // not started yet
+      }
+    });
   }
 
   /** Restores the ESS from Redis (same state, same remaining cooldown) and starts it. */

@@ -6,6 +6,7 @@ import {
   type OrderRequest,
   VenueError,
   type VenueOrder,
+  type VenueUsage,
 } from '../adapter.js';
 import { toVenueClientOrderId } from './client-order-id.js';
 import { BINANCE_CODES, BINANCE_ENDPOINTS } from './endpoints.js';
@@ -41,6 +42,7 @@ export class BinanceAdapter implements ExchangeAdapter {
   readonly venue: string;
   readonly #settings: BinanceSettings;
   readonly #client: BinanceRestClient;
+  readonly #limits: SharedLimits;
   readonly #log: Logger;
 
   constructor(options: BinanceAdapterOptions) {
@@ -54,6 +56,7 @@ export class BinanceAdapter implements ExchangeAdapter {
       limits: this.#settings.limits,
       now,
     });
+    this.#limits = limits;
     this.#client = new BinanceRestClient({
       ...this.#settings,
       limits,
@@ -145,6 +148,12 @@ export class BinanceAdapter implements ExchangeAdapter {
       BinanceAccountSchema,
     );
     return toBalances(account);
+  }
+
+  /** The shared budget's minute weight and any ban in force (from Redis; spends nothing). */
+  async usage(): Promise<VenueUsage> {
+    const { used, limit, bannedUntil } = await this.#limits.weightUsage();
+    return { weightUsed: used, weightLimit: limit, bannedUntil };
   }
 
   /** Aborts requests and waits in flight; the Redis connection belongs to the caller. Idempotent. */

@@ -77,8 +77,8 @@ test('Redis paused reads as slow (DEGRADED); Redis killed is CRITICAL and the AP
   t.is(metrics.status, 200);
   t.is(metrics.body.gauges.system_status_code, 2);
   const prometheus = await (await fetch(`http://127.0.0.1:${port(8080)}/metrics`)).text();
-  t.regex(prometheus, /^system_status_code 2$/m);
-  t.regex(prometheus, /^service_health_status\{service="marketdata"\} 2$/m);
+  t.regex(prometheus, /^system_status_code\{producer="[^"]+"\} 2$/m);
+  t.regex(prometheus, /^service_health_status\{service="marketdata",producer="[^"]+"\} 2$/m);
   await rig.server.restart();
 });
 
