@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { replayRunFor } from './actors/replay-run.js';
 import { IMPLEMENTED_SERVICES, type PreparedService, prepareServices, stopServices } from './actors/runtime.js';
 import { parseActors, SERVICE_NAMES, SERVICES, type ServiceName } from './actors/services.js';
 import { type Config, loadConfig } from './config/load.js';
@@ -17,6 +18,7 @@ import { busDependencies } from './http/dependencies.js';
 import type { DependencyHealth } from './http/health.js';
 import { createServiceServer } from './http/service-server.js';
 import { createLogger, type Logger, redactUrl } from './log.js';
+import { reportWhenReplayFinished } from './ops/run-report.js';
 import { RunSummary } from './ops/run-summary.js';
 import { Closers } from './runtime/closers.js';
 import { isRedisReachable, type LocalRedis, startLocalRedis } from './runtime/local-redis.js';
@@ -168,6 +170,8 @@ async function startUp(
   // Every series names its process; those of one service also carry `service` (docs/architecture.md §13).
   registry.setDefaultLabels({ producer });
   collectDefaultMetrics({ register: registry });
+  // A replay at max speed: every service here runs on its event clock, envelopes included.
+  const replay = replayRunFor(config.feed, services);
   let bus: EventBus;
   try {
     bus = await openEventBus(config, {
@@ -175,6 +179,7 @@ async function startUp(
       source: services.length === 1 ? (services[0] as string) : 'runtime',
       log,
       registry,
+      ...(replay ? { now: replay.nowDate } : {}),
     });
   } catch (err) {
     if (isQtError(err, 'QT_BUFFER_LOCKED') || isQtError(err, 'QT_BUFFER_CORRUPT')) {
@@ -215,7 +220,7 @@ async function startUp(
     prepared = await prepareServices(services, (name) => {
       const server = servers[services.indexOf(name)];
       if (!server) throw new QtError('QT_INVARIANT_BROKEN', `no HTTP server for ${name}`);
-      return { config, bus, producer, log, registry, http: server };
+      return { config, bus, producer, log, registry, http: server, replay };
     });
   } catch (err) {
     // A service cannot be set up (e.g. an unreadable CSV feed): a configuration problem, exit 2.
@@ -237,6 +242,18 @@ async function startUp(
       return EXIT_STATE;
     }
     log.info({ service: name, port }, 'http listening');
+  }
+  if (replay) {
+    reportWhenReplayFinished({
+      run: replay,
+      redis: bus.redis,
+      keys: bus.keys,
+      config,
+      log,
+      onWritten: () => {
+        if (config.feed.exitWhenDone) shutdown.request('replay finished');
+      },
+    });
   }
   for (const s of prepared) s.go?.();
   step(await startWhenRedisAnswers(prepared, bus.link, { log, stopped: () => closers.closing }));

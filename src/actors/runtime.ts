@@ -13,10 +13,12 @@ import { ActorHost, type ActorSpec } from './host.js';
 import { type BinanceFeedDeps, openBinanceFeed } from './marketdata/binance-feed.js';
 import { openCsvFeed } from './marketdata/csv-source.js';
 import type { MarketFeed } from './marketdata/feed.js';
-import { MarketDataService } from './marketdata/service.js';
+import { ReplayPacer } from './marketdata/replay-pacer.js';
+import { MarketDataService, type MaxSpeedReplay } from './marketdata/service.js';
 import { createSyntheticFeed } from './marketdata/synthetic-feed.js';
 import { MonitoringService } from './monitoring/monitoring-service.js';
 import { portfolioSpec } from './portfolio/portfolio-machine.js';
+import type { ReplayRun } from './replay-run.js';
 import { EssService } from './risk-safety/ess-service.js';
 import { PolicyStore } from './risk-safety/policy.js';
 import { announceStoredPolicy, registerPolicyRoutes } from './risk-safety/policy-routes.js';
@@ -37,6 +39,8 @@ export interface ServiceContext {
     readonly app: FastifyInstance;
     readonly guardAdmin: AdminGuard;
   };
+  /** A replay at max speed in this process: its event clock is every service's clock (src/actors/replay-run.ts). */
+  readonly replay?: ReplayRun | undefined;
 }
 
 /**
@@ -83,6 +87,7 @@ async function hostActor<M extends AnyStateMachine>(ctx: ServiceContext, spec: A
     consumer: ctx.producer,
     log: ctx.log,
     registry: ctx.registry,
+    ...(ctx.replay ? { now: ctx.replay.now } : {}),
   });
   return { start: onceOk(() => host.start()), close: () => host.close() };
 }
@@ -107,8 +112,16 @@ export async function openFeed(config: Config, deps: BinanceFeedDeps): Promise<M
 /** How each implemented service is prepared. Services without an entry serve only health, metrics and admin. */
 const PREPARERS: Partial<Record<ServiceName, Preparer>> = {
   marketdata: async (ctx) => {
-    const feed = await openFeed(ctx.config, { redis: ctx.bus.redis, keys: ctx.bus.keys, log: ctx.log });
-    const service = new MarketDataService({ publisher: ctx.bus.publisher, feed, log: ctx.log });
+    const { bus, log, replay } = ctx;
+    const feed = await openFeed(ctx.config, { redis: bus.redis, keys: bus.keys, log });
+    let maxSpeed: MaxSpeedReplay | undefined;
+    if (replay && 'nextAt' in feed && typeof feed.nextAt === 'function') {
+      const paced = feed as MaxSpeedReplay['feed'];
+      // Services starting before the first instant (the ESS's first CLOCK) read the replay's first time.
+      replay.advanceTo(paced.nextAt() ?? 0);
+      maxSpeed = { feed: paced, pacer: new ReplayPacer({ run: replay, redis: bus.redis, keys: bus.keys, log }) };
+    }
+    const service = new MarketDataService({ publisher: bus.publisher, feed, log, ...(maxSpeed ? { maxSpeed } : {}) });
     service.registerRoutes(ctx.http.app, ctx.http.guardAdmin);
     return { go: () => service.start(), close: () => service.close() };
   },
@@ -124,6 +137,7 @@ const PREPARERS: Partial<Record<ServiceName, Preparer>> = {
       consumer: producer,
       log,
       registry,
+      ...(ctx.replay ? { now: ctx.replay.now, replay: true } : {}),
     });
     const store = new PolicyStore({ redis: bus.redis, keys: bus.keys });
     const pretrade = new PretradeService({
@@ -133,6 +147,7 @@ const PREPARERS: Partial<Record<ServiceName, Preparer>> = {
       consumer: producer,
       log,
       registry,
+      ...(ctx.replay ? { now: ctx.replay.now } : {}),
     });
     ess.registerRoutes(ctx.http.app, ctx.http.guardAdmin, { pretrade });
     registerPolicyRoutes(ctx.http.app, { store, publisher: bus.publisher, guardAdmin: ctx.http.guardAdmin, log });
@@ -158,19 +173,23 @@ const PREPARERS: Partial<Record<ServiceName, Preparer>> = {
     };
   },
   execution: async (ctx) => {
-    const { bus, config, producer, log, registry } = ctx;
+    const { bus, config, producer, log, registry, replay } = ctx;
+    const clock = replay ? { now: replay.now } : {};
     const service = new ExecutionService({
       redis: bus.redis,
       keys: bus.keys,
       producer,
       consumer: producer,
-      venue: venueFromConfig(config, { redis: bus.redis, keys: bus.keys, log }),
+      venue: venueFromConfig(config, { redis: bus.redis, keys: bus.keys, log, ...clock }),
       dataDir: config.dataDir,
       brackets: { takeProfit: config.execution.takeProfit, stopLoss: config.execution.stopLoss },
       maxPendingMs: config.execution.maxPendingMs,
       log,
       registry,
+      ...clock,
     });
+    // A replay at max speed waits for the orders execution still has to send.
+    replay?.addWorkProbe('execution', () => service.work());
     watchVenueUsage(registry, service.venue);
     service.registerRoutes(ctx.http.app);
     return {

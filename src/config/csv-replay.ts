@@ -6,6 +6,9 @@
  * `/`). `QT_FEED_CSV_SYMBOL` names a single file's symbol and is refused with
  * the list form, which names its own. Whether a path is a directory is only
  * known when the feed opens (src/actors/marketdata/csv-source.ts).
+ * `QT_FEED_CSV_SPEED` is a speed-up or `max` (as fast as the pipeline
+ * consumes, on event time); `QT_FEED_EXIT_WHEN_DONE` and `QT_RUN_REPORT`
+ * say what happens when a replay is done (docs/market-data.md).
  */
 import { z } from 'zod';
 
@@ -55,12 +58,37 @@ export const FeedCsvSchema = z
     for (const message of csvFileListIssues(value)) ctx.addIssue({ code: 'custom', message });
   });
 
-/** The one cross-setting rule of the CSV replay, with the key to blame. */
-export function csvReplayIssue(e: {
+/** The replay speed that means "as fast as the pipeline consumes". */
+export const MAX_REPLAY_SPEED = 'max';
+/** A replay speed: candle time / replay time, or {@link MAX_REPLAY_SPEED}. */
+export type ReplaySpeed = number | typeof MAX_REPLAY_SPEED;
+
+/** QT_FEED_CSV_SPEED: `max`, or a positive number up to a million (default 60). */
+export const FeedCsvSpeedSchema = z
+  .union([z.literal(MAX_REPLAY_SPEED), z.coerce.number().positive().max(1_000_000)], {
+    error: 'must be a positive number (1 = real time, 60 = a minute a second) or max',
+  })
+  .default(60);
+
+/** The cross-setting rules of the CSV replay, each with the key to blame. */
+export function csvReplayIssues(e: {
   readonly QT_FEED_CSV?: string | undefined;
   readonly QT_FEED_CSV_SYMBOL?: string | undefined;
-}): { key: string; message: string } | undefined {
-  if (e.QT_FEED_CSV_SYMBOL === undefined || e.QT_FEED_CSV === undefined || !isCsvFileList(e.QT_FEED_CSV))
-    return undefined;
-  return { key: 'QT_FEED_CSV_SYMBOL', message: 'applies to a single file; QT_FEED_CSV names the symbol of each file' };
+  readonly QT_FEED_CSV_SPEED?: ReplaySpeed | undefined;
+  readonly QT_FEED_EXIT_WHEN_DONE?: boolean | undefined;
+  readonly QT_RUN_REPORT?: string | undefined;
+}): { key: string; message: string }[] {
+  const issues: { key: string; message: string }[] = [];
+  if (e.QT_FEED_CSV_SYMBOL !== undefined && e.QT_FEED_CSV !== undefined && isCsvFileList(e.QT_FEED_CSV))
+    issues.push({
+      key: 'QT_FEED_CSV_SYMBOL',
+      message: 'applies to a single file; QT_FEED_CSV names the symbol of each file',
+    });
+  // Only a replay at max speed writes a report and ends by itself: elsewhere these would silently never apply.
+  if (e.QT_FEED_CSV === undefined || e.QT_FEED_CSV_SPEED !== MAX_REPLAY_SPEED) {
+    const message = 'applies to a CSV replay at QT_FEED_CSV_SPEED=max (QT_FEED_CSV set)';
+    if (e.QT_FEED_EXIT_WHEN_DONE === true) issues.push({ key: 'QT_FEED_EXIT_WHEN_DONE', message });
+    if (e.QT_RUN_REPORT !== undefined) issues.push({ key: 'QT_RUN_REPORT', message });
+  }
+  return issues;
 }

@@ -1,5 +1,5 @@
 import { QtError } from '../errors.js';
-import { type CsvFileOfSymbol, csvFileList } from './csv-replay.js';
+import { type CsvFileOfSymbol, csvFileList, type ReplaySpeed } from './csv-replay.js';
 import { type HealthConfig, healthConfig } from './health.js';
 import { type BinanceFeedConfig, binanceFeedConfig, type FeedSourceName, feedSource } from './live-feed.js';
 import { type Env, EnvRulesSchema, EnvSchema } from './schema.js';
@@ -83,7 +83,12 @@ export interface Config {
     readonly csvFiles: readonly CsvFileOfSymbol[] | undefined;
     /** QT_FEED_CSV_SYMBOL: a single file's symbol (BTCUSDT when unset). */
     readonly csvSymbol: string | undefined;
-    readonly csvSpeed: number;
+    /** QT_FEED_CSV_SPEED: a speed-up, or `max` (as fast as the pipeline consumes, on event time). */
+    readonly csvSpeed: ReplaySpeed;
+    /** QT_FEED_EXIT_WHEN_DONE: `main` stops by itself once a replay is done and its run report written. */
+    readonly exitWhenDone: boolean;
+    /** QT_RUN_REPORT: where a replay's run report goes; undefined means QT_DATA_DIR/run-report-<time>.json. */
+    readonly runReportPath: string | undefined;
   };
   readonly adminToken: string | undefined;
   readonly exchange: {
@@ -204,6 +209,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       csvFiles: csvFileList(e.QT_FEED_CSV),
       csvSymbol: e.QT_FEED_CSV_SYMBOL,
       csvSpeed: e.QT_FEED_CSV_SPEED,
+      exitWhenDone: e.QT_FEED_EXIT_WHEN_DONE,
+      runReportPath: e.QT_RUN_REPORT,
     },
     adminToken: e.QT_ADMIN_TOKEN,
     exchange: {

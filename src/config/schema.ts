@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { csvReplayIssue, FeedCsvSchema } from './csv-replay.js';
+import { csvReplayIssues, FeedCsvSchema, FeedCsvSpeedSchema } from './csv-replay.js';
 import {
   DEFAULT_BUFFER_BLOCK_TIMEOUT_MS,
   DEFAULT_BUFFER_MAX_BYTES,
@@ -158,7 +158,9 @@ export const EnvSchema = z.object({
     .transform((list) => list.map(({ name, amount }) => ({ symbol: name, startPrice: amount }))),
   QT_FEED_TICKS_PER_SECOND: z.coerce.number().positive().max(10_000).default(5),
   QT_FEED_CSV: FeedCsvSchema.optional(),
-  QT_FEED_CSV_SPEED: z.coerce.number().positive().max(1_000_000).default(60),
+  QT_FEED_CSV_SPEED: FeedCsvSpeedSchema,
+  QT_FEED_EXIT_WHEN_DONE: boolish.default(false),
+  QT_RUN_REPORT: z.string().min(1).optional(),
   QT_FEED_CSV_SYMBOL: z
     .string()
     .regex(/^[A-Z0-9]{2,20}$/, 'must be a symbol like BTCUSDT')
@@ -211,8 +213,7 @@ export const EnvRulesSchema = EnvSchema.refine((e) => e.QT_EXCHANGE === 'paper' 
     for (const issue of liveFeedIssues(e)) ctx.addIssue({ code: 'custom', message: issue.message, path: [issue.key] });
   })
   .superRefine((e, ctx) => {
-    const issue = csvReplayIssue(e);
-    if (issue) ctx.addIssue({ code: 'custom', message: issue.message, path: [issue.key] });
+    for (const issue of csvReplayIssues(e)) ctx.addIssue({ code: 'custom', message: issue.message, path: [issue.key] });
   });
 
 /** The parsed settings, as the environment spelled them. */

@@ -16,6 +16,8 @@ export interface VenueDeps {
   readonly redis: Redis;
   readonly keys: Keys;
   readonly log: Logger;
+  /** The paper account's clock (order and fill times, epoch ms); default `Date.now`. */
+  readonly now?: () => number;
 }
 
 /**
@@ -36,6 +38,7 @@ export function venueFromConfig(
           feeRate: exchange.paper.feeRate,
           slippageBps: exchange.paper.slippageBps,
           startingBalances: exchange.paper.balances,
+          ...(deps.now ? { now: deps.now } : {}),
         });
     case 'binance':
     case 'binance-testnet': {

@@ -45,6 +45,8 @@ export async function openEventBus(
     redis?: Redis;
     /** How long to wait for Redis before returning; default {@link DEFAULT_CONNECT_WAIT_MS}. */
     connectWaitMs?: number;
+    /** The clock of the envelopes' `time`; default the wall clock (a replay at max speed passes its event clock). */
+    now?: () => Date;
   },
 ): Promise<EventBus> {
   const log = options.log ?? silentLogger;
@@ -82,6 +84,7 @@ export async function openEventBus(
     waitTimeoutMs: config.redis.waitTimeoutMs,
     log,
     ...(options.registry ? { registry: options.registry } : {}),
+    ...(options.now ? { now: options.now } : {}),
   });
   const drainer = new Drainer({
     buffer,

@@ -34,6 +34,8 @@ export interface ExecutionServiceOptions {
   readonly maxPendingMs?: number;
   readonly log?: Logger;
   readonly registry?: Registry;
+  /** The clock of the actor and the order runner (epoch ms); default `Date.now`, a replay's event clock at max speed. */
+  readonly now?: () => number;
 }
 
 /**
@@ -75,6 +77,7 @@ export class ExecutionService {
       consumer: options.consumer,
       log: this.#log,
       ...(options.registry ? { registry: options.registry } : {}),
+      ...(options.now ? { now: options.now } : {}),
     });
     this.venue = options.venue((symbol) => {
       const prices = this.host.snapshot.context.lastPrice;
@@ -89,7 +92,18 @@ export class ExecutionService {
       log: this.#log,
       ...(options.registry ? { registry: options.registry } : {}),
       ...(options.maxPendingMs === undefined ? {} : { maxPendingMs: options.maxPendingMs }),
+      ...(options.now ? { now: options.now } : {}),
     });
+  }
+
+  /** Whether orders wait for a venue call now, and the runner's steps so far (see OrderRunner.work); held until started. */
+  async work(): Promise<{ held: boolean; done: number }> {
+    try {
+      return await this.#runner.work();
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'QT_ACTOR_NOT_STARTED') return { held: true, done: 0 };
+      throw err;
+    }
   }
 
   /**

@@ -93,6 +93,8 @@ export class OrderRunner {
   readonly #now: () => number;
   readonly #metrics: ReturnType<typeof runnerMetrics>;
   readonly #lastPoll = new Map<string, number>();
+  /** Steps taken so far (venue calls and their reports), for {@link work}. */
+  #steps = 0;
   #wake: (() => void) | undefined;
   #closing = false;
   #loop: Promise<void> | undefined;
@@ -127,7 +129,11 @@ export class OrderRunner {
         const due = await this.#o.host.read((s) => this.#due(Object.values(s.context.orders), now));
         for (const order of due) {
           if (this.#closing) break;
-          await this.#step(order);
+          try {
+            await this.#step(order);
+          } finally {
+            this.#steps++;
+          }
           worked = true;
         }
       } catch (err) {
@@ -136,6 +142,18 @@ export class OrderRunner {
       }
       if (!worked) await this.#sleep(this.#o.idleMs ?? DEFAULT_IDLE_MS);
     }
+  }
+
+  /**
+   * Whether orders are due for a venue call now (on the committed book), and
+   * the steps taken so far: what a replay at max speed waits for before its
+   * next instant (src/actors/replay-run.ts).
+   */
+  async work(): Promise<{ held: boolean; done: number }> {
+    const done = this.#steps;
+    const now = this.#now();
+    const held = await this.#o.host.read((s) => this.#due(Object.values(s.context.orders), now).length > 0);
+    return { held, done };
   }
 
   #due(orders: readonly WorkingOrder[], now: number): WorkingOrder[] {

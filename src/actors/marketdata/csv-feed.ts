@@ -3,7 +3,9 @@
  * one or more symbols, already parsed into columns (csv-parse.ts), replayed
  * as ticks — four per candle, along the path a candle most plausibly took —
  * merged across symbols in time order, with candle time compressed by
- * `speed`. Each candle also comes out of `takeCandles()` once it has closed.
+ * `speed` (at `max` speed the replay keeps the file's own times: the caller
+ * asks for the next instant with `nextAt()` as soon as the pipeline is ready
+ * for it). Each candle also comes out of `takeCandles()` once it has closed.
  * A candle lasts its interval, so a gap in the file is a gap in the replay,
  * and a zero-volume (maintenance) bar replays as ticks of volume 0. Pure: no
  * I/O, no clock.
@@ -26,10 +28,10 @@ export const DEFAULT_REPLAY_SPEED = 1;
 
 /** Options of a replay. */
 export const CsvFeedOptionsSchema = z.object({
-  /** Epoch ms at which the first candle's open is replayed. */
+  /** Epoch ms at which the first candle's open is replayed (ignored at `max` speed). */
   startAt: z.number().int().nonnegative(),
-  /** Replay speed-up: candle time / replay time. */
-  speed: z.number().positive().finite().default(DEFAULT_REPLAY_SPEED),
+  /** Replay speed-up: candle time / replay time; `max`: replay time is candle time, paced by the caller. */
+  speed: z.union([z.literal('max'), z.number().positive().finite()]).default(DEFAULT_REPLAY_SPEED),
   /** The candles' interval, for {@link createCsvFeed} (else the most common gap between opens, or 1 minute). */
   intervalMs: z.number().int().positive().optional(),
 });
@@ -40,6 +42,12 @@ export interface CsvFeed extends MarketFeed {
   /** Candles closed since the previous call, in close-time order (ties by symbol), each once. */
   takeCandles(): FeedCandle[];
   status(): FeedStatus;
+  /**
+   * The replay time of the next thing due (a tick, or the close of a candle
+   * whose ticks are all out); undefined when nothing is left. `next(nextAt())`
+   * always makes progress.
+   */
+  nextAt(): number | undefined;
 }
 
 /** One symbol's replay position: ticks go 4 per candle, candles close after their ticks. */
@@ -76,7 +84,8 @@ export function replayCandleSeries(series: readonly CandleSeries[], options: Csv
       return { series: s, interval, tick: 0, closed: 0 };
     });
   const origin = Math.min(...series.filter((s) => s.length > 0).map((s) => s.openTime[0] as number));
-  const replayTime = (candleTime: number) => o.startAt + Math.floor((candleTime - origin) / o.speed);
+  const speed = o.speed;
+  const replayTime = speed === 'max' ? Math.floor : (t: number) => o.startAt + Math.floor((t - origin) / speed);
   const durationOf = (s: CandleSeries, i: number) =>
     i + 1 < s.length ? Math.min(s.intervalMs, (s.openTime[i + 1] as number) - (s.openTime[i] as number)) : s.intervalMs;
   const tickTime = (c: Cursor) => {
@@ -146,6 +155,15 @@ export function replayCandleSeries(series: readonly CandleSeries[], options: Csv
       }
       closeCandles(now);
       return out;
+    },
+    nextAt(): number | undefined {
+      let at = Infinity;
+      for (let k = 0; k < cursors.length; k++) {
+        const c = cursors[k]!;
+        at = Math.min(at, nextAt[k]!);
+        if (c.closed < c.series.length && c.closed < c.tick >> 2) at = Math.min(at, closeTime(c));
+      }
+      return at === Infinity ? undefined : at;
     },
     takeCandles(): FeedCandle[] {
       const out = pending.map(({ closesAt: _, order: __, ...candle }) => candle);

@@ -170,7 +170,7 @@ export async function loadCsvSeries(setting: CsvReplaySetting): Promise<CandleSe
 /** The CSV replay `setting` describes at `speed`, its first candle due once the files are read (`now()`, epoch ms). */
 export async function openCsvFeed(
   setting: CsvReplaySetting,
-  options: { speed: number; now?: () => number },
+  options: { speed: number | 'max'; now?: () => number },
 ): Promise<CsvFeed> {
   const series = await loadCsvSeries(setting);
   return replayCandleSeries(series, { startAt: (options.now ?? Date.now)(), speed: options.speed });

@@ -5,6 +5,7 @@ import type { AdminGuard } from '../../http/auth.js';
 import { type Logger, silentLogger } from '../../log.js';
 import type { Publisher } from '../../streams/publisher.js';
 import type { FeedCandle, FeedStatus, MarketFeed, Tick } from './feed.js';
+import type { ReplayPacer } from './replay-pacer.js';
 import { FLASH_CRASH_SPREAD_MS } from './synthetic-feed.js';
 
 /** How often the feed is asked for the ticks that are due. */
@@ -45,13 +46,23 @@ export interface FeedReport {
   readonly published: number;
   readonly candlesPublished: number;
   readonly done: boolean;
+  /** At max speed: looks at the pipeline so far and the largest lag of a group seen. */
+  readonly pipeline?: { readonly looks: number; readonly maxLag: number };
+}
+
+/** A replay at max speed: a feed that says when its next instant is, and the pacer that waits for the pipeline. */
+export interface MaxSpeedReplay {
+  readonly feed: MarketFeed & { nextAt(): number | undefined };
+  readonly pacer: ReplayPacer;
 }
 
 /**
  * The marketdata service: asks its feed for due ticks every `pollMs` and
  * publishes them as `market.tick`, in order, then the candles the feed
  * closed meanwhile as `market.candle`. The feed is synthetic, a replay or
- * live; this class owns the timer and the publishing.
+ * live; this class owns the timer and the publishing. A replay at max
+ * speed has no timer: each instant goes out once the pipeline has finished
+ * with the one before ({@link MaxSpeedReplay}, docs/market-data.md).
  */
 export class MarketDataService {
   readonly #publisher: Publisher;
@@ -66,6 +77,9 @@ export class MarketDataService {
   /** When (this service's clock) each symbol's last tick was published. */
   readonly #lastTickAt = new Map<string, number>();
   #finished = false;
+  readonly #maxSpeed: MaxSpeedReplay | undefined;
+  #maxSpeedLoop: Promise<void> | undefined;
+  readonly #stop = new AbortController();
   /** The symbols a flash crash may name: the configured ones, or else every one the feed has ticked. */
   readonly #symbols: Set<string>;
   #crashes: CrashInFlight[] = [];
@@ -78,7 +92,10 @@ export class MarketDataService {
     log?: Logger;
     /** The symbols the feed ticks, when known up front; otherwise learned from its ticks. */
     symbols?: readonly string[];
+    /** Replay at max speed, paced by the pipeline (the feed must be `maxSpeed.feed`). */
+    maxSpeed?: MaxSpeedReplay;
   }) {
+    this.#maxSpeed = options.maxSpeed;
     this.#publisher = options.publisher;
     this.#feed = options.feed;
     this.#pollMs = options.pollMs ?? DEFAULT_POLL_MS;
@@ -93,8 +110,49 @@ export class MarketDataService {
   }
 
   start(): void {
-    if (this.#timer) return;
+    if (this.#timer || this.#maxSpeedLoop) return;
+    if (this.#maxSpeed) {
+      this.#maxSpeedLoop = this.#runAtMaxSpeed(this.#maxSpeed);
+      return;
+    }
     this.#timer = setInterval(() => this.#poll(), this.#pollMs);
+  }
+
+  /**
+   * Publishes instant after instant: waits until the pipeline has finished
+   * with everything before (and its consumer groups exist), moves the event
+   * clock to the next instant, publishes its ticks and candles. When the
+   * feed is done and the pipeline drained, hands the run over (ReplayRun.finish).
+   */
+  async #runAtMaxSpeed({ feed, pacer }: MaxSpeedReplay): Promise<void> {
+    const signal = this.#stop.signal;
+    if (!(await pacer.drained(signal))) return;
+    const startIds = await pacer.startIds(signal);
+    if (startIds === undefined) return;
+    const wallStartedAt = Date.now();
+    const firstAt = feed.nextAt() ?? 0;
+    let lastAt = firstAt;
+    this.#log.info({ from: new Date(firstAt).toISOString(), startIds }, 'replay at max speed started');
+    for (let at = feed.nextAt(); at !== undefined; at = feed.nextAt()) {
+      pacer.run.advanceTo(at);
+      lastAt = at;
+      const ticks = feed.next(at);
+      const candles = feed.takeCandles?.() ?? [];
+      this.#publish(ticks, candles);
+      await this.#inFlight;
+      if (!(await pacer.drained(signal))) return;
+    }
+    this.#finished = true;
+    this.#log.info({ published: this.#published, candles: this.#candlesPublished }, 'market data feed finished');
+    pacer.run.finish({
+      startIds,
+      ticks: this.#published,
+      candles: this.#candlesPublished,
+      firstAt,
+      lastAt,
+      wallStartedAt,
+      wallFinishedAt: Date.now(),
+    });
   }
 
   #poll(): void {
@@ -174,6 +232,7 @@ export class MarketDataService {
       published: this.#published,
       candlesPublished: this.#candlesPublished,
       done: this.#feed.done,
+      ...(this.#maxSpeed ? { pipeline: this.#maxSpeed.pacer.stats } : {}),
     };
   }
 
@@ -236,6 +295,8 @@ export class MarketDataService {
   /** Stops polling, waits for the last ticks and candles to be published, and closes the feed. Idempotent. */
   async close(): Promise<void> {
     clearInterval(this.#timer);
+    this.#stop.abort();
+    await this.#maxSpeedLoop;
     await this.#inFlight;
     await this.#feed.close?.();
   }

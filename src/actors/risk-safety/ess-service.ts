@@ -13,8 +13,8 @@ import { ActorHost, type ActorSpec } from '../host.js';
 import { ACTOR_TOPICS } from '../services.js';
 import { ROUTE_READ_DEADLINE_MS, withinDeadline } from './ess-deadline.js';
 import { toEssEvents } from './ess-events.js';
-import { watchEss } from './ess-metrics.js';
 import { createEssMachine, type EssMachine } from './ess-machine.js';
+import { watchEss } from './ess-metrics.js';
 import { type EssResetResult, takeEssOutbox } from './ess-outbox.js';
 import { type EssProjection, essProjection, parseEssProjection } from './ess-projection.js';
 import { registerEssRoutes } from './ess-routes.js';
@@ -37,6 +37,14 @@ export interface EssServiceOptions {
   readonly log?: Logger;
   readonly registry?: Registry;
   readonly now?: () => number;
+  /**
+   * A replay at max speed (default false): no `CLOCK` every second, and
+   * `health.snapshot_updated` is not applied. Time then moves only with the
+   * events, and health is the machine's, measured on the wall clock: a second
+   * of a start-up CRITICAL spans minutes of replayed market, so both would
+   * make two replays of one file differ.
+   */
+  readonly replay?: boolean;
 }
 
 /**
@@ -55,8 +63,10 @@ export class EssService implements EssControl {
   readonly #log: Logger;
   readonly #trips: { inc(): void };
   #clock: NodeJS.Timeout | undefined;
+  readonly #clockTicks: boolean;
 
   constructor(options: EssServiceOptions) {
+    this.#clockTicks = options.replay !== true;
     this.#redis = options.redis;
     this.#keys = options.keys;
     this.#publisher = options.publisher;
@@ -68,7 +78,8 @@ export class EssService implements EssControl {
       name: 'ess',
       machine,
       topics: ACTOR_TOPICS.ess,
-      toEvents: toEssEvents,
+      toEvents:
+        options.replay === true ? (e) => (e.type === 'health.snapshot_updated' ? [] : toEssEvents(e)) : toEssEvents,
       takeOutputs: (actor) => takeEssOutbox(actor).publish,
       project: (snapshot) => {
         const { cooldownUntil, trip } = snapshot.context;
@@ -100,6 +111,7 @@ export class EssService implements EssControl {
   async start(): Promise<void> {
     await this.host.start();
     await this.host.send({ type: 'CLOCK', at: this.#now() });
+    if (!this.#clockTicks) return;
     // ??=: start() is called again after a failed start (Redis went away); one clock only.
     this.#clock ??= setInterval(() => {
       this.host.send({ type: 'CLOCK', at: this.#now() }).catch((err) => {
