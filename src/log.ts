@@ -1,5 +1,11 @@
+/**
+ * The process logger: pino JSON lines to stdout (one pretty line per record
+ * on a TTY), secrets redacted, the correlation id on every line, and an
+ * optional log file rotated by size (pino-roll; docs/operations.md, "Logs").
+ */
 import { type Logger, pino } from 'pino';
 import { prettyFactory } from 'pino-pretty';
+import openRollingFile, { type RollStream } from 'pino-roll';
 import { currentCorrelationId } from './correlation.js';
 
 /**
@@ -40,6 +46,47 @@ export interface LoggerOptions {
   /** Pretty output for people; defaults to true when stdout is a TTY. */
   readonly pretty?: boolean | undefined;
   readonly name?: string;
+  /** A log file ({@link openLogFile}) that gets every line too, as JSON, whatever goes to stdout. */
+  readonly file?: LogFile | undefined;
+}
+
+/** Where and how the log file rotates: the part of the config {@link openLogFile} needs. */
+export interface LogFileOptions {
+  /** Base path: the files are numbered before the extension (`qt.log` → `qt.1.log`, `qt.2.log`, …). */
+  readonly path: string;
+  /** A file that reaches this size is closed and the next number opened. */
+  readonly maxBytes: number;
+  /** Files kept, the current one included; older ones are deleted at a rotation. */
+  readonly count: number;
+}
+
+/** An open log file. */
+export type LogFile = RollStream;
+
+/**
+ * Opens the log file with size-based rotation (pino-roll). Lines are
+ * written synchronously, so every line logged is in the file when the call
+ * returns: nothing is lost at exit, even a SIGKILL's. Numbering goes on from
+ * the highest number in the directory, so a restart appends to the latest
+ * file. A write error later (disk full) is reported once on stderr; stdout
+ * logging goes on. Rejects when the file cannot be opened.
+ */
+export async function openLogFile(options: LogFileOptions): Promise<LogFile> {
+  const file = await openRollingFile({
+    file: options.path,
+    size: `${options.maxBytes}b`,
+    // removeOtherLogFiles: files of earlier runs count too, so the directory never holds more than `count`.
+    limit: { count: options.count, removeOtherLogFiles: true },
+    mkdir: true,
+    sync: true,
+  });
+  let reported = false;
+  file.on('error', (err: Error) => {
+    if (reported) return;
+    reported = true;
+    process.stderr.write(`log file ${options.path}: ${err.message} (logging to stdout only from now on)\n`);
+  });
+  return file;
 }
 
 /**
@@ -125,6 +172,7 @@ function prettyDestination(): { write(line: string): void } {
  * the current correlation id on every line (child loggers inherit it). When
  * pretty (a TTY by default), each record is one human line instead: the
  * message, then its fields on the same line; see {@link LoggerOptions.pretty}.
+ * With a {@link LoggerOptions.file}, every line also goes to the file as JSON.
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const pretty = options.destination === undefined && (options.pretty ?? process.stdout.isTTY === true);
@@ -135,6 +183,17 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     // Runs when the line is made, before any destination: the pretty output gets it too.
     mixin: correlationMixin,
   };
+  if (options.file) {
+    const out = options.destination ?? (pretty ? prettyDestination() : pino.destination(process.stdout.fd));
+    // Redaction and the mixin run once, before the line is handed to both streams.
+    return pino(
+      settings,
+      pino.multistream([
+        { level: 'trace', stream: out },
+        { level: 'trace', stream: options.file },
+      ]),
+    );
+  }
   if (options.destination) return pino(settings, options.destination);
   return pretty ? pino(settings, prettyDestination()) : pino(settings);
 }

@@ -17,7 +17,7 @@ import { TOPICS } from './events/catalog.js';
 import { busDependencies } from './http/dependencies.js';
 import type { DependencyHealth } from './http/health.js';
 import { createServiceServer } from './http/service-server.js';
-import { createLogger, type Logger, redactUrl } from './log.js';
+import { createLogger, type LogFile, type Logger, openLogFile, redactUrl } from './log.js';
 import { reportWhenReplayFinished } from './ops/run-report.js';
 import { RunSummary } from './ops/run-summary.js';
 import { Closers } from './runtime/closers.js';
@@ -30,7 +30,7 @@ import { VERSION } from './version.js';
 
 /** Exit code for bad usage or bad configuration. */
 export const EXIT_USAGE = 2;
-/** Exit code when local resources cannot be used: the disk buffer (locked, corrupt) or an HTTP port. */
+/** Exit code when local resources cannot be used: the disk buffer (locked, corrupt), an HTTP port, the log file. */
 export const EXIT_STATE = 3;
 
 /**
@@ -94,7 +94,16 @@ async function run(argv: readonly string[], shutdown: ShutdownSignal): Promise<n
     }
     throw err;
   }
-  const log = createLogger({ level: config.log.level, pretty: config.log.pretty, name: 'qt' });
+  let file: LogFile | undefined;
+  if (config.log.file) {
+    try {
+      file = await openLogFile(config.log.file);
+    } catch (err) {
+      process.stderr.write(`error: cannot open the log file ${config.log.file.path}: ${(err as Error).message}\n`);
+      return EXIT_STATE;
+    }
+  }
+  const log = createLogger({ level: config.log.level, pretty: config.log.pretty, name: 'qt', file });
   if (options.duration !== undefined) {
     setTimeout(() => shutdown.request('duration elapsed'), options.duration * 1_000).unref();
   }

@@ -2,6 +2,7 @@ import { QtError } from '../errors.js';
 import { type CsvFileOfSymbol, csvFileList, type ReplaySpeed } from './csv-replay.js';
 import { type HealthConfig, healthConfig } from './health.js';
 import { type BinanceFeedConfig, binanceFeedConfig, type FeedSourceName, feedSource } from './live-feed.js';
+import { type LogFileConfig, logFileConfig } from './log-file.js';
 import { type Env, EnvRulesSchema, EnvSchema } from './schema.js';
 
 /** Where to find Redis: one URL, or Sentinels that name the master. */
@@ -43,7 +44,12 @@ export interface Config {
   readonly keyPrefix: string;
   readonly producerId: string | undefined;
   readonly dataDir: string;
-  readonly log: { readonly level: Env['QT_LOG_LEVEL']; readonly pretty: boolean | undefined };
+  readonly log: {
+    readonly level: Env['QT_LOG_LEVEL'];
+    readonly pretty: boolean | undefined;
+    /** QT_LOG_FILE and its rotation; undefined: stdout only. */
+    readonly file: LogFileConfig | undefined;
+  };
   readonly consumer: {
     readonly maxDeliveries: number;
     readonly claimIdleMs: number;
@@ -174,7 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     keyPrefix: e.QT_KEY_PREFIX,
     producerId: e.QT_PRODUCER_ID,
     dataDir: e.QT_DATA_DIR,
-    log: { level: e.QT_LOG_LEVEL, pretty: e.QT_LOG_PRETTY },
+    log: { level: e.QT_LOG_LEVEL, pretty: e.QT_LOG_PRETTY, file: logFileConfig(e) },
     consumer: {
       maxDeliveries: e.QT_MAX_DELIVERIES,
       claimIdleMs: e.QT_CLAIM_IDLE_MS,

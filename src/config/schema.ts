@@ -18,6 +18,7 @@ import {
 } from './defaults.js';
 import { HEALTH_ENV, healthRuleIssue } from './health.js';
 import { LIVE_FEED_ENV, liveFeedIssues } from './live-feed.js';
+import { LOG_FILE_ENV } from './log-file.js';
 
 /** Default Redis URL: the local server on its standard port. */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -120,6 +121,7 @@ export const EnvSchema = z.object({
   QT_DATA_DIR: z.string().min(1).default('var'),
   QT_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   QT_LOG_PRETTY: boolish.optional(),
+  ...LOG_FILE_ENV,
   QT_MAX_DELIVERIES: positiveInt.default(DEFAULT_MAX_DELIVERIES),
   QT_CLAIM_IDLE_MS: positiveInt.default(DEFAULT_CLAIM_IDLE_MS),
   QT_BLOCK_MS: positiveInt.max(60_000).default(DEFAULT_BLOCK_MS),
