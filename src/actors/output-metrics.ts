@@ -19,7 +19,12 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { EssTriggerSchema, RejectReasonSchema } from '../events/catalog.js';
 import { perRegistry } from '../metrics.js';
-import type { ActorOutput } from './host.js';
+
+/** An output as the host committed it (the host's ActorOutput; not imported, host.ts imports this file). */
+interface CommittedOutput {
+  readonly type: string;
+  readonly data: unknown;
+}
 
 const outputMetrics = perRegistry((registry: Registry) => {
   const registers = [registry];
@@ -83,7 +88,7 @@ export function primeOutputMetrics(registry: Registry, service: string): void {
 }
 
 /** Counts one committed batch of `service`'s outputs. */
-export function recordOutputs(registry: Registry, service: string, outputs: readonly ActorOutput[]): void {
+export function recordOutputs(registry: Registry, service: string, outputs: readonly CommittedOutput[]): void {
   if (outputs.length === 0) return;
   const m = outputMetrics(registry);
   for (const { type, data } of outputs) {
