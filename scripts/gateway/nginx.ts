@@ -13,18 +13,19 @@ import { delimiter, join } from 'node:path';
 /** Where nginx is looked for besides PATH (Debian installs it in /usr/sbin, often not on a user's PATH). */
 const NGINX_DIRS = ['/usr/sbin', '/usr/local/sbin', '/usr/local/nginx/sbin'];
 
-/** The nginx executable, or undefined when it is not installed. */
-export function findNginx(path = process.env.PATH ?? ''): string | undefined {
-  for (const dir of [...path.split(delimiter).filter(Boolean), ...NGINX_DIRS]) {
-    const candidate = join(dir, 'nginx');
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // Not in this directory.
-    }
+/** True when `path` is a file this process may execute. */
+export function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
   }
-  return undefined;
+}
+
+/** The nginx executable on `path` (PATH's form) or in `dirs`, or undefined when it is not installed. */
+export function findNginx(path = process.env.PATH ?? '', dirs: readonly string[] = NGINX_DIRS): string | undefined {
+  return [...path.split(delimiter).filter(Boolean), ...dirs].map((dir) => join(dir, 'nginx')).find(isExecutable);
 }
 
 /** What to tell someone whose machine has no nginx. */
@@ -39,8 +40,7 @@ export async function preparePrefix(prefix: string, conf: string): Promise<strin
   await mkdir(join(prefix, 'temp'), { recursive: true });
   await writeFile(join(prefix, 'nginx.conf'), conf);
   await rm(join(prefix, PID_FILE), { force: true });
-  // A trailing slash: nginx joins the prefix and relative paths by plain concatenation.
-  return ['-p', `${prefix.replace(/\/+$/, '')}/`, '-c', 'nginx.conf', '-e', 'stderr'];
+  return ['-p', prefix, '-c', 'nginx.conf', '-e', 'stderr'];
 }
 
 /**

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { QtError } from '../../src/errors.js';
-import { findNginx, NGINX_MISSING, preparePrefix, servingPid } from './nginx.js';
+import { findNginx, isExecutable, NGINX_MISSING, preparePrefix, servingPid } from './nginx.js';
 import { renderNginxConf } from './render.js';
 import { HostSchema, loadGatewaySettings } from './settings.js';
 
@@ -43,6 +43,8 @@ function settingsFromEnv(): z.infer<typeof EnvSchema> {
 
 async function main(): Promise<void> {
   const env = settingsFromEnv();
+  if (env.QT_NGINX !== undefined && !isExecutable(env.QT_NGINX))
+    fail(2, `QT_NGINX=${env.QT_NGINX}: not an executable file`);
   const nginx = env.QT_NGINX ?? findNginx();
   if (nginx === undefined) fail(2, NGINX_MISSING);
   let conf: string;

@@ -94,6 +94,7 @@ serial('the access log is one JSON object a line, with the service and upstream 
   const find = async () => (await gateway.accessLog()).find((r) => r.correlationId === 'gw-log-1');
   await waitFor(async () => (await find()) !== undefined, 'the access log line', 5_000, 50);
   const record = (await find()) as Record<string, unknown>;
+  t.log(JSON.stringify(record));
   t.like(record, { service: 'marketdata', method: 'GET', uri: '/api/marketdata/feed', status: 200 });
   t.regex(String(record.upstream), /^127\.0\.0\.1:\d+$/);
   for (const key of ['upstreamConnectTime', 'upstreamHeaderTime', 'upstreamResponseTime']) {
@@ -112,6 +113,7 @@ serial('security headers on proxied answers and on the gateway’s own', async (
     t.is(res.headers.get('content-security-policy'), "default-src 'none'; frame-ancestors 'none'", path);
     t.regex(res.headers.get('strict-transport-security') ?? '', /^max-age=\d+$/, path);
     t.is(res.headers.get('server'), 'nginx', `${path}: no version`);
+    t.is(res.headers.get('retry-after'), null, `${path}: Retry-After only on a 429`);
   }
 });
 
