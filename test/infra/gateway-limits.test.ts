@@ -2,7 +2,7 @@
  * The gateway's rate limits measured with a load generator against the real
  * nginx in front of a real `main --actors=all`: the general limit (a GET
  * at 300 r/s for 3 s), the execution limit (100 r/s for 3 s), and the
- * trading-operations limit (state-changing requests at 100 r/s for 3 s):
+ * trading-operations limit (state-changing requests at 50 r/s for 3 s):
  * about rate × seconds + burst pass, the rest are 429 with a JSON body and
  * Retry-After. While the trading flood is being limited, reads on the same
  * service still pass and the operator's ESS trip and flatten get through.
@@ -83,7 +83,7 @@ serial('execution limit: 100 r/s for 3 s on /api/execution/ passes about 20 r/s 
 });
 
 serial(
-  'a flood of trading operations is limited to 10 r/s; reads, the ESS trip and flatten still get through',
+  'a flood of trading operations (50 r/s) is limited to 10 r/s; reads, the ESS trip and flatten still get through',
   async (t) => {
     const { gateway, main } = t.context;
     await drained();
@@ -93,7 +93,8 @@ serial(
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ maxPositionUsd: 1 }),
-      ratePerSecond: 100,
+      // Five times the trading limit, half the general one: only the trading zone limits it.
+      ratePerSecond: 50,
       durationMs: 3_000,
     });
     await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -104,7 +105,11 @@ serial(
     };
     // A read on the same service, and the same trading operation with the operator's token: limited like any other.
     const read = await during('/api/risk/ess');
-    const tradingWithToken = await during('/api/risk/policy', { method: 'PUT', headers: operator, body: '{}' });
+    // Five at once: at most one can find a slot freed in the full bucket.
+    const withToken = await Promise.all(
+      Array.from({ length: 5 }, () => during('/api/risk/policy', { method: 'PUT', headers: operator, body: '{}' })),
+    );
+    const withTokenStatuses = withToken.map((a) => a.status);
     const trip = await during('/api/risk/ess/trip', {
       method: 'POST',
       headers: operator,
@@ -118,11 +123,12 @@ serial(
     const r = await flood;
     t.log(describeLoad('trading, PUT /api/risk/policy', r));
     t.log(
-      `during the flood: GET /ess ${read.status}, PUT /policy with token ${tradingWithToken.status}, trip ${trip.status}, flatten ${flatten.status}`,
+      `during the flood: GET /ess ${read.status}, PUT /policy with token ${withTokenStatuses}, trip ${trip.status}, flatten ${flatten.status}`,
     );
     checkLimited(t, r, 401, limits.trading);
     t.is(read.status, 200, read.body);
-    t.is(tradingWithToken.status, 429, 'the trading zone does not care who asks');
+    const limitedWithToken = withTokenStatuses.filter((s) => s === 429).length;
+    t.true(limitedWithToken >= 4, 'the trading zone does not care who asks');
     t.true([200, 202].includes(trip.status), `trip: ${trip.status} ${trip.body}`);
     t.true([200, 202].includes(flatten.status), `flatten: ${flatten.status} ${flatten.body}`);
     const ess = (await (await fetch(`${gateway.url}/api/risk/ess`)).json()) as { state?: string };

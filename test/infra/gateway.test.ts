@@ -36,7 +36,9 @@ test.before(async (t) => {
 });
 test.after.always(async (t) => t.context.close?.());
 
+/** GET through the gateway, paced at most one per 15 ms: these tests stay under the general limit (100 r/s). */
 async function get(gateway: Gateway, path: string, headers: Record<string, string> = {}) {
+  await new Promise((resolve) => setTimeout(resolve, 15));
   const res = await fetch(`${gateway.url}${path}`, { headers });
   const text = await res.text();
   return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) as Record<string, unknown> };
