@@ -21,11 +21,11 @@ export interface RenderOverrides {
 }
 
 /** The headers a browser may send cross-origin. */
-export const CORS_ALLOWED_HEADERS = 'Authorization, Content-Type, X-Correlation-ID';
+const CORS_ALLOWED_HEADERS = 'Authorization, Content-Type, X-Correlation-ID';
 const CORS_ALLOWED_METHODS = 'GET, POST, PUT, DELETE, OPTIONS';
 
 /** The JSON error bodies nginx itself answers with, by status (a service's own errors pass through untouched). */
-export const ERROR_PAGES = {
+const ERROR_PAGES = {
   404: { location: 'not_found', error: 'not_found', message: 'no such route at the gateway' },
   429: { location: 'rate_limited', error: 'rate_limited', message: 'too many requests; retry after Retry-After' },
   502: { location: 'bad_gateway', error: 'bad_gateway', message: 'the service did not answer (not running?)' },
@@ -34,7 +34,7 @@ export const ERROR_PAGES = {
 } as const;
 
 /** The upstream block name of a service. */
-export function upstreamName(service: ServiceName): string {
+function upstreamName(service: ServiceName): string {
   return `qt_${service.replace(/-/g, '_')}`;
 }
 
@@ -250,8 +250,8 @@ function server(
 
 function killSwitch(out: Writer, settings: GatewaySettings): void {
   const { service, paths } = settings.killSwitch;
-  const prefix = settings.routes[service]?.prefix.slice(0, -1) as string;
-  const route = settings.routes[service] as GatewayRoute;
+  const route = settings.routes[service];
+  const prefix = route.prefix.slice(0, -1);
   const { rate, burst } = settings.limits.killSwitch;
   out.comment(
     `The kill switch (${paths.join(', ')} on ${service}): its own zone (${rate} r/s, burst ${burst},`,

@@ -20,7 +20,7 @@ import { type GatewayRig, startGatewayRig } from '../support/nginx-rig.js';
 
 const TOKEN = 'a-gateway-admin-token-for-tests';
 const settings = loadGatewaySettings();
-const prefixOf = (service: ServiceName) => settings.routes[service]?.prefix as string;
+const prefixOf = (service: ServiceName) => settings.routes[service].prefix;
 
 const test = anyTest as TestFn<GatewayRig>;
 const serial = NGINX === undefined ? test.serial.skip : test.serial;
