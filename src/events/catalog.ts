@@ -27,6 +27,7 @@ export const RejectReasonSchema = z.enum([
   'STALE_SIGNAL',
   'INVALID_ORDER',
   'SHORT_NOT_ALLOWED',
+  'ENTRIES_PAUSED',
 ]);
 export type RejectReason = z.infer<typeof RejectReasonSchema>;
 
@@ -193,6 +194,9 @@ export const EVENT_CATALOG = {
   // Operator commands recorded before they are applied: durable even while Redis stalls (disk buffer).
   'ess.trip_requested': essCommand,
   'ess.flatten_requested': essCommand,
+  // "Pause entries" (docs/operations.md, the daily restart): new entries stop, exits and cancels go on. Not the ESS.
+  'risk.entries_paused': z.object({ operator: z.string().min(1), reason: z.string().min(1) }),
+  'risk.entries_resumed': z.object({ operator: z.string().min(1), reason: z.string().min(1) }),
   // The whole policy in force after the change: pre-trade decides by it. `allowShortSelling` came later; absent is its default.
   'risk.policy_updated': z.object({
     operator: z.string().min(1),
@@ -266,6 +270,13 @@ export const EVENT_CATALOG = {
     }),
   ]),
   // An operator's changing `qt` command (dlq replay/purge, ess trip/reset/flatten, policy set), written by src/cli/audit.ts.
+  // One step of the daily restart (`qt restart`, docs/operations.md): started, done or failed, in order.
+  'ops.restart_step': z.object({
+    runId: id,
+    step: z.string().min(1).max(64),
+    status: z.enum(['started', 'done', 'failed', 'skipped']),
+    detail: z.string().max(2_000),
+  }),
   'audit.command_executed': z.object({
     command: z.string().min(1).max(64),
     args: z.record(z.string(), z.unknown()),

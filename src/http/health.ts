@@ -16,6 +16,8 @@ export const HealthReportSchema = z.object({
   version: z.string(),
   /** The producer id of the process serving it: services of one process share it (and its disk buffer). */
   producer: z.string().optional(),
+  /** The process id on its host (the restart orchestrator stops a process that ignores its shutdown). */
+  pid: z.number().int().positive().optional(),
   timestamp: z.iso.datetime(),
   uptime_seconds: z.number().nonnegative(),
   dependencies: z.record(z.string(), DependencyHealthSchema),

@@ -137,6 +137,7 @@ export function createServiceServer(options: ServiceServerOptions): {
       status,
       version: options.version,
       ...(options.producer === undefined ? {} : { producer: options.producer }),
+      pid: process.pid,
       timestamp: new Date().toISOString(),
       uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
       dependencies,

@@ -19,6 +19,7 @@ import { KEY_PART_PATTERN } from '../events/names.js';
  * | `projection(name)` | `qt:projection:{name}` | a read model other services check (JSON), e.g. the ESS state |
  * | `setting(name)` | `qt:setting:{name}` | an operator-changed setting (JSON), e.g. the risk policy |
  * | `venueLimits(venue)` | `qt:venue:{venue}:limits` | hash: a venue's request-weight / order-count budget and ban, shared by every process |
+ * | `lock(name)` | `qt:lock:{name}` | a lease one process holds at a time (its owner id, with an expiry), e.g. the restart orchestrator's |
  */
 export interface Keys {
   readonly prefix: string;
@@ -34,6 +35,7 @@ export interface Keys {
   projection(name: string): string;
   setting(name: string): string;
   venueLimits(venue: string): string;
+  lock(name: string): string;
   /** Pattern matching every topic stream, for SCAN. */
   streamPattern(): string;
   /** The topic of a stream key built by {@link Keys.stream}, or undefined. */
@@ -71,6 +73,7 @@ export function createKeys(prefix: string): Keys {
     setting: (name: string) => `${prefix}:setting:{${assertKeyPart('setting', name)}}`,
     projection: (name: string) => `${prefix}:projection:{${assertKeyPart('projection', name)}}`,
     venueLimits: (venue: string) => `${prefix}:venue:{${assertKeyPart('venue', venue)}}:limits`,
+    lock: (name: string) => `${prefix}:lock:{${assertKeyPart('lock', name)}}`,
     actorSnapshot: (actor: string) => `${prefix}:actor:{${assertKeyPart('actor', actor)}}:snapshot`,
     actorVersion: (actor: string) => `${prefix}:actor:{${assertKeyPart('actor', actor)}}:version`,
     streamPattern: () => `${streamHead}{*}`,

@@ -62,7 +62,7 @@ function value(unit: Unit, section: string, key: string): string | undefined {
 const unitName = (service: string) => `quantum-trader-${service}.service`;
 
 async function shippedUnits(): Promise<Map<string, string>> {
-  const names = (await readdir(DIR)).filter((n) => n.endsWith('.service') || n.endsWith('.target'));
+  const names = (await readdir(DIR)).filter((n) => /\.(service|target|timer)$/.test(n));
   return new Map(await Promise.all(names.map(async (n) => [n, await readFile(join(DIR, n), 'utf8')] as const)));
 }
 
@@ -90,7 +90,8 @@ test('systemd-analyze verify passes on every shipped unit, with no warning', asy
   const units = await shippedUnits();
   const dir = await installHere(units);
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  t.is(units.size, SERVICE_NAMES.length + 1);
+  // A unit per service, the target, and the daily restart's service and timer.
+  t.is(units.size, SERVICE_NAMES.length + 3);
   for (const name of units.keys()) t.deepEqual(verify(dir, name), { status: 0, output: '' }, name);
 });
 
@@ -116,7 +117,8 @@ test('systemd-analyze verify fails on a broken unit (missing binary, unknown key
 
 test('one unit per service runs main for it; the target wants them all and each is part of it', async (t) => {
   const units = await shippedUnits();
-  t.deepEqual([...units.keys()].sort(), [...SERVICE_NAMES.map(unitName), TARGET].sort());
+  const restart = ['quantum-trader-restart.service', 'quantum-trader-restart.timer'];
+  t.deepEqual([...units.keys()].sort(), [...SERVICE_NAMES.map(unitName), TARGET, ...restart].sort());
   const target = parseUnit(units.get(TARGET) as string);
   t.deepEqual(
     (value(target, 'Unit', 'Wants') ?? '').split(/\s+/).sort(),
@@ -232,4 +234,21 @@ test('the env file: known settings only, every secret a CHANGE_ME the runtime re
   t.is(config.dataDir, '/var/lib/quantum-trader');
   t.is(config.redis.local, 'never');
   t.is(config.log.file, undefined, 'the file is per unit (Environment=QT_LOG_FILE=...)');
+});
+
+test('the daily restart: the timer fires at 04:00 UTC and runs qt restart through systemctl', async (t) => {
+  const units = await shippedUnits();
+  const timer = parseUnit(units.get('quantum-trader-restart.timer') as string);
+  const calendar = value(timer, 'Timer', 'OnCalendar') as string;
+  t.is(value(timer, 'Timer', 'Unit'), 'quantum-trader-restart.service');
+  if (haveSystemd) {
+    const r = spawnSync('systemd-analyze', ['calendar', calendar], { encoding: 'utf8' });
+    t.is(r.status, 0, r.stderr);
+    t.regex(r.stdout, /Normalized form: \*-\*-\* 04:00:00 UTC/);
+  }
+  const service = parseUnit(units.get('quantum-trader-restart.service') as string);
+  t.regex(
+    value(service, 'Service', 'ExecStart') ?? '',
+    /dist\/cli\/main\.js restart --execute --control systemd .*--reason/,
+  );
 });

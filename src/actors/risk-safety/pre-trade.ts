@@ -25,6 +25,8 @@ export interface PreTradeInput {
   readonly now: number;
   readonly policy: RiskPolicy;
   readonly essState: EssState;
+  /** New entries paused by an operator (`risk.entries_paused`): only reduce-only orders pass. Default false. */
+  readonly entriesPaused?: boolean;
   readonly book: PreTradeBook;
   /** The id the order gets, approved or rejected. */
   readonly orderId: string;
@@ -53,7 +55,8 @@ export type PreTradeResult =
  *
  * Checks run in this order and the FIRST failure is the reason given:
  * 1. INVALID_ORDER: the sized quantity is not a positive finite number;
- * 2. the ESS gate ({@link gateOrder}): TRADING_HALTED or REDUCE_ONLY;
+ * 2. the ESS gate ({@link gateOrder}): TRADING_HALTED or REDUCE_ONLY; then
+ *    ENTRIES_PAUSED: entries are paused and the order is not reduce-only;
  * 3. STALE_SIGNAL: `now − signalTime > maxSignalAgeMs`;
  * 4. LOW_CONFIDENCE: `confidence < minConfidence`;
  * 5. RATE_LIMIT_EXCEEDED: orders approved in the last {@link RATE_WINDOW_MS}
@@ -106,6 +109,9 @@ export function evaluateSignal(input: PreTradeInput): PreTradeResult {
         ? `ESS is ${input.essState}: only reduce-only orders are accepted`
         : `ESS is ${input.essState}: trading is halted`,
     );
+  }
+  if (input.entriesPaused === true && !reduceOnly) {
+    return reject('ENTRIES_PAUSED', 'new entries are paused (risk.entries_paused); exits still go through');
   }
 
   if (noShorts && !(quantity > 0)) {

@@ -58,6 +58,8 @@ export interface PretradeContext {
   readonly essState?: EssState;
   /** The policy of the last `risk.policy_updated` applied; absent means {@link DEFAULT_RISK_POLICY}. */
   readonly policy?: RiskPolicy;
+  /** New entries paused (`risk.entries_paused`, until `risk.entries_resumed`); absent means not paused. */
+  readonly entriesPaused?: boolean;
   /** What the next decision is decided on, recorded with it; absent means nothing applied yet. */
   readonly asOf?: PretradeAsOf;
 }
@@ -87,6 +89,7 @@ export type PretradeEvent =
   | { type: 'MODEL_PROMOTED'; model: SizingModel; eventId: string }
   | { type: 'ESS'; state: EssState; eventId: string }
   | { type: 'POLICY'; policy: RiskPolicy; eventId: string }
+  | { type: 'ENTRIES'; paused: boolean; eventId: string }
   | { type: 'OUTBOX_TAKEN' };
 
 /** The client order id of the order a signal leads to: stable, so a retry finds the same order. */
@@ -141,6 +144,10 @@ export function toPretradeEvents(event: Envelope, delivery: Delivery): PretradeE
       return [{ type: 'ESS', state: event.data.to, eventId }];
     case 'risk.policy_updated':
       return [{ type: 'POLICY', policy: event.data.policy, eventId }];
+    case 'risk.entries_paused':
+      return [{ type: 'ENTRIES', paused: true, eventId }];
+    case 'risk.entries_resumed':
+      return [{ type: 'ENTRIES', paused: false, eventId }];
     default:
       return [];
   }
@@ -188,6 +195,7 @@ export const pretradeMachine = setup({
           now,
           policy: context.policy ?? DEFAULT_RISK_POLICY,
           essState: context.essState ?? 'armed',
+          entriesPaused: context.entriesPaused ?? false,
           book: context,
           orderId: orderIdFor(event.signal.signalId),
           sizing: context.sizingModel ?? DEFAULT_SIZING_MODEL,
@@ -260,6 +268,12 @@ export const pretradeMachine = setup({
     },
     POLICY: {
       actions: assign(({ context, event }) => ({ policy: event.policy, asOf: asOf(context, 'risk', event.eventId) })),
+    },
+    ENTRIES: {
+      actions: assign(({ context, event }) => ({
+        entriesPaused: event.paused,
+        asOf: asOf(context, 'risk', event.eventId),
+      })),
     },
     OUTBOX_TAKEN: { actions: assign({ outbox: () => [] }) },
   },
