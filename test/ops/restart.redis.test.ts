@@ -89,7 +89,7 @@ test.serial(
   'a full restart under a running feed: nothing lost or reordered, every service back in its state, timed',
   async (t) => {
     t.timeout(240_000);
-  const p = await platform(t, 'restart-full');
+    const p = await platform(t, 'restart-full');
     // A position to keep: an approval the paper venue fills at the current price.
     const redis = p.rig.server.client();
     const desk = new RedisPublisher({ redis, keys: p.rig.keys, producer: 'restart-desk', source: 'test' });
@@ -178,17 +178,20 @@ test.serial(
   'a service that does not come back aborts: entries stay paused, the ESS is tripped with the reason',
   async (t) => {
     t.timeout(240_000);
-  const p = await platform(t, 'restart-abort');
+    const p = await platform(t, 'restart-abort');
     const port = Number(new URL(p.url('risk-safety')).port);
     const run = spawnQt(['restart', '--execute', '--reason', 'abort test', '--start-timeout', '20s'], qtEnvOf(p), {
       timeoutMs: 300_000,
     });
     // Once risk-safety is stopped, something else takes its port: the new one cannot listen (exit 3).
-    await waitFor(async () => run.stdout().includes('stop:risk-safety'), 'risk-safety stopped', 120_000, 50).catch((err) => {
-    t.log(run.stdout(), run.stderr());
-    throw err;
-  });
-    const squatter = createServer(() => undefined).listen(port, '127.0.0.1');
+    await waitFor(async () => run.stdout().includes('stop:risk-safety'), 'risk-safety stopped', 120_000, 50).catch(
+      (err) => {
+        t.log(run.stdout(), run.stderr());
+        throw err;
+      },
+    );
+    // It accepts and never answers; reading lets it see a peer close (no socket left in CLOSE-WAIT).
+    const squatter = createServer((socket) => socket.resume()).listen(port, '127.0.0.1');
     t.teardown(() => new Promise<void>((resolve) => squatter.close(() => resolve())));
     const result = await run.result;
     t.is(result.code, 6, result.stderr);
@@ -198,7 +201,7 @@ test.serial(
     const trips = (await streamEvents(p, 'ess')).filter((e) => e.type === 'ess.trip_requested');
     t.is(trips.length, 1);
     t.regex(
-      (trips[0]?.data as { reason: string }).reason,
+      (trips[0] as Envelope<'ess.trip_requested'>).data.reason,
       /^restart .* failed at start:risk-safety: risk-safety exited while starting/,
     );
     const risk = (await streamEvents(p, 'risk')).map((e) => e.type).filter((r) => r.startsWith('risk.entries'));
@@ -222,7 +225,7 @@ test.serial(
   'a second orchestrator is refused while one runs; one SIGKILLed mid-sequence is resumed by the next',
   async (t) => {
     t.timeout(240_000);
-  const p = await platform(t, 'restart-resume');
+    const p = await platform(t, 'restart-resume');
     const first = spawnQt(['restart', '--execute', '--reason', 'resume test', '--lease-ms', '3000'], qtEnvOf(p), {
       timeoutMs: 300_000,
     });

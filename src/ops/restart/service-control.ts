@@ -79,6 +79,26 @@ async function awaitHealthy(
   return `${endpoint.service} OK (pid ${seen?.pid ?? '?'})`;
 }
 
+/**
+ * True while a process of this host has `pid` (signal 0 probes without
+ * signalling); unknown counts as gone, and so does a zombie (exited, not
+ * yet reaped by a parent that may never reap it).
+ */
+function alive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
+  }
+}
+
 /** The command that runs `main`: this checkout's, compiled or through tsx as this process runs. */
 export function mainCommand(): { command: string; args: string[] } {
   const here = fileURLToPath(import.meta.url);
@@ -114,20 +134,19 @@ export class ProcessControl implements ServiceControl {
       signal: AbortSignal.timeout(5_000),
     }).catch((err: Error) => err);
     const asked = response instanceof Error ? `not asked (${response.message})` : `asked (HTTP ${response.status})`;
-    if (await until(async () => (await readHealth(endpoint)) === null, timeoutMs))
-      return `${endpoint.service} stopped, ${asked}`;
-    // It would not go: a process on this host is killed by its pid.
+    // Its HTTP closes first; the process is gone only once its pid is (its disk buffer and actors released).
+    const gone = async () => (await readHealth(endpoint)) === null && !alive(report.pid);
+    if (await until(gone, timeoutMs)) return `${endpoint.service} stopped (pid ${report.pid ?? '?'} exited), ${asked}`;
     if (report.pid === undefined) throw new Error(`${endpoint.service} still answering after ${timeoutMs} ms`);
     try {
       process.kill(report.pid, 'SIGKILL');
     } catch (err) {
       throw new Error(
-        `${endpoint.service} still answering after ${timeoutMs} ms; kill ${report.pid}: ${(err as Error).message}`,
+        `${endpoint.service} still running after ${timeoutMs} ms; kill ${report.pid}: ${(err as Error).message}`,
       );
     }
-    if (await until(async () => (await readHealth(endpoint)) === null, 5_000))
-      return `${endpoint.service} killed (pid ${report.pid}) after ${timeoutMs} ms`;
-    throw new Error(`${endpoint.service} still answering after SIGKILL of pid ${report.pid}`);
+    if (await until(gone, 5_000)) return `${endpoint.service} killed (pid ${report.pid}) after ${timeoutMs} ms`;
+    throw new Error(`${endpoint.service} still running after SIGKILL of pid ${report.pid}`);
   }
 
   async start(endpoint: ServiceEndpoint, timeoutMs: number): Promise<string> {
