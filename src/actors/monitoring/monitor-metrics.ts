@@ -59,8 +59,8 @@ export const monitorMetrics = perRegistry((registry: Registry) => {
       registers,
     }),
     cycleDuration: new Gauge({
-      name: 'health_cycle_duration_ms',
-      help: 'How long the last collection cycle took',
+      name: 'health_cycle_duration_seconds',
+      help: 'How long the last collection cycle took, in seconds',
       registers,
     }),
   };

@@ -194,7 +194,7 @@ export class Monitor {
   #record(snapshot: HealthSnapshot): void {
     const { metrics } = this.#o;
     metrics.cycles.inc();
-    metrics.cycleDuration.set(snapshot.durationMs);
+    metrics.cycleDuration.set(snapshot.durationMs / 1_000);
     metrics.system.set(SYSTEM_CODE[snapshot.health.status]);
     for (const s of snapshot.observation.services) metrics.service.set({ service: s.service }, HEALTH_CODE[s.status]);
     for (const i of snapshot.infrastructure) metrics.infrastructure.set({ component: i.name }, HEALTH_CODE[i.status]);
