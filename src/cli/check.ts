@@ -12,6 +12,7 @@
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { deadline } from '../actors/monitoring/probe-infra.js';
 import {
   type EssObservation,
   type InfrastructureObservation,
@@ -60,16 +61,6 @@ export function checkExitCode(status: SystemLevel, anyServiceAnswered: boolean, 
   if (!anyServiceAnswered) return EXIT.SERVICE_UNREACHABLE;
   if (!redisAnswered) return EXIT.REDIS_UNREACHABLE;
   return status === 'OK' ? EXIT.OK : status === 'DEGRADED' ? EXIT.REFUSED : EXIT.CRITICAL;
-}
-
-function deadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    work,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 /** Redis as `qt` sees it (PING latency) and the ESS from its projection; null ESS when Redis did not answer. */

@@ -8,7 +8,7 @@
  * monitoring-health. Then: CRITICAL held past QT_ESS_HEALTH_CRITICAL_MS
  * trips the ESS.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { waitFor } from '../../support/bus.js';
 import { freePortOffset } from '../../support/main-process.js';
 import {
@@ -25,6 +25,22 @@ const TOKEN = 'a-monitoring-admin-token-for-tests';
 const FIRST = 'monitoring-health,risk-safety';
 const SECOND = 'marketdata,ai-engine,execution,portfolio-intelligence,rl-training';
 const VICTIMS = ['ai-engine', 'execution', 'marketdata', 'portfolio-intelligence', 'rl-training'];
+
+/** A Redis for the test and the settings both processes share: one port offset, 1 s cycles. */
+async function twoProcessRig(t: ExecutionContext, label: string, extra: Record<string, string>) {
+  const rig = await redisRig(t, label);
+  const offset = await freePortOffset([rig.server.port]);
+  const env = {
+    ...rig.env,
+    QT_HTTP_PORT_OFFSET: String(offset),
+    QT_HEALTH_INTERVAL_MS: '1000',
+    QT_HEALTH_TIMEOUT_MS: '800',
+    QT_ADMIN_TOKEN: TOKEN,
+    QT_SUMMARY_INTERVAL_MS: '0',
+    ...extra,
+  };
+  return { offset, env };
+}
 
 /** Polls /health/system every 100 ms until `done`; returns every distinct cycle seen. */
 async function watchCycles(
@@ -47,20 +63,12 @@ async function watchCycles(
 }
 
 test('SIGKILL a process of five services: CRITICAL within two cycles, one root-cause alert; restarted: cleared, in the history, on the webhook, kept across a monitoring restart', async (t) => {
-  const rig = await redisRig(t, 'mh-kill');
   const hook = await webhookReceiver(t);
-  const offset = await freePortOffset([rig.server.port]);
-  const env = {
-    ...rig.env,
-    QT_HTTP_PORT_OFFSET: String(offset),
-    QT_HEALTH_INTERVAL_MS: '1000',
-    QT_HEALTH_TIMEOUT_MS: '800',
+  const { offset, env } = await twoProcessRig(t, 'mh-kill', {
     QT_HEALTH_WEBHOOK_URL: hook.url,
-    QT_ADMIN_TOKEN: TOKEN,
-    QT_SUMMARY_INTERVAL_MS: '0',
     // This test is about alerts; the ESS trip on CRITICAL health has its own test below.
     QT_ESS_HEALTH_CRITICAL_MS: '600000',
-  };
+  });
   let first = await startMainAt(t, FIRST, env);
   let second = await startMainAt(t, SECOND, env);
   const api = monitoringApi(`http://127.0.0.1:${8080 + offset}`);
@@ -117,17 +125,7 @@ test('SIGKILL a process of five services: CRITICAL within two cycles, one root-c
 });
 
 test('CRITICAL health held past QT_ESS_HEALTH_CRITICAL_MS trips the ESS (trigger health_critical)', async (t) => {
-  const rig = await redisRig(t, 'mh-ess');
-  const offset = await freePortOffset([rig.server.port]);
-  const env = {
-    ...rig.env,
-    QT_HTTP_PORT_OFFSET: String(offset),
-    QT_HEALTH_INTERVAL_MS: '1000',
-    QT_HEALTH_TIMEOUT_MS: '800',
-    QT_ADMIN_TOKEN: TOKEN,
-    QT_SUMMARY_INTERVAL_MS: '0',
-    QT_ESS_HEALTH_CRITICAL_MS: '3000',
-  };
+  const { offset, env } = await twoProcessRig(t, 'mh-ess', { QT_ESS_HEALTH_CRITICAL_MS: '3000' });
   // The services first: a monitor that saw them missing for 3 s while they started would trip the ESS at once.
   const second = await startMainAt(t, SECOND, env);
   await startMainAt(t, FIRST, env);
