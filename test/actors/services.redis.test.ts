@@ -8,6 +8,7 @@ import test from 'ava';
 import { createAiSpec } from '../../src/actors/ai-engine/ai-machine.js';
 import { createExecutionSpec } from '../../src/actors/execution/execution-machine.js';
 import type { ActorSpec } from '../../src/actors/host.js';
+import { MONITORING_GROUP, MonitoringService } from '../../src/actors/monitoring/monitoring-service.js';
 import { createPortfolioSpec, portfolioSpec } from '../../src/actors/portfolio/portfolio-machine.js';
 import { EssService } from '../../src/actors/risk-safety/ess-service.js';
 import { PretradeService } from '../../src/actors/risk-safety/pretrade-service.js';
@@ -52,6 +53,8 @@ test('each service consumes exactly the union of its hosted actors’ topics', a
     execution: [createExecutionSpec()],
     'portfolio-intelligence': [portfolioSpec, createPortfolioSpec()],
     'rl-training': [rlTrainingSpec, createRlSpec({ windowSize: 10 })],
+    // Not an actor host: one consumer group of its own beside the collection loop.
+    'monitoring-health': [{ name: MONITORING_GROUP, topics: MonitoringService.topics } as unknown as AnySpec],
   };
   t.deepEqual(Object.keys(hosted).sort(), [...IMPLEMENTED_SERVICES].sort(), 'every implemented service is checked');
   for (const name of IMPLEMENTED_SERVICES) {

@@ -45,6 +45,8 @@ export interface MonitoringServiceOptions {
 
 /** monitoring-health; see the file comment. */
 export class MonitoringService {
+  /** What its consumer group reads: the service table's `consumes` for monitoring-health. */
+  static readonly topics: readonly string[] = ACTOR_TOPICS[MONITORING_GROUP];
   readonly monitor: Monitor;
   readonly keeper: AlertKeeper;
   readonly #webhook: WebhookNotifier | undefined;
@@ -78,7 +80,7 @@ export class MonitoringService {
       metrics,
       log: this.#log,
     });
-    this.#consumers = ACTOR_TOPICS[MONITORING_GROUP].map(
+    this.#consumers = MonitoringService.topics.map(
       (topic) =>
         new StreamConsumer({
           redis,
