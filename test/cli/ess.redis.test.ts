@@ -130,7 +130,9 @@ test('trip, a reset refused in the cooldown, the flatten plan and --execute, a r
   const planJson = EssFlattenOutputSchema.parse(
     JSON.parse((await qt('--json', 'ess', 'flatten', '--reason', 'close all')).stdout),
   );
-  t.like(planJson, { executed: false, essState: 'tripped', requestId: null });
+  t.like(planJson, { executed: false, requestId: null });
+  // Still halted; on a loaded machine the 20 s cooldown may have run out by now (awaitingReset): flatten applies to both.
+  t.true(['tripped', 'awaitingReset'].includes(planJson.essState as string), String(planJson.essState));
   t.deepEqual(planJson.orders.map((o) => [o.symbol, o.side, o.quantity]).sort(), [
     ['BTCUSDT', 'sell', 0.1],
     ['ETHUSDT', 'sell', 1.5],
@@ -145,7 +147,8 @@ test('trip, a reset refused in the cooldown, the flatten plan and --execute, a r
   const executed = await qt('--json', 'ess', 'flatten', '--operator', 'alice', '--reason', 'close all', '--execute');
   t.is(executed.code, 0, executed.stderr);
   const result = EssFlattenOutputSchema.parse(JSON.parse(executed.stdout));
-  t.like(result, { executed: true, essState: 'tripped', refused: null });
+  t.like(result, { executed: true, refused: null });
+  t.true(['tripped', 'awaitingReset'].includes(result.essState as string), String(result.essState));
   t.deepEqual(result.orders.map((o) => [o.symbol, o.side, o.quantity, o.outcome]).sort(), [
     ['BTCUSDT', 'sell', 0.1, 'filled'],
     ['ETHUSDT', 'sell', 1.5, 'filled'],
