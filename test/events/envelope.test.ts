@@ -23,12 +23,15 @@ test('the catalog has every v1 type of the design, each with its topic', (t) => 
     'ess.trip_requested',
     'ess.flatten_requested',
     'risk.policy_updated',
+    'risk.entries_paused',
+    'risk.entries_resumed',
     'health.snapshot_updated',
     'health.alert_raised',
     'health.alert_cleared',
     'model.evaluated',
     'model.promoted',
     'audit.command_executed',
+    'ops.restart_step',
   ];
   t.deepEqual([...EVENT_TYPES].sort(), [...expected].sort());
   t.deepEqual([...TOPICS].sort(), [
@@ -37,6 +40,7 @@ test('the catalog has every v1 type of the design, each with its topic', (t) => 
     'health',
     'market',
     'model',
+    'ops',
     'order',
     'portfolio',
     'risk',
