@@ -217,14 +217,19 @@ async function startUp(
       version: VERSION,
       producer,
       registry,
-      dependencies: async () => ({ ...(await busDependencies(bus)), ...actorsDependency(actorsRunning.value) }),
+      dependencies: async () => ({
+        ...(await busDependencies(bus)),
+        ...actorsDependency(actorsRunning.value),
+        // Prepared below; until then the service has none of its own to report.
+        ...((await prepared?.find((p) => p.name === name)?.dependencies?.()) ?? {}),
+      }),
       healthMetrics: () => processHealthMetrics(bus, registry),
       adminToken: config.adminToken,
       onShutdown: () => shutdown.request('POST /admin/shutdown'),
       log,
     }),
   );
-  let prepared: PreparedService[];
+  let prepared: PreparedService[] | undefined;
   try {
     prepared = await prepareServices(services, (name) => {
       const server = servers[services.indexOf(name)];

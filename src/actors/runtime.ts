@@ -2,8 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { AnyStateMachine } from 'xstate';
 import type { Config } from '../config/load.js';
-import { venueFromConfig } from '../exchange/open-venue.js';
+import { tradeStoreFromConfig, venueFromConfig } from '../exchange/open-venue.js';
 import type { AdminGuard } from '../http/auth.js';
+import type { DependencyHealth } from '../http/health.js';
 import type { Logger } from '../log.js';
 import type { EventBus } from '../streams/event-bus.js';
 import { createAiSpec } from './ai-engine/ai-machine.js';
@@ -55,6 +56,8 @@ export interface ServiceContext {
 export interface PreparedService {
   readonly name: ServiceName;
   start?(): Promise<void>;
+  /** The service's own dependencies in its `/health`, beside the bus's (execution: the PostgreSQL trade store). */
+  dependencies?(): Promise<Record<string, DependencyHealth>>;
   go?(): void;
   close(): Promise<void>;
 }
@@ -182,6 +185,7 @@ const PREPARERS: Partial<Record<ServiceName, Preparer>> = {
       consumer: producer,
       venue: venueFromConfig(config, { redis: bus.redis, keys: bus.keys, log, ...clock }),
       dataDir: config.dataDir,
+      tradeStore: tradeStoreFromConfig(config, { log }),
       brackets: { takeProfit: config.execution.takeProfit, stopLoss: config.execution.stopLoss },
       maxPendingMs: config.execution.maxPendingMs,
       log,
@@ -197,6 +201,7 @@ const PREPARERS: Partial<Record<ServiceName, Preparer>> = {
         await service.start();
         log.info({ venue: service.venue.venue }, 'execution started');
       }),
+      dependencies: () => service.dependencies(),
       close: () => service.close(),
     };
   },

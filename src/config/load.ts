@@ -4,6 +4,7 @@ import { type HealthConfig, healthConfig } from './health.js';
 import { type BinanceFeedConfig, binanceFeedConfig, type FeedSourceName, feedSource } from './live-feed.js';
 import { type LogFileConfig, logFileConfig } from './log-file.js';
 import { type Env, EnvRulesSchema, EnvSchema } from './schema.js';
+import { type TradeStoreConfig, tradeStoreConfig } from './trade-store.js';
 
 /** Where to find Redis: one URL, or Sentinels that name the master. */
 export type RedisTarget =
@@ -115,6 +116,8 @@ export interface Config {
     readonly stopLoss: number;
     readonly maxPendingMs: number;
   };
+  /** Where execution records orders and fills (docs/trade-store.md). */
+  readonly tradeStore: TradeStoreConfig;
   readonly summaryIntervalMs: number;
   readonly rl: {
     readonly windowSize: number;
@@ -231,6 +234,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       stopLoss: e.QT_STOP_LOSS,
       maxPendingMs: e.QT_ORDER_MAX_PENDING_MS,
     },
+    tradeStore: tradeStoreConfig(e),
     summaryIntervalMs: e.QT_SUMMARY_INTERVAL_MS,
     rl: {
       windowSize: e.QT_RL_WINDOW,

@@ -19,6 +19,7 @@ import {
 import { HEALTH_ENV, healthRuleIssue } from './health.js';
 import { LIVE_FEED_ENV, liveFeedIssues } from './live-feed.js';
 import { LOG_FILE_ENV } from './log-file.js';
+import { TRADE_STORE_ENV, tradeStoreIssues } from './trade-store.js';
 
 /** Default Redis URL: the local server on its standard port. */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -181,6 +182,7 @@ export const EnvSchema = z.object({
   QT_TAKE_PROFIT: z.coerce.number().min(0).lt(1).default(0.03),
   QT_STOP_LOSS: z.coerce.number().min(0).lt(1).default(0.02),
   QT_ORDER_MAX_PENDING_MS: positiveInt.default(30_000),
+  ...TRADE_STORE_ENV,
   QT_SUMMARY_INTERVAL_MS: nonNegativeInt.default(5_000),
   QT_RL_WINDOW: positiveInt.max(100_000).default(DEFAULT_RL_WINDOW_SIZE),
   QT_RL_HORIZON_MS: positiveInt.default(DEFAULT_RL_HORIZON_MS),
@@ -216,6 +218,10 @@ export const EnvRulesSchema = EnvSchema.refine((e) => e.QT_EXCHANGE === 'paper' 
   })
   .superRefine((e, ctx) => {
     for (const issue of csvReplayIssues(e)) ctx.addIssue({ code: 'custom', message: issue.message, path: [issue.key] });
+  })
+  .superRefine((e, ctx) => {
+    for (const issue of tradeStoreIssues(e))
+      ctx.addIssue({ code: 'custom', message: issue.message, path: [issue.key] });
   });
 
 /** The parsed settings, as the environment spelled them. */

@@ -7,6 +7,9 @@ import type { ExchangeAdapter } from './adapter.js';
 import { createBinanceAdapter } from './binance/binance-adapter.js';
 import { BINANCE_MAINNET_URL, BINANCE_TESTNET_URL } from './binance/endpoints.js';
 import { PaperExchange } from './paper-exchange.js';
+import { PostgresTradeStore } from './pg-trade-store.js';
+import { SqliteTradeStore, TRADE_STORE_FILE } from './sqlite-trade-store.js';
+import type { TradeStore } from './trade-store.js';
 
 /** The paper account's file name under the data directory. */
 export const PAPER_EXCHANGE_FILE = 'paper-exchange.sqlite';
@@ -58,4 +61,12 @@ export function venueFromConfig(
         });
     }
   }
+}
+
+/** The configured trade store (`QT_TRADE_STORE`): SQLite under the data directory, or PostgreSQL. */
+export function tradeStoreFromConfig(config: Config, deps: { readonly log: Logger }): TradeStore {
+  const store = config.tradeStore;
+  return store.kind === 'sqlite'
+    ? new SqliteTradeStore(join(config.dataDir, TRADE_STORE_FILE))
+    : new PostgresTradeStore({ ...store.postgres, log: deps.log });
 }

@@ -6,7 +6,9 @@ import { z } from 'zod';
 import { QtError } from '../../errors.js';
 import type { EssState } from '../../events/catalog.js';
 import type { ExchangeAdapter } from '../../exchange/adapter.js';
-import { TradeStore } from '../../exchange/trade-store.js';
+import { SqliteTradeStore, TRADE_STORE_FILE } from '../../exchange/sqlite-trade-store.js';
+import type { TradeStore } from '../../exchange/trade-store.js';
+import type { DependencyHealth } from '../../http/health.js';
 import { type Logger, silentLogger } from '../../log.js';
 import type { Keys } from '../../streams/keys.js';
 import { ActorHost } from '../host.js';
@@ -14,9 +16,7 @@ import { type EssProjection, parseEssProjection } from '../risk-safety/ess-proje
 import type { BracketConfig } from './execution-book.js';
 import { createExecutionSpec, type ExecutionMachine } from './execution-machine.js';
 import { OrderRunner } from './order-runner.js';
-
-/** The trade store's file name under the data directory. */
-export const TRADE_STORE_FILE = 'trades.sqlite';
+import { tradeStoreHealth } from './trade-store-health.js';
 
 /** Query of `GET /orders` and `GET /trades`. */
 export const ListQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) });
@@ -30,6 +30,8 @@ export interface ExecutionServiceOptions {
   /** Builds the venue; `priceOf` gives the latest price execution has seen (the paper exchange fills at it). */
   readonly venue: (priceOf: (symbol: string) => number | undefined) => ExchangeAdapter;
   readonly dataDir: string;
+  /** Where orders and fills are recorded (`tradeStoreFromConfig`); default the SQLite store under `dataDir`. */
+  readonly tradeStore?: TradeStore;
   readonly brackets?: Partial<BracketConfig>;
   readonly maxPendingMs?: number;
   readonly log?: Logger;
@@ -41,7 +43,7 @@ export interface ExecutionServiceOptions {
 /**
  * The execution service (docs/architecture.md §11.3): the execution actor on its consumer
  * groups (`order`, `ess`, `market`), the order runner that talks to the venue,
- * and the SQLite trade store. Serves `GET /orders`, `GET /trades` and
+ * and the trade store (SQLite or PostgreSQL). Serves `GET /orders`, `GET /trades` and
  * `GET /balances`.
  */
 export class ExecutionService {
@@ -83,7 +85,7 @@ export class ExecutionService {
       const prices = this.host.snapshot.context.lastPrice;
       return Object.hasOwn(prices, symbol) ? prices[symbol] : undefined;
     });
-    this.trades = new TradeStore(join(options.dataDir, TRADE_STORE_FILE));
+    this.trades = options.tradeStore ?? new SqliteTradeStore(join(options.dataDir, TRADE_STORE_FILE));
     this.#runner = new OrderRunner({
       host: this.host,
       venue: this.venue,
@@ -130,8 +132,14 @@ export class ExecutionService {
   }
 
   async start(): Promise<void> {
+    await this.trades.open();
     await this.host.start();
     this.#runner.start();
+  }
+
+  /** Execution's own dependencies in `/health`: the PostgreSQL trade store (see {@link tradeStoreHealth}). */
+  dependencies(): Promise<Record<string, DependencyHealth>> {
+    return tradeStoreHealth(this.trades);
   }
 
   registerRoutes(app: FastifyInstance): void {
@@ -155,7 +163,7 @@ export class ExecutionService {
       await this.#runner.close();
       await this.host.close();
       await this.venue.close();
-      this.trades.close();
+      await this.trades.close();
     })();
     return this.#closed;
   }

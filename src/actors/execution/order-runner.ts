@@ -257,7 +257,7 @@ export class OrderRunner {
   /** Records a venue answer in the trade store, then commits it to the book (events included). */
   async #report(order: WorkingOrder, answer: VenueOrder): Promise<void> {
     const now = this.#now();
-    this.#o.trades.record(answer, order.purpose, now);
+    await this.#o.trades.record(answer, order.purpose, now);
     await this.#send(order, { type: 'VENUE_ORDER', orderId: order.orderId, order: answer, at: now });
   }
 

@@ -116,8 +116,8 @@ test('an approved order is placed on the paper venue and filled once; the trade 
   t.is(filled?.source, 'execution');
   t.is(filled?.correlationId, approval.envelope.correlationId, 'the fill carries the correlation id of the approval');
   t.is(filled?.causationId, approval.envelope.id, 'and is caused by it');
-  t.like(service.trades.counts(), { orders: 1, trades: 1 });
-  t.is(service.trades.orders()[0]?.status, 'filled');
+  t.like(await service.trades.counts(), { orders: 1, trades: 1 });
+  t.is((await service.trades.orders())[0]?.status, 'filled');
   t.true(((await service.venue.balances()).BTC?.free ?? 0) > 0.0199);
 });
 
@@ -148,7 +148,7 @@ test('with the ESS projection tripped, an approved order never reaches the venue
   t.like(cancelled?.data, { orderId: 'ord-h' });
   t.is((cancelled?.data as { reason?: string } | undefined)?.reason, 'ESS tripped (TRADING_HALTED)');
   t.is(venueOrders, 0, 'no venue call that could place an order was made');
-  t.deepEqual(service.trades.counts(), { orders: 0, trades: 0 });
+  t.deepEqual(await service.trades.counts(), { orders: 0, trades: 0 });
 });
 
 test('while the ESS projection is tripped only an emergency exit reaches the venue; a refusal names the trip', async (t) => {
@@ -358,5 +358,5 @@ test('a stop-loss exit is placed and filled when a tick crosses it, closing the 
   );
   t.like(fill?.data, { side: 'sell', quantity: 0.02, price: 48_900 });
   t.is((await service.venue.balances()).BTC?.free, 0, 'the position is closed at the venue');
-  t.is(service.trades.orders().find((o) => o.clientOrderId === exit)?.purpose, 'stop_loss');
+  t.is((await service.trades.orders()).find((o) => o.clientOrderId === exit)?.purpose, 'stop_loss');
 });

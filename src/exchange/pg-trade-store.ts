@@ -1,0 +1,160 @@
+/**
+ * The PostgreSQL trade store (`QT_TRADE_STORE=postgres`; contract in
+ * trade-store.ts): orders in `orders`, fills in `trades`, through a `pg` Pool
+ * sized and timed by the QT_PG_* settings. {@link PostgresTradeStore.open}
+ * applies the migrations (pg-migrations.ts). A fill already stored is skipped
+ * (`ON CONFLICT DO NOTHING` on venue and trade id); an order is upserted by
+ * client order id, as in SQLite. `DATABASE_URL` is only ever logged redacted.
+ */
+import pg from 'pg';
+import type { PostgresStoreConfig } from '../config/trade-store.js';
+import { type Logger, redactUrl, silentLogger } from '../log.js';
+import type { VenueOrder } from './adapter.js';
+import { migrate } from './pg-migrations.js';
+import { orderRow, type StoredOrder, type StoredTrade, type TradeStore } from './trade-store.js';
+
+/** BIGINT (epoch ms, counts) read as numbers: every value the store writes is a safe integer. */
+const INT8_OID = 20;
+const types = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+const UPSERT_ORDER = `
+  INSERT INTO orders (client_order_id, venue, venue_order_id, symbol, side, type, quantity, price, status,
+    executed_qty, average_price, purpose, created_at, updated_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
+  ON CONFLICT (client_order_id) DO UPDATE SET venue_order_id = excluded.venue_order_id, status = excluded.status,
+    executed_qty = excluded.executed_qty, average_price = excluded.average_price, updated_at = excluded.updated_at`;
+
+const INSERT_TRADE = `
+  INSERT INTO trades (venue, trade_id, client_order_id, symbol, side, price, quantity, fee, fee_asset, recorded_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+  ON CONFLICT (venue, trade_id) DO NOTHING`;
+
+/** Settings of {@link PostgresTradeStore}. */
+export interface PostgresTradeStoreOptions extends PostgresStoreConfig {
+  readonly log?: Logger;
+}
+
+/** The trade store in PostgreSQL; nothing connects until {@link open} or the first call. */
+export class PostgresTradeStore implements TradeStore {
+  readonly kind = 'postgres';
+  readonly #pool: pg.Pool;
+  readonly #log: Logger;
+  #opened: Promise<void> | undefined;
+  #closed: Promise<void> | undefined;
+
+  constructor(options: PostgresTradeStoreOptions) {
+    this.#log = (options.log ?? silentLogger).child({ store: 'postgres', url: redactUrl(options.databaseUrl) });
+    this.#pool = new pg.Pool({
+      connectionString: options.databaseUrl,
+      max: options.poolMax,
+      connectionTimeoutMillis: options.connectTimeoutMs,
+      idleTimeoutMillis: options.idleTimeoutMs,
+      statement_timeout: options.queryTimeoutMs,
+      query_timeout: options.queryTimeoutMs,
+      application_name: 'qt-execution',
+      types,
+    });
+    // An idle connection that breaks (Postgres restarted) is dropped by the pool; without a listener it would crash us.
+    this.#pool.on('error', (err) => this.#log.warn({ err: err.message }, 'trade store: idle connection lost'));
+  }
+
+  /** Applies the migrations; a failed attempt is forgotten, so the next call tries again. */
+  open(): Promise<void> {
+    this.#opened ??= (async () => {
+      const client = await this.#pool.connect();
+      try {
+        const { applied, version } = await migrate(client);
+        this.#log.info({ applied, version }, 'trade store: schema ready');
+      } finally {
+        client.release();
+      }
+    })().catch((err: unknown) => {
+      this.#opened = undefined;
+      throw err;
+    });
+    return this.#opened;
+  }
+
+  async record(order: VenueOrder, purpose: string, now: number): Promise<void> {
+    await this.open();
+    const row = orderRow(order, purpose, now);
+    const client = await this.#pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      await client.query(UPSERT_ORDER, [
+        row.clientOrderId,
+        row.venue,
+        row.venueOrderId,
+        row.symbol,
+        row.side,
+        row.type,
+        row.quantity,
+        row.price,
+        row.status,
+        row.executedQuantity,
+        row.averagePrice,
+        row.purpose,
+        row.now,
+      ]);
+      for (const f of order.fills) {
+        await client.query(INSERT_TRADE, [
+          ...[order.venue, f.tradeId, order.clientOrderId, order.symbol, order.side],
+          ...[f.price, f.quantity, f.fee, f.feeAsset, now],
+        ]);
+      }
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch((rollbackErr: Error) => {
+        broken = rollbackErr;
+      });
+      throw err;
+    } finally {
+      // A connection whose rollback failed is not handed out again.
+      client.release(broken);
+    }
+  }
+
+  async orders(limit = 100): Promise<StoredOrder[]> {
+    await this.open();
+    const { rows } = await this.#pool.query<StoredOrder>(
+      `SELECT client_order_id AS "clientOrderId", venue, venue_order_id AS "venueOrderId", symbol, side, type, quantity,
+         price, status, executed_qty AS "executedQuantity", average_price AS "averagePrice", purpose,
+         created_at AS "createdAt", updated_at AS "updatedAt"
+       FROM orders ORDER BY created_at DESC, client_order_id DESC LIMIT $1`,
+      [limit],
+    );
+    return rows;
+  }
+
+  async trades(limit = 100): Promise<StoredTrade[]> {
+    await this.open();
+    const { rows } = await this.#pool.query<StoredTrade>(
+      `SELECT venue, trade_id AS "tradeId", client_order_id AS "clientOrderId", symbol, side, price, quantity, fee,
+         fee_asset AS "feeAsset", recorded_at AS "recordedAt"
+       FROM trades ORDER BY recorded_at DESC, trade_id DESC LIMIT $1`,
+      [limit],
+    );
+    return rows;
+  }
+
+  async counts(): Promise<{ orders: number; trades: number }> {
+    await this.open();
+    const { rows } = await this.#pool.query<{ orders: number; trades: number }>(
+      'SELECT (SELECT count(*) FROM orders) AS orders, (SELECT count(*) FROM trades) AS trades',
+    );
+    return rows[0] ?? { orders: 0, trades: 0 };
+  }
+
+  async ping(): Promise<void> {
+    await this.#pool.query('SELECT 1');
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= this.#pool.end();
+    return this.#closed;
+  }
+}

@@ -1,0 +1,62 @@
+/** The trade store settings (src/config/trade-store.ts): defaults, the postgres rule, bad values named, the URL never echoed. */
+import test from 'ava';
+import { loadConfig } from '../../src/config/load.js';
+import { isQtError } from '../../src/errors.js';
+
+function issues(env: Record<string, string>): { key: string; message: string }[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (isQtError(err, 'QT_CONFIG_INVALID'))
+      return (err.details as { issues: { key: string; message: string }[] }).issues;
+    throw err;
+  }
+  return [];
+}
+
+test('unset, the trade store is SQLite and DATABASE_URL is ignored', (t) => {
+  t.deepEqual(loadConfig({}).tradeStore, { kind: 'sqlite' });
+  t.deepEqual(loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/qt' }).tradeStore, { kind: 'sqlite' });
+});
+
+test('QT_TRADE_STORE=postgres takes DATABASE_URL and the pool settings, with their defaults', (t) => {
+  const url = 'postgresql://qt:s3cret@db.internal:6432/trades?sslmode=require';
+  t.deepEqual(loadConfig({ QT_TRADE_STORE: 'postgres', DATABASE_URL: url }).tradeStore, {
+    kind: 'postgres',
+    postgres: { databaseUrl: url, poolMax: 10, connectTimeoutMs: 5_000, idleTimeoutMs: 30_000, queryTimeoutMs: 10_000 },
+  });
+  const tuned = loadConfig({
+    QT_TRADE_STORE: 'postgres',
+    DATABASE_URL: url,
+    QT_PG_POOL_MAX: '3',
+    QT_PG_CONNECT_TIMEOUT_MS: '250',
+    QT_PG_IDLE_TIMEOUT_MS: '1000',
+    QT_PG_QUERY_TIMEOUT_MS: '2000',
+  }).tradeStore;
+  t.like(tuned, { postgres: { poolMax: 3, connectTimeoutMs: 250, idleTimeoutMs: 1_000, queryTimeoutMs: 2_000 } });
+});
+
+test('postgres without DATABASE_URL, an unknown store and bad pool settings are named, each', (t) => {
+  t.deepEqual(issues({ QT_TRADE_STORE: 'postgres' }), [
+    { key: 'DATABASE_URL', message: 'is required when QT_TRADE_STORE is postgres' },
+  ]);
+  t.deepEqual(
+    issues({ QT_TRADE_STORE: 'mysql', QT_PG_POOL_MAX: '0', QT_PG_CONNECT_TIMEOUT_MS: 'soon' })
+      .map((i) => i.key)
+      .sort(),
+    ['QT_PG_CONNECT_TIMEOUT_MS', 'QT_PG_POOL_MAX', 'QT_TRADE_STORE'],
+  );
+});
+
+test('a DATABASE_URL that is not a postgres URL is named without repeating it (it carries the password)', (t) => {
+  for (const url of ['mysql://qt:hunter2pw@db/qt', 'hunter2pw']) {
+    let message = '';
+    try {
+      loadConfig({ QT_TRADE_STORE: 'postgres', DATABASE_URL: url });
+    } catch (err) {
+      message = (err as Error).message + JSON.stringify((err as { details?: unknown }).details);
+    }
+    t.regex(message, /DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL/);
+    t.false(message.includes('hunter2pw'));
+  }
+});
