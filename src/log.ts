@@ -27,6 +27,8 @@ export const REDACT_PATHS = [
   '*.adminToken',
   'webhookUrl',
   '*.webhookUrl',
+  'databaseUrl',
+  '*.databaseUrl',
   'authorization',
   '*.authorization',
   'headers.authorization',
