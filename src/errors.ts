@@ -28,7 +28,8 @@ export const ERROR_CODES = {
   QT_VENUE_UNKNOWN: 'The exchange may or may not have executed a request (5xx, -1006, -1007); look it up first.',
   QT_VENUE_UNAVAILABLE: 'A request never reached the exchange (connection refused, DNS); safe to retry.',
   QT_VENUE_PARAM_INVALID: 'A venue request parameter is not a finite number; the request was not sent.',
-  QT_STORE_INCOMPATIBLE: 'A store (the SQLite trade store or paper account, the Postgres trade store) was written by a newer build; it is not opened.',
+  QT_STORE_INCOMPATIBLE:
+    'A store (the SQLite trade store or paper account, the Postgres trade store) was written by a newer build; it is not opened.',
   QT_REDIS_UNAVAILABLE: 'Redis did not answer an operator request within its deadline; the route answered 503.',
   QT_PROJECTION_INVALID: 'A projection in Redis (the ESS state) is unreadable; nothing that depends on it is done.',
   QT_FEED_INVALID: 'A market feed input is unusable: a bad CSV replay or flash-crash scenario.',

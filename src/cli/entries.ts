@@ -29,11 +29,6 @@ export function topicKey(ctx: CliContext, topic: string): string {
   return ctx.keys.stream(topic);
 }
 
-/** True for Redis's reply to XINFO on a key that does not exist. */
-export function isNoSuchKey(err: unknown): boolean {
-  return err instanceof Error && /no such key/i.test(err.message);
-}
-
 /** Exit 5: the stream of `topic` does not exist. */
 export function noStream(topic: string, key: string): CliError {
   return new CliError(EXIT.NOT_FOUND, `topic ${topic}: stream ${key} does not exist`);
