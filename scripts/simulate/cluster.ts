@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Redis } from 'ioredis';
 import { SERVICES, type ServiceName } from '../../src/actors/services.js';
 import { createKeys, type Keys } from '../../src/streams/keys.js';
 import { freeServiceOffset } from './ports.js';
@@ -28,16 +29,31 @@ export interface SimProcess {
   out(): string;
 }
 
+/** The Redis a platform runs on, as the simulator sees it. */
+export interface RedisEndpoint {
+  /** Ports the services' port offset must avoid. */
+  readonly ports: readonly number[];
+  /** The environment that points `main` at it (`REDIS_URL`, or Sentinel settings). */
+  readonly env: Record<string, string>;
+  /** The simulator's own client (to the current master). */
+  client(): Redis;
+  stop(): Promise<void>;
+}
+
 /** What a scenario asks of its platform. */
 export interface ClusterOptions {
   readonly services: readonly ServiceName[];
+  /** The Redis to run on; default: a standalone redis-server of its own ({@link Cluster.redis} then controls it). */
+  readonly redis?: RedisEndpoint;
   /** Environment on top of the defaults (feed speed, ESS cooldown, ...). */
   readonly env?: Record<string, string>;
 }
 
 /** A running platform. */
 export interface Cluster {
-  readonly redis: SimRedis;
+  readonly redis: RedisEndpoint;
+  /** The standalone redis-server started for the platform (to kill and restart); undefined when given one. */
+  readonly standalone: SimRedis | undefined;
   readonly keys: Keys;
   readonly env: Record<string, string>;
   readonly dataDir: string;
@@ -55,12 +71,13 @@ export interface Cluster {
 
 /** Starts Redis and every requested service, each in its own `main`, and waits until all report started. */
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
-  const redis = await startSimRedis();
+  const standalone = options.redis === undefined ? await startSimRedis() : undefined;
+  const redis: RedisEndpoint = options.redis ?? standaloneEndpoint(standalone as SimRedis);
   const dataDir = await mkdtemp(join(tmpdir(), 'qt-sim-'));
-  const offset = await freeServiceOffset([redis.port]);
+  const offset = await freeServiceOffset(redis.ports);
   const prefix = `sim${Date.now().toString(36)}`;
   const env: Record<string, string> = {
-    REDIS_URL: redis.url,
+    ...redis.env,
     QT_LOCAL_REDIS: 'never',
     QT_DATA_DIR: dataDir,
     QT_KEY_PREFIX: prefix,
@@ -114,6 +131,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   }
   return {
     redis,
+    standalone,
     keys: createKeys(prefix),
     env,
     dataDir,
@@ -126,5 +144,15 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     kill: (service) => end(service, 'SIGKILL'),
     start,
     stop,
+  };
+}
+
+/** A standalone server as a {@link RedisEndpoint}. */
+function standaloneEndpoint(server: SimRedis): RedisEndpoint {
+  return {
+    ports: [server.port],
+    env: { REDIS_URL: server.url },
+    client: () => server.client(),
+    stop: () => server.stop(),
   };
 }

@@ -4,7 +4,7 @@
  * timeline sampling it. {@link withPlatform} always stops it.
  */
 import type { ServiceName } from '../../src/actors/services.js';
-import { type Cluster, startCluster } from './cluster.js';
+import { type Cluster, type RedisEndpoint, startCluster } from './cluster.js';
 import type { Sample } from './record.js';
 import type { ScenarioContext } from './scenario.js';
 import { startTimeline, type Timeline } from './timeline.js';
@@ -25,13 +25,16 @@ export const SIM_SYMBOL = 'BTCUSDT';
 /** Starts the platform, runs `body` with it and its timeline, stops both; returns the timeline. */
 export async function withPlatform(
   ctx: ScenarioContext,
-  options: { services?: readonly ServiceName[]; env?: Record<string, string> },
+  options: { services?: readonly ServiceName[]; env?: Record<string, string>; redis?: RedisEndpoint },
   body: (cluster: Cluster, timeline: Timeline) => Promise<void>,
 ): Promise<Sample[]> {
   const services = options.services ?? TRADING_SERVICES;
-  ctx.log(`starting redis-server and ${services.length} main processes (${services.join(', ')})`);
+  ctx.log(
+    `starting ${options.redis ? 'the' : 'redis-server and'} ${services.length} main processes (${services.join(', ')})`,
+  );
   const cluster = await startCluster({
     services,
+    ...(options.redis ? { redis: options.redis } : {}),
     env: { QT_FEED_TICKS_PER_SECOND: '20', QT_ESS_HEALTH_CRITICAL_MS: '3600000', ...options.env },
   });
   ctx.recorder.mark('started');

@@ -27,13 +27,13 @@ export interface SimRedis {
   stop(): Promise<void>;
 }
 
-/** Starts redis-server on a free loopback port and waits until it answers PING. */
-export async function startSimRedis(): Promise<SimRedis> {
+/** Starts redis-server on a free loopback port (with `extraArgs` last) and waits until it answers PING. */
+export async function startSimRedis(extraArgs: readonly string[] = []): Promise<SimRedis> {
   const dir = await mkdtemp(join(tmpdir(), 'qt-sim-redis-'));
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes'];
-  args.push('--appendfsync', 'always', '--logfile', join(dir, 'redis.log'));
+  args.push('--appendfsync', 'always', '--logfile', join(dir, 'redis.log'), ...extraArgs);
   let child: ChildProcess | undefined;
   let shared: Redis | undefined;
   const start = async () => {
