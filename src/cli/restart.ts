@@ -111,7 +111,7 @@ export function registerRestart(program: Command, context: () => CliContext): vo
     if (!options.execute || options.dryRun) {
       if (ctx.output.json) ctx.output.out(JSON.stringify({ plan }, null, 2));
       else {
-        ctx.output.out(plan.map((s, i) => `${String(i + 1).padStart(2)}. ${s.step.padEnd(28)} ${s.does}`).join('\n'));
+        ctx.output.out(plan.map((s, i) => `${String(i + 1).padStart(2)}. ${s.step.padEnd(30)} ${s.does}`).join('\n'));
         ctx.output.out('\nnothing done: add --execute to run it');
       }
       return;
