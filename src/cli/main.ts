@@ -4,7 +4,4 @@ import { runCli } from './program.js';
 
 runCli(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
-  // The command is over: a handle it left open (a socket to a peer that never answers) must not keep qt
-  // alive. Unref'd, this fires only if something else still holds the process, after output has drained.
-  setTimeout(() => process.exit(code), 1_000).unref();
 });

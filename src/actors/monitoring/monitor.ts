@@ -69,6 +69,8 @@ export class Monitor {
   #cycle = 0;
   #latest: HealthSnapshot | undefined;
   #closed = false;
+  /** The status of the previous cycle: a change is logged. */
+  #previousStatus: SystemLevel | undefined;
 
   constructor(options: MonitorOptions) {
     this.#o = options;
@@ -205,8 +207,6 @@ export class Monitor {
       this.#previousStatus = snapshot.health.status;
     }
   }
-
-  #previousStatus: SystemLevel | undefined;
 
   /** Stops the cycles and waits for the one running. */
   async close(): Promise<void> {

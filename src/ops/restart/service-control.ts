@@ -13,7 +13,9 @@ import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { type HealthReport, HealthReportSchema } from '../../http/health.js';
+import { pollService } from '../../actors/monitoring/poll-services.js';
+import type { ServiceName } from '../../actors/services.js';
+import type { HealthReport } from '../../http/health.js';
 
 const run = promisify(execFile);
 
@@ -33,27 +35,33 @@ export interface ServiceControl {
   start(endpoint: ServiceEndpoint, timeoutMs: number): Promise<string>;
 }
 
-/** A service's health report, or null when nothing answers (or not its report). */
+/** A service's health report (a DOWN one too), or null when nothing answers or not its report: monitoring's poll. */
 export async function readHealth(endpoint: ServiceEndpoint, timeoutMs = 2_000): Promise<HealthReport | null> {
-  try {
-    const response = await fetch(`${endpoint.baseUrl}/health`, { signal: AbortSignal.timeout(timeoutMs) });
-    const parsed = HealthReportSchema.safeParse(await response.json());
-    return parsed.success && parsed.data.service === endpoint.service ? parsed.data : null;
-  } catch {
-    return null;
-  }
+  const target = { service: endpoint.service as ServiceName, critical: false, baseUrl: endpoint.baseUrl };
+  return (await pollService(target, { timeoutMs, slowMs: Number.POSITIVE_INFINITY })).report;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Polls until `done` or the deadline; true when done. */
-async function until(done: () => Promise<boolean>, timeoutMs: number, everyMs = 200): Promise<boolean> {
+/** Reads until `done` says the reading will do or the deadline passes; the last reading either way. */
+export async function poll<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs: number,
+  everyMs = 200,
+): Promise<{ ok: boolean; last: T }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (await done()) return true;
-    if (Date.now() >= deadline) return false;
+    const last = await read();
+    if (done(last)) return { ok: true, last };
+    if (Date.now() >= deadline) return { ok: false, last };
     await sleep(everyMs);
   }
+}
+
+/** Polls until `done` or the deadline; true when done. */
+async function until(done: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  return (await poll(done, (v) => v, timeoutMs)).ok;
 }
 
 /** Waits for the service to answer OK; throws naming what it last said. */

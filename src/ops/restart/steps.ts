@@ -6,6 +6,7 @@
  * is kept.
  */
 import type { Redis } from 'ioredis';
+import { deadline } from '../../actors/monitoring/probe-infra.js';
 import { ACTOR_TOPICS, type ActorName, SERVICES } from '../../actors/services.js';
 import { TOPICS } from '../../events/catalog.js';
 import { groupInfos, groupLag } from '../../streams/group-lag.js';
@@ -14,7 +15,7 @@ import type { Publisher } from '../../streams/publisher-contract.js';
 import { parseInfo } from '../../streams/redis-link.js';
 import type { RestartTimeouts } from './plan.js';
 import type { RunRecord } from './run-record.js';
-import { readHealth, type ServiceControl, type ServiceEndpoint } from './service-control.js';
+import { poll, readHealth, type ServiceControl, type ServiceEndpoint } from './service-control.js';
 import {
   compareState,
   IN_FLIGHT,
@@ -43,22 +44,6 @@ export interface StepDeps {
 export interface StepResult {
   readonly detail: string;
   readonly record?: Partial<Pick<RunRecord, 'captured' | 'stopped'>>;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function poll<T>(
-  read: () => Promise<T>,
-  done: (v: T) => boolean,
-  timeoutMs: number,
-): Promise<{ ok: boolean; last: T }> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const last = await read();
-    if (done(last)) return { ok: true, last };
-    if (Date.now() >= deadline) return { ok: false, last };
-    await sleep(250);
-  }
 }
 
 /** The platform groups that are behind: `group on topic: N entries, P pending`. */
@@ -109,7 +94,7 @@ export async function runStep(step: string, record: RunRecord, deps: StepDeps): 
     case 'wait-orders': {
       const inFlight = async () =>
         (await readExecutionState(redis, keys)).orders.filter((o) => IN_FLIGHT.includes(o.status));
-      const { ok, last } = await poll(inFlight, (o) => o.length === 0, timeouts.ordersMs);
+      const { ok, last } = await poll(inFlight, (o) => o.length === 0, timeouts.ordersMs, 250);
       if (!ok)
         throw new Error(
           `orders still in flight after ${timeouts.ordersMs} ms: ${last.map((o) => `${o.orderId} ${o.status}`).join(', ')}`,
@@ -118,7 +103,7 @@ export async function runStep(step: string, record: RunRecord, deps: StepDeps): 
     }
     case 'drain': {
       const read = async () => [...(await behind(redis, keys)), ...(await buffered(deps.endpoints))];
-      const { ok, last } = await poll(read, (b) => b.length === 0, timeouts.drainMs);
+      const { ok, last } = await poll(read, (b) => b.length === 0, timeouts.drainMs, 250);
       if (!ok) throw new Error(`not drained after ${timeouts.drainMs} ms: ${last.join('; ')}`);
       return { detail: 'consumer groups caught up, disk buffers empty' };
     }
@@ -152,10 +137,7 @@ export async function runStep(step: string, record: RunRecord, deps: StepDeps): 
     }
     case 'check-infra': {
       const started = performance.now();
-      await Promise.race([
-        redis.ping(),
-        sleep(3_000).then(() => Promise.reject(new Error('Redis: no PING answer within 3 s'))),
-      ]);
+      await deadline(redis.ping(), 3_000, 'Redis PING');
       const role = parseInfo(await redis.info('replication')).role;
       if (role !== 'master') throw new Error(`Redis is a ${role}, not the master`);
       return { detail: `Redis master, PING ${Math.round(performance.now() - started)} ms` };
