@@ -12,6 +12,12 @@ export interface AppendBatch {
   readonly firstSeq: number;
   readonly types: readonly string[];
   readonly payloads: readonly string[];
+  /**
+   * Sent behind a batch of the same lane that Redis has not answered yet:
+   * appended only if the seq right before `firstSeq` is there, so a batch in
+   * front that was refused or failed can never leave a gap behind it.
+   */
+  readonly follows?: boolean;
 }
 
 /** What Redis did with a batch. */
@@ -22,6 +28,11 @@ export interface AppendOutcome {
   readonly gap: number;
   /** Stream id per event; undefined where Redis already had the event. */
   readonly entryIds: (string | undefined)[];
+  /**
+   * A `follows` batch whose predecessor is not in Redis: nothing was
+   * appended, and its events must be sent again from a fresh seq.
+   */
+  readonly unapplied: boolean;
 }
 
 /** Who appends, and how durable an append must be. */
@@ -64,12 +75,13 @@ export function appendCall(a: Pick<Appender, 'keys' | 'producer' | 'instance'>, 
 export function appendOutcome(reply: readonly unknown[], producer: string, batch: AppendBatch): AppendOutcome {
   const before = Number(reply[0]);
   if (Number(reply[1]) === -1) throw outOfOrder(batch.topic, producer, before);
+  if (Number(reply[1]) === -2) return { before, gap: 0, entryIds: [], unapplied: true };
   const entryIds: (string | undefined)[] = [];
   for (let i = 0; i < batch.payloads.length; i++) {
     const id = reply[i + 2];
     entryIds.push(typeof id === 'string' ? id : undefined);
   }
-  return { before, gap: Number(reply[1]), entryIds };
+  return { before, gap: Number(reply[1]), entryIds, unapplied: false };
 }
 
 /** The error of a batch refused because another live process publishes as the same producer. */
@@ -89,7 +101,9 @@ export function outOfOrder(topic: string, producer: string, redisSeq: number): Q
  */
 export async function appendBatch(a: Appender, batch: AppendBatch): Promise<AppendOutcome> {
   const redis = withScripts(a.redis);
-  const { keys, args } = appendCall(a, batch);
+  const call = appendCall(a, batch);
+  const keys = call.keys;
+  const args = batch.follows ? [...call.args, '1'] : call.args;
   let reply: (string | number)[];
   if (a.minReplicasAck > 0) {
     // WAIT covers every write made before it on this connection, so it goes
@@ -105,7 +119,7 @@ export async function appendBatch(a: Appender, batch: AppendBatch): Promise<Appe
     const [waitErr, acked] = results[1] ?? [];
     if (waitErr) throw waitErr;
     reply = appendReply as (string | number)[];
-    if (Number(reply[1]) !== -1 && Number(acked) < a.minReplicasAck) {
+    if (Number(reply[1]) >= 0 && Number(acked) < a.minReplicasAck) {
       throw new QtError(
         'QT_REPLICAS_UNAVAILABLE',
         `only ${acked} of ${a.minReplicasAck} replicas confirmed the append to "${batch.topic}"`,

@@ -5,7 +5,7 @@ import { DEFAULT_APPEND_TIMEOUT_MS, DEFAULT_PUBLISH_BATCH } from '../config/sche
 import { isQtError, QtError } from '../errors.js';
 import { type EventData, type EventType, topicOf } from '../events/catalog.js';
 import { type Logger, silentLogger } from '../log.js';
-import { type Appender, appendBatch, withDeadline } from './append.js';
+import { type Appender, type AppendOutcome, appendBatch, withDeadline } from './append.js';
 import { type DraftEnvelope, draftEnvelope, isoClock } from './draft-envelope.js';
 import type { EventBuffer } from './event-buffer.js';
 import { assertKeyPart, type Keys } from './keys.js';
@@ -54,6 +54,20 @@ interface Pending {
   readonly reject: (err: unknown) => void;
   readonly deadlineMs: number | undefined;
 }
+
+/** One batch sent to Redis and not settled yet. */
+interface Flight {
+  readonly batch: Pending[];
+  /** Set once the batch has its seqs (the first batch after a failure reads them from Redis first). */
+  firstSeq: number | undefined;
+  outcome: Promise<AppendOutcome>;
+}
+
+/**
+ * Batches of one lane sent before the first is answered: the client builds
+ * and sends the next while Redis runs the one before, so neither waits.
+ */
+export const MAX_IN_FLIGHT = 2;
 
 /** A topic's publish queue. While `buffered`, its events go to the disk buffer and the drainer owns its seqs. */
 interface Lane {
@@ -256,59 +270,106 @@ export class RedisPublisher implements Publisher, LaneHandoff {
       });
   }
 
+  /**
+   * Sends the lane's queue as batches, up to {@link MAX_IN_FLIGHT} at once on
+   * the one connection (Redis runs them in the order sent), and settles them
+   * in that order. Only the first batch after a failure, which must learn
+   * the seq from Redis, goes alone.
+   */
   async #run(lane: Lane): Promise<void> {
-    while (lane.queue.length > 0) {
-      if (this.#buffer && (lane.mode === 'buffered' || this.#link.circuitOpen || !this.#link.ready)) {
+    const flights: Flight[] = [];
+    while (lane.queue.length > 0 || flights.length > 0) {
+      if (flights.length === 0 && this.#buffer && (lane.mode === 'buffered' || this.#link.circuitOpen || !this.#link.ready)) {
         lane.mode = 'buffered';
         await this.#park(lane, lane.queue.splice(0), undefined);
         continue;
       }
-      const batch = lane.queue.splice(0, this.#batchSize);
-      let firstSeq: number | undefined;
-      try {
-        if (lane.nextSeq === undefined) {
-          const lookup = this.#link.execute(() =>
-            this.#appender.redis.hget(this.#appender.keys.producerSeqs(lane.topic), this.#appender.producer),
-          );
-          // Bounded like the append: against a stalled Redis the batch is parked (without seqs: nothing was sent).
-          const last = this.#buffer ? await withDeadline(lookup, this.#deadline(batch)) : await lookup;
-          // Redis's record, not lastAssigned: seqs of a batch that was refused
-          // or failed (and rejected to its caller) are reused, leaving no gap.
-          lane.nextSeq = (last === null ? 0 : Number(last)) + 1;
-        }
-        firstSeq = lane.nextSeq;
-        lane.nextSeq += batch.length;
-        lane.lastAssigned = Math.max(lane.lastAssigned, lane.nextSeq - 1);
-        const sent = this.#link.execute(() =>
-          appendBatch(this.#appender, {
-            topic: lane.topic,
-            firstSeq: firstSeq as number,
-            types: batch.map((p) => p.type),
-            // One serialization per event, seq included; bodies without a
-            // seq are made only if the batch has to be parked.
-            payloads: batch.map((p, i) => {
-              p.envelope.seq = (firstSeq as number) + i;
-              return JSON.stringify(p.envelope);
-            }),
-          }),
-        );
-        const outcome = this.#buffer ? await withDeadline(sent, this.#deadline(batch)) : await sent;
-        this.#acknowledged(lane, batch, firstSeq, outcome.before, outcome.entryIds);
-      } catch (err) {
-        lane.nextSeq = undefined;
-        if (isQtError(err, 'QT_PUBLISH_OUT_OF_ORDER') || !this.#buffer) {
-          this.#fail(lane, batch, err);
-          continue;
-        }
-        // Outcome unknown: park the batch with its seqs (in doubt) and everything behind it.
-        this.#log.warn(
-          { topic: lane.topic, events: batch.length, err: (err as Error).message },
-          'redis unavailable; buffering',
-        );
-        lane.mode = 'buffered';
-        await this.#park(lane, batch, firstSeq);
-        await this.#park(lane, lane.queue.splice(0), undefined);
+      while (
+        lane.mode === 'direct' &&
+        lane.queue.length > 0 &&
+        flights.length < MAX_IN_FLIGHT &&
+        (flights.length === 0 || lane.nextSeq !== undefined)
+      ) {
+        flights.push(this.#launch(lane, flights.length > 0));
       }
+      const head = flights.shift();
+      if (head) await this.#settle(lane, head, flights);
+    }
+  }
+
+  /** Takes the next batch off the queue, gives it its seqs and sends it; `follows` when a batch is in flight ahead of it. */
+  #launch(lane: Lane, follows: boolean): Flight {
+    const batch = lane.queue.splice(0, this.#batchSize);
+    const flight: Flight = { batch, firstSeq: undefined, outcome: Promise.resolve(undefined as never) };
+    const send = (firstSeq: number): Promise<AppendOutcome> => {
+      flight.firstSeq = firstSeq;
+      lane.nextSeq = firstSeq + batch.length;
+      lane.lastAssigned = Math.max(lane.lastAssigned, firstSeq + batch.length - 1);
+      return this.#link.execute(() =>
+        appendBatch(this.#appender, {
+          topic: lane.topic,
+          firstSeq,
+          types: batch.map((p) => p.type),
+          follows,
+          // One serialization per event, seq included; bodies without a
+          // seq are made only if the batch has to be parked.
+          payloads: batch.map((p, i) => {
+            p.envelope.seq = firstSeq + i;
+            return JSON.stringify(p.envelope);
+          }),
+        }),
+      );
+    };
+    // Bounded with a buffer: against a stalled Redis the batch is parked (in doubt once it has seqs).
+    const bounded = <T>(p: Promise<T>): Promise<T> => (this.#buffer ? withDeadline(p, this.#deadline(batch)) : p);
+    if (lane.nextSeq !== undefined) {
+      flight.outcome = bounded(send(lane.nextSeq));
+      return flight;
+    }
+    const lookup = this.#link.execute(() =>
+      this.#appender.redis.hget(this.#appender.keys.producerSeqs(lane.topic), this.#appender.producer),
+    );
+    // Redis's record, not lastAssigned: seqs of a batch that was refused or
+    // failed (and rejected to its caller) are reused, leaving no gap. A
+    // lookup that ran out of time sends nothing.
+    flight.outcome = bounded(lookup).then((last) => bounded(send((last === null ? 0 : Number(last)) + 1)));
+    return flight;
+  }
+
+  /** Settles the oldest batch in flight; `behind` are those sent after it, still in flight. */
+  async #settle(lane: Lane, head: Flight, behind: Flight[]): Promise<void> {
+    try {
+      const outcome = await head.outcome;
+      if (outcome.unapplied) {
+        // The batch in front of it failed and was handled. Those behind it
+        // cannot have been appended either (each follows the one in front):
+        // all go back first in line, in order, to be sent from a fresh seq.
+        lane.nextSeq = undefined;
+        const again = behind.splice(0);
+        for (const f of again) f.outcome.catch(() => undefined);
+        lane.queue.unshift(...head.batch, ...again.flatMap((f) => f.batch));
+        return;
+      }
+      this.#acknowledged(lane, head.batch, head.firstSeq as number, outcome.before, outcome.entryIds);
+    } catch (err) {
+      lane.nextSeq = undefined;
+      if (isQtError(err, 'QT_PUBLISH_OUT_OF_ORDER') || !this.#buffer) {
+        // Refused or failed for sure; the batches behind it settle on their own (appended only if it was).
+        this.#fail(lane, head.batch, err);
+        return;
+      }
+      // Outcome unknown: park the batch with its seqs (in doubt), and everything behind it, in order.
+      this.#log.warn(
+        { topic: lane.topic, events: head.batch.length, err: (err as Error).message },
+        'redis unavailable; buffering',
+      );
+      lane.mode = 'buffered';
+      await this.#park(lane, head.batch, head.firstSeq);
+      for (const f of behind.splice(0)) {
+        f.outcome.catch(() => undefined);
+        await this.#park(lane, f.batch, f.firstSeq);
+      }
+      await this.#park(lane, lane.queue.splice(0), undefined);
     }
   }
 

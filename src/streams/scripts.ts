@@ -19,8 +19,15 @@ import type { Redis, Result } from 'ioredis';
  * appends nothing and returns gap -1, so the caller fails loudly instead of
  * having its events mistaken for duplicates.
  *
- * `append` returns {lastSeqBefore, gapSize | -1, id1|0, id2|0, ...} (0 marks
- * a duplicate); the events are argv[at], argv[at+1], ... as (type, envelopeJson).
+ * A batch sent behind another of the same lane that Redis has not answered
+ * yet (`follows`) must not open a gap: if the seq right before it is not
+ * there (the batch in front was refused or failed), it appends nothing and
+ * returns gap -2, and the publisher sends its events again from a fresh seq,
+ * as it would have had it waited.
+ *
+ * `append` returns {lastSeqBefore, gapSize | -1 | -2, id1|0, id2|0, ...} (0
+ * marks a duplicate); the events are argv[at], argv[at+1], ... as (type,
+ * envelopeJson).
  */
 const APPEND_FUNCTIONS = `
 local function refused(seqs, producer, instance, first)
@@ -29,9 +36,10 @@ local function refused(seqs, producer, instance, first)
   local owner = head[2]
   return (owner and owner ~= instance and before >= first) or false, before
 end
-local function append(stream, seqs, gaps, producer, instance, first, n, argv, at)
+local function append(stream, seqs, gaps, producer, instance, first, n, argv, at, follows)
   local no, before = refused(seqs, producer, instance, first)
   if no then return {before, -1} end
+  if follows and before < first - 1 then return {before, -2} end
   local gap = 0
   if before > 0 and first > before + 1 then
     gap = first - before - 1
@@ -56,10 +64,12 @@ end
  * One batch of a producer (see APPEND_FUNCTIONS).
  *
  * KEYS: stream, producerSeqs, gaps
- * ARGV: producer, instance, firstSeq, n, then n × (type, envelopeJson)
+ * ARGV: producer, instance, firstSeq, n, then n × (type, envelopeJson), then
+ *   optionally `follows` ('1': sent behind an unanswered batch)
  */
 export const APPEND_LUA = `${APPEND_FUNCTIONS}
-return append(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV, 5)
+local n = tonumber(ARGV[4])
+return append(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], tonumber(ARGV[3]), n, ARGV, 5, ARGV[5 + n * 2] == '1')
 `;
 
 /**
@@ -233,7 +243,7 @@ end
 local appended = {}
 for t = 1, nTopics do
   local b, k = batches[t], 4 + (t - 1) * 3
-  appended[t] = append(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], b.producer, b.instance, b.first, b.n, ARGV, b.at)
+  appended[t] = append(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], b.producer, b.instance, b.first, b.n, ARGV, b.at, false)
 end
 local gaps = {}
 if nAcks > 0 then gaps = commit_record(KEYS[3], KEYS[4], ARGV[3], nAcks, ARGV, 5) end

@@ -24,7 +24,8 @@ test('healthCheck reports latency, version, uptime, clients, memory, role and br
   t.teardown(() => server.stop());
   const link = new RedisLink(server.client());
   const h = await link.healthCheck();
-  t.is(h.status, 'OK');
+  // OK unless the answer took over 100 ms (a loaded machine): then DEGRADED, as the rule says.
+  t.is(h.status, (h.latencyMs ?? 0) > 100 ? 'DEGRADED' : 'OK', `latency ${h.latencyMs} ms`);
   t.regex(h.version ?? '', /^\d+\.\d+\.\d+$/);
   t.true((h.latencyMs ?? -1) >= 0);
   t.true((h.uptimeSeconds ?? -1) >= 0);
