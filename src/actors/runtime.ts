@@ -186,6 +186,9 @@ const PREPARERS: Partial<Record<ServiceName, Preparer>> = {
       venue: venueFromConfig(config, { redis: bus.redis, keys: bus.keys, log, ...clock }),
       dataDir: config.dataDir,
       tradeStore: tradeStoreFromConfig(config, { log }),
+      ...(config.tradeStore.kind === 'sqlite'
+        ? {}
+        : { tradeStoreBackoff: { ...config.tradeStore.postgres.retry, jitter: 'equal' as const } }),
       brackets: { takeProfit: config.execution.takeProfit, stopLoss: config.execution.stopLoss },
       maxPendingMs: config.execution.maxPendingMs,
       log,

@@ -162,6 +162,31 @@ export const EVENT_CATALOG = {
     fee: z.number().nonnegative().finite(),
     feeAsset: z.string(),
   }),
+  // The venue's whole answer about an order as execution applied it: what the trade store records (docs/trade-store.md).
+  // Loose on purpose: any answer an adapter returns must pass, or execution could not commit it.
+  'order.reported': z.object({
+    ...orderRef,
+    venue: z.string().min(1),
+    venueOrderId: z.string(),
+    type: z.enum(['market', 'limit']),
+    status: z.enum(['new', 'partially_filled', 'filled', 'cancelled', 'rejected', 'expired']),
+    quantity: z.number().nonnegative().finite(),
+    price: z.number().nonnegative().finite().optional(),
+    executedQuantity: z.number().nonnegative().finite(),
+    averagePrice: z.number().nonnegative().finite().optional(),
+    fills: z.array(
+      z.object({
+        tradeId: z.string(),
+        price: z.number().nonnegative().finite(),
+        quantity: z.number().nonnegative().finite(),
+        fee: z.number().finite(),
+        feeAsset: z.string(),
+      }),
+    ),
+    purpose: z.string().min(1),
+    /** Epoch ms: the record time of its rows (the clock of the runner that got the answer). */
+    reportedAt: z.number().int().nonnegative(),
+  }),
   'order.cancelled': z.object({ ...orderRef, reason: z.string() }),
   'order.failed': z.object({ ...orderRef, reason: z.string(), retryable: z.boolean() }),
   'portfolio.updated': z.object({

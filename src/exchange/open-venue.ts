@@ -6,6 +6,7 @@ import type { Keys } from '../streams/keys.js';
 import type { ExchangeAdapter } from './adapter.js';
 import { createBinanceAdapter } from './binance/binance-adapter.js';
 import { BINANCE_MAINNET_URL, BINANCE_TESTNET_URL } from './binance/endpoints.js';
+import { DualTradeStore } from './dual-trade-store.js';
 import { PaperExchange } from './paper-exchange.js';
 import { PostgresTradeStore } from './pg-trade-store.js';
 import { SqliteTradeStore, TRADE_STORE_FILE } from './sqlite-trade-store.js';
@@ -63,10 +64,20 @@ export function venueFromConfig(
   }
 }
 
-/** The configured trade store (`QT_TRADE_STORE`): SQLite under the data directory, or PostgreSQL. */
+/** The configured trade store (`QT_TRADE_STORE`): SQLite under the data directory, PostgreSQL, or both. */
 export function tradeStoreFromConfig(config: Config, deps: { readonly log: Logger }): TradeStore {
   const store = config.tradeStore;
-  return store.kind === 'sqlite'
-    ? new SqliteTradeStore(join(config.dataDir, TRADE_STORE_FILE))
-    : new PostgresTradeStore({ ...store.postgres, log: deps.log });
+  const sqlite = () => new SqliteTradeStore(join(config.dataDir, TRADE_STORE_FILE));
+  switch (store.kind) {
+    case 'sqlite':
+      return sqlite();
+    case 'postgres':
+      return new PostgresTradeStore({ ...store.postgres, log: deps.log });
+    case 'dual':
+      return new DualTradeStore({
+        sqlite: sqlite(),
+        postgres: new PostgresTradeStore({ ...store.postgres, log: deps.log }),
+        readFrom: store.readFrom,
+      });
+  }
 }

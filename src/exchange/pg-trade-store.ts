@@ -33,8 +33,10 @@ const INSERT_TRADE = `
   ON CONFLICT (venue, trade_id) DO NOTHING`;
 
 /** Settings of {@link PostgresTradeStore}. */
-export interface PostgresTradeStoreOptions extends PostgresStoreConfig {
+export interface PostgresTradeStoreOptions extends Omit<PostgresStoreConfig, 'retry'> {
   readonly log?: Logger;
+  /** What the server shows for these connections (`pg_stat_activity`); default `qt-execution`. */
+  readonly applicationName?: string;
 }
 
 /** The trade store in PostgreSQL; nothing connects until {@link open} or the first call. */
@@ -54,24 +56,50 @@ export class PostgresTradeStore implements TradeStore {
       idleTimeoutMillis: options.idleTimeoutMs,
       statement_timeout: options.queryTimeoutMs,
       query_timeout: options.queryTimeoutMs,
-      application_name: 'qt-execution',
+      application_name: options.applicationName ?? 'qt-execution',
+      // A peer that vanished without a reset (a cut network) is noticed by the kernel, not only at the next query.
+      keepAlive: true,
       types,
     });
     // An idle connection that breaks (Postgres restarted) is dropped by the pool; without a listener it would crash us.
     this.#pool.on('error', (err) => this.#log.warn({ err: err.message }, 'trade store: idle connection lost'));
   }
 
+  /**
+   * Runs `work` on a connection of its own. A checked-out connection that
+   * breaks (the server killed mid-transaction) emits `error` besides failing
+   * its query; that is caught here, and such a connection is never handed
+   * out again, nor one whose rollback failed.
+   */
+  async #withClient<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.#pool.connect();
+    let broken: Error | undefined;
+    const onError = (err: Error) => {
+      broken = err;
+    };
+    client.on('error', onError);
+    try {
+      return await work(client);
+    } catch (err) {
+      // Outside a transaction ROLLBACK only warns; on a broken connection it fails, and marks it.
+      if (!broken) {
+        await client.query('ROLLBACK').catch((rollbackErr: Error) => {
+          broken ??= rollbackErr;
+        });
+      }
+      throw err;
+    } finally {
+      client.removeListener('error', onError);
+      client.release(broken);
+    }
+  }
+
   /** Applies the migrations; a failed attempt is forgotten, so the next call tries again. */
   open(): Promise<void> {
-    this.#opened ??= (async () => {
-      const client = await this.#pool.connect();
-      try {
-        const { applied, version } = await migrate(client);
-        this.#log.info({ applied, version }, 'trade store: schema ready');
-      } finally {
-        client.release();
-      }
-    })().catch((err: unknown) => {
+    this.#opened ??= this.#withClient(async (client) => {
+      const { applied, version } = await migrate(client);
+      this.#log.info({ applied, version }, 'trade store: schema ready');
+    }).catch((err: unknown) => {
       this.#opened = undefined;
       throw err;
     });
@@ -81,9 +109,7 @@ export class PostgresTradeStore implements TradeStore {
   async record(order: VenueOrder, purpose: string, now: number): Promise<void> {
     await this.open();
     const row = orderRow(order, purpose, now);
-    const client = await this.#pool.connect();
-    let broken: Error | undefined;
-    try {
+    await this.#withClient(async (client) => {
       await client.query('BEGIN');
       await client.query(UPSERT_ORDER, [
         row.clientOrderId,
@@ -107,15 +133,7 @@ export class PostgresTradeStore implements TradeStore {
         ]);
       }
       await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch((rollbackErr: Error) => {
-        broken = rollbackErr;
-      });
-      throw err;
-    } finally {
-      // A connection whose rollback failed is not handed out again.
-      client.release(broken);
-    }
+    });
   }
 
   async orders(limit = 100): Promise<StoredOrder[]> {

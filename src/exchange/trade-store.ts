@@ -84,3 +84,17 @@ export function orderRow(order: VenueOrder, purpose: string, now: number) {
     now,
   };
 }
+
+/**
+ * Whether a failed write will fail the same way however often it is tried:
+ * the row itself is at fault (PostgreSQL SQLSTATE classes 22, data
+ * exceptions, and 23, integrity violations; SQLite's constraint and type
+ * errors). Anything else (a lost connection, a timeout, a server starting up
+ * or shutting down, a busy file) may pass on a later attempt.
+ */
+export function isLastingStoreError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return false;
+  if (/^2[23][0-9A-Z]{3}$/.test(code)) return true;
+  return code.startsWith('SQLITE_CONSTRAINT') || code === 'SQLITE_MISMATCH' || code === 'SQLITE_TOOBIG';
+}

@@ -23,7 +23,14 @@ test('QT_TRADE_STORE=postgres takes DATABASE_URL and the pool settings, with the
   const url = 'postgresql://qt:s3cret@db.internal:6432/trades?sslmode=require';
   t.deepEqual(loadConfig({ QT_TRADE_STORE: 'postgres', DATABASE_URL: url }).tradeStore, {
     kind: 'postgres',
-    postgres: { databaseUrl: url, poolMax: 10, connectTimeoutMs: 5_000, idleTimeoutMs: 30_000, queryTimeoutMs: 10_000 },
+    postgres: {
+      databaseUrl: url,
+      poolMax: 10,
+      connectTimeoutMs: 5_000,
+      idleTimeoutMs: 30_000,
+      queryTimeoutMs: 10_000,
+      retry: { baseMs: 250, maxMs: 10_000 },
+    },
   });
   const tuned = loadConfig({
     QT_TRADE_STORE: 'postgres',
@@ -32,8 +39,44 @@ test('QT_TRADE_STORE=postgres takes DATABASE_URL and the pool settings, with the
     QT_PG_CONNECT_TIMEOUT_MS: '250',
     QT_PG_IDLE_TIMEOUT_MS: '1000',
     QT_PG_QUERY_TIMEOUT_MS: '2000',
+    QT_PG_RETRY_BASE_MS: '100',
+    QT_PG_RETRY_MAX_MS: '3000',
   }).tradeStore;
-  t.like(tuned, { postgres: { poolMax: 3, connectTimeoutMs: 250, idleTimeoutMs: 1_000, queryTimeoutMs: 2_000 } });
+  t.like(tuned, {
+    postgres: {
+      poolMax: 3,
+      connectTimeoutMs: 250,
+      idleTimeoutMs: 1_000,
+      queryTimeoutMs: 2_000,
+      retry: { baseMs: 100, maxMs: 3_000 },
+    },
+  });
+});
+
+test('QT_TRADE_STORE=dual writes both, reads from SQLite unless QT_TRADE_STORE_READ_FROM says postgres', (t) => {
+  const url = 'postgres://qt:s3cret@db:5432/qt';
+  t.like(loadConfig({ QT_TRADE_STORE: 'dual', DATABASE_URL: url }).tradeStore, {
+    kind: 'dual',
+    readFrom: 'sqlite',
+    postgres: { databaseUrl: url },
+  });
+  t.like(loadConfig({ QT_TRADE_STORE: 'dual', DATABASE_URL: url, QT_TRADE_STORE_READ_FROM: 'postgres' }).tradeStore, {
+    kind: 'dual',
+    readFrom: 'postgres',
+  });
+  t.deepEqual(issues({ QT_TRADE_STORE: 'dual' }), [
+    { key: 'DATABASE_URL', message: 'is required when QT_TRADE_STORE is dual' },
+  ]);
+  t.deepEqual(
+    issues({ QT_TRADE_STORE_READ_FROM: 'mysql' }).map((i) => i.key),
+    ['QT_TRADE_STORE_READ_FROM'],
+  );
+});
+
+test('a retry base above the retry ceiling is named', (t) => {
+  t.deepEqual(issues({ QT_PG_RETRY_BASE_MS: '5000', QT_PG_RETRY_MAX_MS: '1000' }), [
+    { key: 'QT_PG_RETRY_BASE_MS', message: 'must not be above QT_PG_RETRY_MAX_MS' },
+  ]);
 });
 
 test('postgres without DATABASE_URL, an unknown store and bad pool settings are named, each', (t) => {

@@ -14,6 +14,7 @@ test('the catalog has every v1 type of the design, each with its topic', (t) => 
     'order.rejected',
     'order.placed',
     'order.filled',
+    'order.reported',
     'order.cancelled',
     'order.failed',
     'portfolio.updated',

@@ -169,7 +169,7 @@ export function reduceExecution(ctx: ExecutionContext, event: ExecutionEvent): E
         lastError: event.reason,
       }));
     case 'VENUE_ORDER':
-      return venueAnswer(ctx, event.orderId, event.order);
+      return venueAnswer(ctx, event.orderId, event.order, event.at);
     case 'VENUE_REJECTED':
       return finish(ctx, event.orderId, (o) => [failed(o, event.reason, false)]);
     case 'GIVE_UP':
@@ -181,8 +181,12 @@ export function reduceExecution(ctx: ExecutionContext, event: ExecutionEvent): E
   }
 }
 
-/** Applies what the venue reported about an order: placed, filled, cancelled or rejected. */
-function venueAnswer(ctx: ExecutionContext, orderId: string, venue: VenueOrder): ExecutionContext {
+/**
+ * Applies what the venue reported about an order: placed, filled, cancelled
+ * or rejected. The answer itself goes out first, as `order.reported` (what
+ * the trade store's writer records), in the same commit as what it causes.
+ */
+function venueAnswer(ctx: ExecutionContext, orderId: string, venue: VenueOrder, at: number): ExecutionContext {
   const order = own(ctx.orders, orderId);
   if (!order) return ctx;
   const announce = !order.placed && venue.status !== 'rejected';
@@ -191,10 +195,11 @@ function venueAnswer(ctx: ExecutionContext, orderId: string, venue: VenueOrder):
   const next: WorkingOrder = resting
     ? { ...working, status: working.status === 'cancelling' ? 'cancelling' : 'open', notBefore: 0 }
     : working;
+  const reported = reportedEvent(order, venue, at);
   const placed: ExecutionContext = {
     ...ctx,
     orders: { ...ctx.orders, [orderId]: next },
-    outbox: announce ? [...ctx.outbox, placedEvent(order, venue)] : ctx.outbox,
+    outbox: [...ctx.outbox, reported, ...(announce ? [placedEvent(order, venue)] : [])],
   };
   if (resting) return placed;
   if (venue.status === 'rejected') return finish(placed, orderId, (o) => [failed(o, 'rejected by the venue', false)]);
@@ -206,6 +211,33 @@ function venueAnswer(ctx: ExecutionContext, orderId: string, venue: VenueOrder):
   }
   const done = finish(placed, orderId, () => closing);
   return fill ? applyFill(done, working, fill) : done;
+}
+
+/** The venue's answer as the trade store records it: every field of the answer, why the order was sent, and when. */
+function reportedEvent(order: WorkingOrder, venue: VenueOrder, at: number): ActorOutput {
+  const data: EventData<'order.reported'> = {
+    orderId: order.orderId,
+    symbol: order.symbol,
+    side: order.side,
+    venue: venue.venue,
+    venueOrderId: venue.venueOrderId,
+    type: venue.type,
+    status: venue.status,
+    quantity: venue.quantity,
+    ...(venue.price === undefined ? {} : { price: venue.price }),
+    executedQuantity: venue.executedQuantity,
+    ...(venue.averagePrice === undefined ? {} : { averagePrice: venue.averagePrice }),
+    fills: venue.fills.map((f) => ({
+      tradeId: f.tradeId,
+      price: f.price,
+      quantity: f.quantity,
+      fee: f.fee,
+      feeAsset: f.feeAsset,
+    })),
+    purpose: order.purpose,
+    reportedAt: Math.max(0, Math.floor(at)),
+  };
+  return { type: 'order.reported', data };
 }
 
 function placedEvent(order: WorkingOrder, venue: VenueOrder): ActorOutput {

@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
-import { QtError } from '../../errors.js';
+import type { Backoff } from '../../backoff.js';
+import { isQtError, QtError } from '../../errors.js';
 import type { EssState } from '../../events/catalog.js';
 import type { ExchangeAdapter } from '../../exchange/adapter.js';
 import { SqliteTradeStore, TRADE_STORE_FILE } from '../../exchange/sqlite-trade-store.js';
@@ -17,6 +18,7 @@ import type { BracketConfig } from './execution-book.js';
 import { createExecutionSpec, type ExecutionMachine } from './execution-machine.js';
 import { OrderRunner } from './order-runner.js';
 import { tradeStoreHealth } from './trade-store-health.js';
+import { TradeStoreWriter } from './trade-store-writer.js';
 
 /** Query of `GET /orders` and `GET /trades`. */
 export const ListQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) });
@@ -32,6 +34,10 @@ export interface ExecutionServiceOptions {
   readonly dataDir: string;
   /** Where orders and fills are recorded (`tradeStoreFromConfig`); default the SQLite store under `dataDir`. */
   readonly tradeStore?: TradeStore;
+  /** The trade-store writer's retry backoff (QT_PG_RETRY_*); default `DEFAULT_WRITER_BACKOFF`. */
+  readonly tradeStoreBackoff?: Backoff;
+  /** How long a clean stop waits for the writer to catch up with the order stream (default 5 s). */
+  readonly tradeStoreDrainMs?: number;
   readonly brackets?: Partial<BracketConfig>;
   readonly maxPendingMs?: number;
   readonly log?: Logger;
@@ -43,13 +49,16 @@ export interface ExecutionServiceOptions {
 /**
  * The execution service (docs/architecture.md §11.3): the execution actor on its consumer
  * groups (`order`, `ess`, `market`), the order runner that talks to the venue,
- * and the trade store (SQLite or PostgreSQL). Serves `GET /orders`, `GET /trades` and
- * `GET /balances`.
+ * and the trade store (SQLite, PostgreSQL or both) with its writer, which records
+ * the venue answers from the `order` stream (docs/trade-store.md). Serves
+ * `GET /orders`, `GET /trades` and `GET /balances`.
  */
 export class ExecutionService {
   readonly host: ActorHost<ExecutionMachine>;
   readonly venue: ExchangeAdapter;
   readonly trades: TradeStore;
+  /** Records the `order` stream's venue answers into {@link trades}. */
+  readonly writer: TradeStoreWriter;
   readonly #runner: OrderRunner;
   readonly #redis: Redis;
   readonly #keys: Keys;
@@ -86,10 +95,19 @@ export class ExecutionService {
       return Object.hasOwn(prices, symbol) ? prices[symbol] : undefined;
     });
     this.trades = options.tradeStore ?? new SqliteTradeStore(join(options.dataDir, TRADE_STORE_FILE));
+    this.writer = new TradeStoreWriter({
+      redis: options.redis,
+      keys: options.keys,
+      consumer: options.consumer,
+      store: this.trades,
+      log: this.#log,
+      ...(options.tradeStoreBackoff ? { backoff: options.tradeStoreBackoff } : {}),
+      ...(options.tradeStoreDrainMs === undefined ? {} : { drainMs: options.tradeStoreDrainMs }),
+      ...(options.registry ? { registry: options.registry } : {}),
+    });
     this.#runner = new OrderRunner({
       host: this.host,
       venue: this.venue,
-      trades: this.trades,
       essView: () => this.essView(),
       log: this.#log,
       ...(options.registry ? { registry: options.registry } : {}),
@@ -131,15 +149,28 @@ export class ExecutionService {
     return { state: projection.state, ...(projection.trip ? { trip: projection.trip } : {}) };
   }
 
+  /**
+   * Opens the store, then starts the actor, the writer and the runner. A
+   * store that cannot be reached does not hold execution back: the venue
+   * answers wait in the `order` stream and the writer records them once it
+   * answers. A store this build must not write (QT_STORE_INCOMPATIBLE) does.
+   */
   async start(): Promise<void> {
-    await this.trades.open();
+    await this.trades.open().catch((err: unknown) => {
+      if (isQtError(err)) throw err;
+      this.#log.warn(
+        { err: (err as Error).message, store: this.trades.kind },
+        'trade store unreachable at start; orders go on, the writer records them from the order stream once it answers',
+      );
+    });
     await this.host.start();
+    await this.writer.start();
     this.#runner.start();
   }
 
-  /** Execution's own dependencies in `/health`: the PostgreSQL trade store (see {@link tradeStoreHealth}). */
+  /** Execution's own dependencies in `/health`: the trade store and its writer (see {@link tradeStoreHealth}). */
   dependencies(): Promise<Record<string, DependencyHealth>> {
-    return tradeStoreHealth(this.trades);
+    return tradeStoreHealth(this.trades, this.writer.status());
   }
 
   registerRoutes(app: FastifyInstance): void {
@@ -150,18 +181,32 @@ export class ExecutionService {
           reply.code(400);
           return { error: 'invalid query', issues: query.error.issues };
         }
-        return kind === 'orders' ? this.trades.orders(query.data.limit) : this.trades.trades(query.data.limit);
+        try {
+          return await (kind === 'orders'
+            ? this.trades.orders(query.data.limit)
+            : this.trades.trades(query.data.limit));
+        } catch (err) {
+          if (isQtError(err)) throw err;
+          // The store is down: say so, and that nothing is lost (the writer records from the stream once it is back).
+          reply.code(503);
+          return { error: 'trade store unavailable', store: this.trades.kind, detail: (err as Error).message };
+        }
       };
     app.get('/orders', list('orders'));
     app.get('/trades', list('trades'));
     app.get('/balances', async () => this.venue.balances());
   }
 
-  /** Stops the runner (after its call in hand), the actor, the venue and the store. Idempotent. */
+  /**
+   * Stops the runner (after its call in hand), the actor, the writer (after
+   * recording what the stream holds, while the store takes writes), the venue
+   * and the store. Idempotent.
+   */
   close(): Promise<void> {
     this.#closed ??= (async () => {
       await this.#runner.close();
       await this.host.close();
+      await this.writer.close();
       await this.venue.close();
       await this.trades.close();
     })();

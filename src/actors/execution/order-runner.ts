@@ -1,7 +1,6 @@
 import { Counter, Histogram, Registry } from 'prom-client';
 import { type Backoff, backoffDelay } from '../../backoff.js';
 import { type ExchangeAdapter, isVenueError, type VenueOrder } from '../../exchange/adapter.js';
-import type { TradeStore } from '../../exchange/trade-store.js';
 import { type Logger, silentLogger } from '../../log.js';
 import { perRegistry } from '../../metrics.js';
 import type { ActorHost } from '../host.js';
@@ -57,7 +56,6 @@ const runnerMetrics = perRegistry((registry) => {
 export interface OrderRunnerOptions {
   readonly host: ActorHost<ExecutionMachine>;
   readonly venue: ExchangeAdapter;
-  readonly trades: TradeStore;
   /** The ESS as projected in Redis (state and trip cause); read before every call that could send an order. */
   readonly essView: () => Promise<Pick<EssProjection, 'state' | 'trip'>>;
   readonly log?: Logger;
@@ -254,11 +252,13 @@ export class OrderRunner {
     }
   }
 
-  /** Records a venue answer in the trade store, then commits it to the book (events included). */
+  /**
+   * Commits a venue answer to the book, with the events it produces: the
+   * answer itself as `order.reported`, which the trade store's writer
+   * records (trade-store-writer.ts). The runner never waits for the store.
+   */
   async #report(order: WorkingOrder, answer: VenueOrder): Promise<void> {
-    const now = this.#now();
-    await this.#o.trades.record(answer, order.purpose, now);
-    await this.#send(order, { type: 'VENUE_ORDER', orderId: order.orderId, order: answer, at: now });
+    await this.#send(order, { type: 'VENUE_ORDER', orderId: order.orderId, order: answer, at: this.#now() });
   }
 
   /**

@@ -54,7 +54,12 @@ test('main with the Binance adapter: a 503 after the order was created yields on
   const outcomes = async (orderId: string) =>
     (await redis.xrange(keys.stream('order'), '-', '+'))
       .map(([, f]) => decodeEntry(f))
-      .filter((e) => e.type !== 'order.approved' && (e.data as { orderId: string }).orderId === orderId);
+      .filter(
+        (e) =>
+          e.type !== 'order.approved' &&
+          e.type !== 'order.reported' &&
+          (e.data as { orderId: string }).orderId === orderId,
+      );
 
   fake.fail({ kind: 'error', status: 503, afterProcessing: true, method: 'POST', path: '/api/v3/order' });
   await risk.publish('order.approved', approved('ord-bx-1'));

@@ -50,9 +50,25 @@ test('an approved order is pending until the venue answers; a fill publishes pla
   );
   t.deepEqual(
     done.outbox.map((o) => o.type),
-    ['order.placed', 'order.filled'],
+    ['order.reported', 'order.placed', 'order.filled'],
   );
-  t.like(done.outbox[1]?.data, { orderId: 'ord-1', quantity: 0.1, price: 50_000, fee: 5, feeAsset: 'USDT' });
+  // The venue's whole answer first (what the trade store records), at the answer's time, with the order's purpose.
+  t.deepEqual(done.outbox[0]?.data, {
+    orderId: 'ord-1',
+    symbol: 'BTCUSDT',
+    side: 'buy',
+    venue: 'paper',
+    venueOrderId: '7',
+    type: 'market',
+    status: 'filled',
+    quantity: 0.1,
+    executedQuantity: 0.1,
+    averagePrice: 50_000,
+    fills: [{ tradeId: '1', price: 50_000, quantity: 0.1, fee: 5, feeAsset: 'USDT' }],
+    purpose: 'signal',
+    reportedAt: 3,
+  } satisfies EventData<'order.reported'>);
+  t.like(done.outbox[2]?.data, { orderId: 'ord-1', quantity: 0.1, price: 50_000, fee: 5, feeAsset: 'USDT' });
   t.deepEqual(done.orders, {});
   t.deepEqual(done.positions.BTCUSDT, { quantity: 0.1, avgPrice: 50_000 });
   t.true(done.finished.includes('ord-1'));
@@ -79,8 +95,9 @@ test('a resting order is open; the ESS tripping marks it for cancelling; the ven
   t.is(open.orders['ord-1']?.status, 'open');
   t.deepEqual(
     open.outbox.map((o) => o.type),
-    ['order.placed'],
+    ['order.reported', 'order.placed'],
   );
+  t.like(open.outbox[0]?.data, { status: 'new', executedQuantity: 0, fills: [], reportedAt: 2 });
   const trip = { trigger: 'flash_crash', reason: 'BTCUSDT fell 25 %' } as const;
   const tripped = run([{ type: 'ESS', state: 'tripped', at: 3, trip }], { ...open, outbox: [] });
   t.is(tripped.orders['ord-1']?.status, 'cancelling');
@@ -97,9 +114,10 @@ test('a resting order is open; the ESS tripping marks it for cancelling; the ven
   );
   t.deepEqual(
     cancelled.outbox.map((o) => o.type),
-    ['order.cancelled'],
+    ['order.reported', 'order.cancelled'],
   );
-  t.like(cancelled.outbox[0]?.data, { reason: 'ESS tripped: tripped by flash_crash: BTCUSDT fell 25 %' });
+  t.like(cancelled.outbox[0]?.data, { status: 'cancelled', reportedAt: 4 });
+  t.like(cancelled.outbox[1]?.data, { reason: 'ESS tripped: tripped by flash_crash: BTCUSDT fell 25 %' });
 });
 
 test('venue rejections, give-ups and ESS blocks end an order with order.failed or order.cancelled', (t) => {

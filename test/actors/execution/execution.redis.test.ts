@@ -98,9 +98,15 @@ function wrap(inner: ExchangeAdapter, overrides: Partial<ExchangeAdapter>): Exch
   };
 }
 
+/** What happened to an order: its outcome events, without its approval and the venue answers (order.reported). */
 const outcomes = (events: Envelope[], orderId: string) =>
   events
-    .filter((e) => (e.data as { orderId?: string }).orderId === orderId && e.type !== 'order.approved')
+    .filter(
+      (e) =>
+        (e.data as { orderId?: string }).orderId === orderId &&
+        e.type !== 'order.approved' &&
+        e.type !== 'order.reported',
+    )
     .map((e) => e.type);
 
 test('an approved order is placed on the paper venue and filled once; the trade store records it', async (t) => {
@@ -116,8 +122,17 @@ test('an approved order is placed on the paper venue and filled once; the trade 
   t.is(filled?.source, 'execution');
   t.is(filled?.correlationId, approval.envelope.correlationId, 'the fill carries the correlation id of the approval');
   t.is(filled?.causationId, approval.envelope.id, 'and is caused by it');
+  const reported = events.filter((e) => e.type === 'order.reported');
+  t.is(reported.length, 1, 'one venue answer, published with the fill');
+  t.like(reported[0]?.data, { orderId: 'ord-a', status: 'filled', purpose: 'signal', fills: [{ quantity: 0.02 }] });
+  // The writer records it from the stream, through its own group.
+  await waitFor(async () => (await service.trades.counts()).trades === 1, 'the writer records the fill');
   t.like(await service.trades.counts(), { orders: 1, trades: 1 });
   t.is((await service.trades.orders())[0]?.status, 'filled');
+  t.is(
+    (await service.trades.trades())[0]?.tradeId,
+    (reported[0]?.data as EventData<'order.reported'> | undefined)?.fills[0]?.tradeId,
+  );
   t.true(((await service.venue.balances()).BTC?.free ?? 0) > 0.0199);
 });
 
@@ -276,6 +291,7 @@ test('a process that died inside the venue call: its successor finds the order i
   await r.approve('ord-c');
   await waitFor(() => reachedVenue, 'the order reached the venue');
   await first.host.close(); // its consumers stop; the runner stays stuck in the call, as if killed
+  await first.writer.close();
 
   let placedBySuccessor = 0;
   let successorPaper: PaperExchange | undefined;
@@ -358,5 +374,9 @@ test('a stop-loss exit is placed and filled when a tick crosses it, closing the 
   );
   t.like(fill?.data, { side: 'sell', quantity: 0.02, price: 48_900 });
   t.is((await service.venue.balances()).BTC?.free, 0, 'the position is closed at the venue');
+  await waitFor(
+    async () => (await service.trades.orders()).some((o) => o.clientOrderId === exit),
+    'the writer records the exit',
+  );
   t.is((await service.trades.orders()).find((o) => o.clientOrderId === exit)?.purpose, 'stop_loss');
 });

@@ -1,7 +1,8 @@
 /**
  * The PostgreSQL trade store in execution's /health (src/actors/execution/trade-store-health.ts), against a
  * real server of the test's own: OK when it answers, DEGRADED when it answers late (the server SIGSTOPped
- * for 600 ms), DOWN when it is SIGKILLed, OK again once restarted; the SQLite store is not listed.
+ * for 600 ms) or while the writer's writes fail, DOWN when it is SIGKILLed, OK again once restarted; never
+ * critical (orders go on without it). The SQLite store is listed only while writes to it fail.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -34,7 +35,7 @@ test('postgres in /health: OK, DEGRADED when slow, DOWN when gone, OK when back'
   await store.open();
 
   const ok = await tradeStoreHealth(store);
-  t.like(ok, { postgres: { status: 'OK', critical: true } });
+  t.like(ok, { postgres: { status: 'OK', critical: false } });
   t.true((ok.postgres?.latency_ms ?? Infinity) <= TRADE_STORE_SLOW_MS);
 
   server.pause();
@@ -42,7 +43,7 @@ test('postgres in /health: OK, DEGRADED when slow, DOWN when gone, OK when back'
   await sleep(600);
   server.resume();
   const degraded = await slow;
-  t.like(degraded, { postgres: { status: 'DEGRADED', critical: true } });
+  t.like(degraded, { postgres: { status: 'DEGRADED', critical: false } });
   t.true((degraded.postgres?.latency_ms ?? 0) > TRADE_STORE_SLOW_MS);
   t.regex(degraded.postgres?.error ?? '', /answered in \d+ ms \(over 200 ms\)/);
 
@@ -53,18 +54,33 @@ test('postgres in /health: OK, DEGRADED when slow, DOWN when gone, OK when back'
     postgres: {
       status: 'DOWN',
       latency_ms: null,
-      critical: true,
+      critical: false,
       error: `no answer within ${TRADE_STORE_PING_TIMEOUT_MS} ms`,
     },
   });
 
   await server.kill();
   const down = await tradeStoreHealth(store);
-  t.like(down, { postgres: { status: 'DOWN', latency_ms: null, critical: true } });
+  t.like(down, { postgres: { status: 'DOWN', latency_ms: null, critical: false } });
   t.truthy(down.postgres?.error);
+
+  const failing = {
+    written: 3,
+    failingSince: Date.parse('2026-01-02T03:04:05.000Z'),
+    lastError: 'connect ECONNREFUSED',
+  };
+  const downAndFailing = await tradeStoreHealth(store, failing);
+  t.regex(
+    downAndFailing.postgres?.error ?? '',
+    /; writes failing since 2026-01-02T03:04:05.000Z \(connect ECONNREFUSED\); the order stream keeps them$/,
+  );
 
   await server.restart();
   t.like(await tradeStoreHealth(store), { postgres: { status: 'OK' } });
+  // Answering, but the writer has not yet got a write through: DEGRADED, with why.
+  const catchingUp = await tradeStoreHealth(store, failing);
+  t.like(catchingUp, { postgres: { status: 'DEGRADED', critical: false } });
+  t.regex(catchingUp.postgres?.error ?? '', /^writes failing since /);
 });
 
 test('the SQLite store is not a dependency of /health', async (t) => {
@@ -75,4 +91,12 @@ test('the SQLite store is not a dependency of /health', async (t) => {
     await rm(dir, { recursive: true, force: true });
   });
   t.deepEqual(await tradeStoreHealth(store), {});
+  t.deepEqual(await tradeStoreHealth(store, { written: 1, failingSince: 0, lastError: 'SQLITE_FULL' }), {
+    trade_store: {
+      status: 'DEGRADED',
+      latency_ms: null,
+      critical: false,
+      error: 'writes failing since 1970-01-01T00:00:00.000Z (SQLITE_FULL); the order stream keeps them',
+    },
+  });
 });
