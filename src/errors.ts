@@ -30,6 +30,8 @@ export const ERROR_CODES = {
   QT_VENUE_PARAM_INVALID: 'A venue request parameter is not a finite number; the request was not sent.',
   QT_STORE_INCOMPATIBLE:
     'A store (the SQLite trade store or paper account, the Postgres trade store) was written by a newer build; it is not opened.',
+  QT_STORE_INVALID:
+    'A file given as a SQLite trade store is not one (empty, not SQLite, without its tables, or with rows of the wrong type).',
   QT_REDIS_UNAVAILABLE: 'Redis did not answer an operator request within its deadline; the route answered 503.',
   QT_PROJECTION_INVALID: 'A projection in Redis (the ESS state) is unreadable; nothing that depends on it is done.',
   QT_FEED_INVALID: 'A market feed input is unusable: a bad CSV replay or flash-crash scenario.',
