@@ -4,6 +4,13 @@ import type { Keys } from './keys.js';
 import { withScripts } from './scripts.js';
 
 /**
+ * Append calls of one producer and topic sent before the first is answered
+ * (publisher and drainer): the client builds and sends the next while Redis
+ * runs the one before, so neither waits. Each after the first `follows`.
+ */
+export const MAX_IN_FLIGHT = 2;
+
+/**
  * One batch of a producer's events for one topic, with consecutive seqs from
  * `firstSeq`; `payloads` are the full envelope JSONs, seqs included.
  */

@@ -1,9 +1,10 @@
 import { BrokenCircuitError } from 'cockatiel';
 import { Counter, Registry } from 'prom-client';
 import { backoffDelay } from '../backoff.js';
+import { QtError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
 import { perRegistry } from '../metrics.js';
-import { type Appender, appendBatch, withSeq } from './append.js';
+import { type Appender, type AppendOutcome, appendBatch, MAX_IN_FLIGHT, withSeq } from './append.js';
 import type { BufferedRow, EventBuffer } from './event-buffer.js';
 import type { LaneHandoff } from './lane-handoff.js';
 import type { RedisLink } from './redis-link.js';
@@ -163,25 +164,48 @@ export class Drainer {
         Math.max(last === null ? 0 : Number(last), this.#buffer.maxSeq(topic) ?? 0, this.#lanes.highestSeq(topic)) + 1;
     }
     const sequenced = this.#assignSeqs(topic, rows, next);
-    // Runs are sent one after another, never pipelined: a later run landing
-    // after an earlier one failed would make the earlier one look like a
-    // duplicate when it is re-sent.
-    for (const run of contiguousRuns(sequenced, MAX_APPEND_EVENTS)) {
-      const first = run[0] as SequencedRow;
-      const outcome = await link.execute(() =>
-        appendBatch(appender, {
-          topic,
-          firstSeq: first.seq,
-          types: run.map((r) => r.type),
-          payloads: run.map((r) => withSeq(r.body, r.seq)),
-        }),
-      );
+    // Runs go out up to MAX_IN_FLIGHT at once and settle in order. A run
+    // that continues the one before it carries `follows`: Redis appends it
+    // only if the run in front landed, so a later run can never land after
+    // an earlier one failed (which would make the earlier one look like a
+    // duplicate when it is re-sent). A run after a hole in the seqs waits
+    // until every run before it has landed.
+    const flights: { run: SequencedRow[]; outcome: Promise<AppendOutcome> }[] = [];
+    const settle = async (): Promise<void> => {
+      const { run, outcome: pending } = flights.shift() as (typeof flights)[number];
+      const outcome = await pending;
+      if (outcome.unapplied) {
+        throw new QtError('QT_PUBLISH_FAILED', `replay of "${topic}" from seq ${run[0]?.seq} did not follow on`);
+      }
       run.forEach((r, i) => {
         if (inDoubt.has(r.id))
           this.#metrics.inDoubt.inc({ result: outcome.entryIds[i] === undefined ? 'present' : 'absent' });
       });
       this.#metrics.replayed.inc(run.length);
       this.#next.set(topic, (run.at(-1) as SequencedRow).seq + 1);
+    };
+    try {
+      let previous: SequencedRow | undefined;
+      for (const run of contiguousRuns(sequenced, MAX_APPEND_EVENTS)) {
+        const first = run[0] as SequencedRow;
+        const follows = previous !== undefined && first.seq === previous.seq + 1;
+        while (flights.length > 0 && (!follows || flights.length >= MAX_IN_FLIGHT)) await settle();
+        const outcome = link.execute(() =>
+          appendBatch(appender, {
+            topic,
+            firstSeq: first.seq,
+            types: run.map((r) => r.type),
+            payloads: run.map((r) => withSeq(r.body, r.seq)),
+            follows: flights.length > 0,
+          }),
+        );
+        flights.push({ run, outcome });
+        previous = run.at(-1);
+      }
+      while (flights.length > 0) await settle();
+    } finally {
+      // After a failure the runs still in flight are dropped: their rows stay and are re-sent.
+      for (const f of flights) f.outcome.catch(() => undefined);
     }
     // One delete for the whole window. Should the process die before it,
     // every row is re-sent and the append script skips them all.

@@ -5,7 +5,7 @@ import { DEFAULT_APPEND_TIMEOUT_MS, DEFAULT_PUBLISH_BATCH } from '../config/sche
 import { isQtError, QtError } from '../errors.js';
 import { type EventData, type EventType, topicOf } from '../events/catalog.js';
 import { type Logger, silentLogger } from '../log.js';
-import { type Appender, type AppendOutcome, appendBatch, withDeadline } from './append.js';
+import { type Appender, type AppendOutcome, appendBatch, MAX_IN_FLIGHT, withDeadline } from './append.js';
 import { type DraftEnvelope, draftEnvelope, isoClock } from './draft-envelope.js';
 import type { EventBuffer } from './event-buffer.js';
 import { assertKeyPart, type Keys } from './keys.js';
@@ -62,12 +62,6 @@ interface Flight {
   firstSeq: number | undefined;
   outcome: Promise<AppendOutcome>;
 }
-
-/**
- * Batches of one lane sent before the first is answered: the client builds
- * and sends the next while Redis runs the one before, so neither waits.
- */
-export const MAX_IN_FLIGHT = 2;
 
 /** A topic's publish queue. While `buffered`, its events go to the disk buffer and the drainer owns its seqs. */
 interface Lane {
@@ -279,7 +273,11 @@ export class RedisPublisher implements Publisher, LaneHandoff {
   async #run(lane: Lane): Promise<void> {
     const flights: Flight[] = [];
     while (lane.queue.length > 0 || flights.length > 0) {
-      if (flights.length === 0 && this.#buffer && (lane.mode === 'buffered' || this.#link.circuitOpen || !this.#link.ready)) {
+      if (
+        flights.length === 0 &&
+        this.#buffer &&
+        (lane.mode === 'buffered' || this.#link.circuitOpen || !this.#link.ready)
+      ) {
         lane.mode = 'buffered';
         await this.#park(lane, lane.queue.splice(0), undefined);
         continue;
