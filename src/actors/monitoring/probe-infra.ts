@@ -7,8 +7,10 @@
  */
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config/load.js';
+import { classifyAnswer } from '../../exchange/binance/classify.js';
 import { BINANCE_MAINNET_URL, BINANCE_TESTNET_URL } from '../../exchange/binance/endpoints.js';
 import {
+  DEFAULT_BINANCE_BAN_MS,
   DEFAULT_BINANCE_ORDERS_PER_10S,
   DEFAULT_BINANCE_ORDERS_PER_DAY,
   DEFAULT_BINANCE_WEIGHT_PER_MINUTE,
@@ -104,9 +106,24 @@ export interface ExchangeReading {
   readonly probes: readonly ProbeResult[];
 }
 
-async function getJson(url: string, timeoutMs: number): Promise<unknown> {
+/**
+ * One probe call. A 418 or a 429 is shared through the limits hash before it
+ * is thrown, as the adapter's own calls share theirs: without it the other
+ * processes would keep calling into a ban only the probe had been told of.
+ */
+async function getJson(url: string, timeoutMs: number, limits: SharedLimits): Promise<unknown> {
   const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  if (!response.ok) throw new Error(`GET ${new URL(url).pathname} answered HTTP ${response.status}`);
+  const call = `GET ${new URL(url).pathname}`;
+  if (response.status === 418 || response.status === 429) {
+    const now = Date.now();
+    const body: unknown = await response.json().catch(() => undefined);
+    const answer = { status: response.status, headers: response.headers, body };
+    const error = classifyAnswer(answer, { call, now, defaultBanMs: DEFAULT_BINANCE_BAN_MS, scrub: (t) => t });
+    // Redis unreachable: no process can call before it is back anyway (acquire needs it).
+    await limits.shareRefusal(answer, error, now).catch(() => undefined);
+    throw error;
+  }
+  if (!response.ok) throw new Error(`${call} answered HTTP ${response.status}`);
   return response.json();
 }
 
@@ -115,7 +132,9 @@ async function getJson(url: string, timeoutMs: number): Promise<unknown> {
  * covers it). Binance: `GET /api/v3/ping` (its latency; DEGRADED over
  * `slowMs`) and `GET /api/v3/time` (the skew of its clock from ours,
  * judged by the clock-skew thresholds), both paid from the shared weight
- * budget, and the weight used this minute against the limit.
+ * budget, and the weight used this minute against the limit. A 418 or a
+ * 429 with `Retry-After` answered to the probe holds every process off
+ * through the shared limits, like one answered to an order.
  */
 export async function probeExchange(
   target: ExchangeTarget,
@@ -140,10 +159,12 @@ export async function probeExchange(
         `${admission.reason === 'banned' ? 'banned' : 'held off'} until ${new Date(admission.until).toISOString()}`,
       );
     const started = performance.now();
-    await getJson(`${target.baseUrl}/api/v3/ping`, options.timeoutMs);
+    await getJson(`${target.baseUrl}/api/v3/ping`, options.timeoutMs, target.limits);
     const latencyMs = rounded(performance.now() - started);
     const before = Date.now();
-    const time = (await getJson(`${target.baseUrl}/api/v3/time`, options.timeoutMs)) as { serverTime?: unknown };
+    const time = (await getJson(`${target.baseUrl}/api/v3/time`, options.timeoutMs, target.limits)) as {
+      serverTime?: unknown;
+    };
     const after = Date.now();
     if (typeof time.serverTime !== 'number') return fail('GET /api/v3/time answered without serverTime');
     const skew = clockSkew({ skewMs: time.serverTime - (before + after) / 2 }, options.clockSkew);

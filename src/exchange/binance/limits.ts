@@ -1,4 +1,6 @@
 import type { Redis } from 'ioredis';
+import type { VenueError } from '../adapter.js';
+import { retryAfterAt } from './classify.js';
 import { withLimitScripts } from './limits-scripts.js';
 
 /** Binance's default request-weight limit per minute and IP (`X-MBX-USED-WEIGHT-1M`). */
@@ -182,6 +184,28 @@ export class SharedLimits {
   /** Holds every process off until `until` (a 429's `Retry-After`); returns the hold in force. */
   async holdOff(until: number): Promise<number> {
     return Number(await this.#redis.qtVenueHold(this.#key, 'retryAfterUntil', until, this.#now()));
+  }
+
+  /**
+   * Shares what a refused answer says with every process: a 418's ban (the
+   * end `classifyAnswer` found) or a 429's `Retry-After`. Whoever received
+   * the answer (an order, the feed's back-fill, monitoring's probe) must
+   * call it, or the other processes keep calling into the ban. Returns what
+   * was stored.
+   */
+  async shareRefusal(
+    answer: { readonly status: number; readonly headers: Headers },
+    error: VenueError,
+    now: number,
+  ): Promise<'banned' | 'held' | undefined> {
+    if (error.kind === 'banned' && error.retryAt !== undefined) {
+      await this.ban(error.retryAt);
+      return 'banned';
+    }
+    const until = answer.status === 429 ? retryAfterAt(answer.headers, now) : undefined;
+    if (until === undefined) return undefined;
+    await this.holdOff(until);
+    return 'held';
   }
 
   /** Bans calls from every process until `until` (a 418); returns the ban in force. */

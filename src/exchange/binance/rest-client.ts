@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { backoffDelay } from '../../backoff.js';
 import type { Logger } from '../../log.js';
 import { VenueError } from '../adapter.js';
-import { classifyAnswer, classifyFailure, retryAfterAt } from './classify.js';
+import { classifyAnswer, classifyFailure } from './classify.js';
 import { BINANCE_CODES, BINANCE_ENDPOINTS, type BinanceEndpoint } from './endpoints.js';
 import { parseUsageHeaders, type SharedLimits } from './limits.js';
 import { BinanceServerTimeSchema } from './mapping.js';
@@ -214,13 +214,8 @@ export class BinanceRestClient {
   /** Shares a 429's `Retry-After` and a 418's ban with every process through Redis. */
   async #recordHold(status: number, headers: Headers, error: VenueError, now: number, name: string): Promise<void> {
     try {
-      if (error.kind === 'banned' && error.retryAt !== undefined) {
-        await this.#o.limits.ban(error.retryAt);
-        this.#o.log.error({ call: name, retryAt: error.retryAt }, 'binance banned this IP');
-      } else if (status === 429) {
-        const until = retryAfterAt(headers, now);
-        if (until !== undefined) await this.#o.limits.holdOff(until);
-      }
+      const shared = await this.#o.limits.shareRefusal({ status, headers }, error, now);
+      if (shared === 'banned') this.#o.log.error({ call: name, retryAt: error.retryAt }, 'binance banned this IP');
     } catch (err) {
       this.#o.log.warn({ call: name, err }, 'binance hold not shared through Redis');
     }

@@ -4,7 +4,8 @@
  * REDIS_MIN_REPLICAS_ACK asks for), and the Binance probe against a local
  * server answering Binance's `/api/v3/ping` and `/api/v3/time`, paid from
  * the shared weight budget in a real Redis (a ban makes it DOWN without a
- * call; a skewed clock and a spent budget are probes).
+ * call; a skewed clock and a spent budget are probes; a 418 or a 429 with
+ * Retry-After answered to the probe holds every process off).
  */
 import test from 'ava';
 import { probeExchange, probeRedis } from '../../../src/actors/monitoring/probe-infra.js';
@@ -106,6 +107,55 @@ test('binance: ping latency and clock skew, paid from the shared budget; a ban i
   const gone = await probeExchange(target, limits);
   t.is(gone.reading.status, 'DOWN');
   t.truthy(gone.reading.error);
+});
+
+test('binance: a 418 answered to the probe bans every process, a 429 with Retry-After holds them off', async (t) => {
+  const redisServer = await startRedis({ name: 'mh-venue-ban' });
+  t.teardown(() => redisServer.stop());
+  let answer: { status: number; retryAfter: string; body: string } | undefined;
+  const paths: string[] = [];
+  const venue = await startLocalServer(t, (req, res) => {
+    paths.push(req.url ?? '');
+    res.setHeader('content-type', 'application/json');
+    if (answer) {
+      res.writeHead(answer.status, { 'retry-after': answer.retryAfter }).end(answer.body);
+      return;
+    }
+    res.end(req.url === '/api/v3/time' ? JSON.stringify({ serverTime: Date.now() }) : '{}');
+  });
+  const key = 'qt-test:venue:{binance}:limits';
+  const budget = { weightPerMinute: 6_000, ordersPer10s: 100, ordersPerDay: 200_000 };
+  const probe = new SharedLimits({ redis: redisServer.client(), key, limits: budget, now: Date.now });
+  // Another process (execution, the feed) with its own connection to the same hash.
+  const other = new SharedLimits({ redis: redisServer.client(), key, limits: budget, now: Date.now });
+  const target = { venue: 'binance' as const, baseUrl: venue.url, limits: probe };
+
+  answer = { status: 429, retryAfter: '5', body: '{"code":-1003,"msg":"Too much request weight used"}' };
+  const held = await probeExchange(target, limits);
+  t.is(held.reading.status, 'DOWN');
+  t.regex(held.reading.error ?? '', /^GET \/api\/v3\/ping: rate limited by Binance/);
+  const holding = await other.acquire(1, 1);
+  t.like(holding, { ok: false, reason: 'retry_after' });
+  t.true(!holding.ok && holding.until > Date.now() + 3_000 && holding.until <= Date.now() + 5_000);
+
+  await redisServer.client().del(key);
+  const bannedUntil = Date.now() + 60_000;
+  answer = {
+    status: 418,
+    retryAfter: '60',
+    body: JSON.stringify({ code: -1003, msg: `Way too much request weight used; IP banned until ${bannedUntil}.` }),
+  };
+  const banned = await probeExchange(target, limits);
+  t.is(banned.reading.status, 'DOWN');
+  t.regex(banned.reading.error ?? '', /^GET \/api\/v3\/ping: IP banned by Binance until /);
+  const refused = await other.acquire(1, 1);
+  t.like(refused, { ok: false, reason: 'banned' });
+  t.true(!refused.ok && refused.until >= bannedUntil - 1_000);
+  const calls = paths.length;
+  answer = undefined;
+  const again = await probeExchange(target, limits);
+  t.regex(again.reading.error ?? '', /^banned until /);
+  t.is(paths.length, calls, 'the probe itself honours the ban it was told of');
 });
 
 test('paper: OK without a call', async (t) => {
