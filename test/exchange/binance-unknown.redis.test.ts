@@ -1,7 +1,9 @@
 /**
  * Unknown outcomes (5xx, -1006, -1007, a dropped connection or a timeout
  * after the order was sent): the adapter looks the order up by its client
- * order id before any resubmit, so the venue never gets a duplicate.
+ * order id before any resubmit, so the venue never gets a duplicate. An
+ * order learnt of by a lookup comes with its fills and commission, read
+ * from its trades (a lookup's answer has none).
  */
 import test, { type ExecutionContext } from 'ava';
 import { isVenueError, type VenueError } from '../../src/exchange/adapter.js';
@@ -33,6 +35,9 @@ const foundAfter = (name: string, fault: FakeFault, extra: Partial<BinanceAdapte
     t.is(fake.requestsTo('POST', '/api/v3/order').length, 1, 'never resubmitted');
     const [lookup] = fake.requestsTo('GET', '/api/v3/order');
     t.like(lookup, { status: 200, params: { origClientOrderId: 'ord-u1', symbol: 'BTCUSDT' } });
+    // The lookup's answer has no fills: they come from the order's trades, commission included.
+    t.deepEqual(order.fills, [{ tradeId: '1', price: 50_000, quantity: 0.01, fee: 0.00001, feeAsset: 'BTC' }]);
+    t.like(fake.requestsTo('GET', '/api/v3/myTrades')[0], { status: 200, params: { symbol: 'BTCUSDT', orderId: '1' } });
   });
 
 foundAfter('HTTP 503', FAULTS.serverErrorAfterCreate(503));
@@ -67,6 +72,20 @@ test('when the lookup fails too, placeOrder throws unknown and a later findOrder
   t.is(fake.requestsTo('GET', '/api/v3/order').length, 2, 'the idempotent lookup was retried');
   t.like(await binance.findOrder('BTCUSDT', 'ord-u3'), { status: 'filled' });
   t.is(fake.orders.length, 1);
+});
+
+test('a lookup whose trades do not yet add up to what executed is unknown; asked again, it carries them', async (t) => {
+  const { fake, adapter } = await setup(t);
+  const binance = adapter();
+  await binance.placeOrder(request('ord-u5'));
+  const trades = fake.order('ord-u5')?.fills.splice(0) ?? [];
+  const err = await t.throwsAsync<VenueError>(binance.findOrder('BTCUSDT', 'ord-u5'));
+  t.true(isVenueError(err, 'unknown'));
+  t.regex(err.message, /trades for 0 of the 0\.01 executed/);
+  fake.order('ord-u5')?.fills.push(...trades);
+  const found = await binance.findOrder('BTCUSDT', 'ord-u5');
+  t.like(found?.fills[0], { quantity: 0.01, fee: 0.00001, feeAsset: 'BTC' });
+  t.is(fake.requestsTo('GET', '/api/v3/myTrades').length, 2);
 });
 
 test('an order that never appears is resubmitted at most maxAttempts times, then unknown', async (t) => {

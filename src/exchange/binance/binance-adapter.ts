@@ -14,8 +14,11 @@ import { SharedLimits } from './limits.js';
 import {
   BinanceAccountSchema,
   BinanceOpenOrdersSchema,
+  type BinanceOrder,
   BinanceOrderSchema,
+  BinanceTradesSchema,
   toBalances,
+  toVenueFills,
   toVenueOrder,
 } from './mapping.js';
 import { BinanceRestClient } from './rest-client.js';
@@ -110,7 +113,7 @@ export class BinanceAdapter implements ExchangeAdapter {
         { symbol, origClientOrderId: toVenueClientOrderId(clientOrderId) },
         BinanceOrderSchema,
       );
-      return toVenueOrder(this.venue, order, clientOrderId);
+      return await this.#withFills(order, clientOrderId);
     } catch (err) {
       if (isVenueError(err, 'rejected') && err.venueCode === BINANCE_CODES.NO_SUCH_ORDER) return undefined;
       throw err;
@@ -122,7 +125,7 @@ export class BinanceAdapter implements ExchangeAdapter {
     for (let attempt = 1; ; attempt++) {
       try {
         const order = await this.#client.call(BINANCE_ENDPOINTS.cancelOrder, params, BinanceOrderSchema);
-        return toVenueOrder(this.venue, order, clientOrderId);
+        return await this.#withFills(order, clientOrderId);
       } catch (err) {
         if (isVenueError(err, 'rejected') && err.venueCode === BINANCE_CODES.CANCEL_REJECTED) return undefined;
         if (!isVenueError(err, 'unknown')) throw err;
@@ -178,6 +181,34 @@ export class BinanceAdapter implements ExchangeAdapter {
       newClientOrderId: toVenueClientOrderId(request.clientOrderId),
       newOrderRespType: 'FULL',
     };
+  }
+
+  /**
+   * An order as a {@link VenueOrder} with its fills. A lookup or a cancel
+   * answer carries none (only a new order's FULL answer does), yet what
+   * executed of a final order must come with its commission: execution's
+   * position, the portfolio's cash and the trade store are built from the
+   * fills. So a final order that executed is completed from its trades
+   * (`GET /api/v3/myTrades?orderId=`). Trades that do not yet add up to what
+   * executed (the venue a moment behind) fail `unknown`, to be asked again.
+   */
+  async #withFills(order: BinanceOrder, clientOrderId: string): Promise<VenueOrder> {
+    const mapped = toVenueOrder(this.venue, order, clientOrderId);
+    if (mapped.fills.length > 0 || mapped.executedQuantity <= 0 || !FINAL.has(mapped.status)) return mapped;
+    const trades = await this.#client.call(
+      BINANCE_ENDPOINTS.orderTrades,
+      { symbol: order.symbol, orderId: order.orderId },
+      BinanceTradesSchema,
+    );
+    const fills = toVenueFills(trades.filter((t) => t.orderId === order.orderId));
+    const traded = fills.reduce((sum, f) => sum + f.quantity, 0);
+    if (traded < mapped.executedQuantity * (1 - 1e-9)) {
+      throw new VenueError(
+        'unknown',
+        `order ${clientOrderId}: the venue lists trades for ${traded} of the ${mapped.executedQuantity} executed; ask again`,
+      );
+    }
+    return { ...mapped, fills };
   }
 
   /** `findOrder` after a failed call; a failing lookup leaves the order's fate `unknown`. */

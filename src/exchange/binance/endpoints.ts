@@ -27,7 +27,7 @@ export interface BinanceEndpoint {
 /**
  * Documented weights (Binance spot API, 2024-2025): new order 1, query order
  * 4, cancel order 1, open orders 6 for one symbol and 80 for all, account 20,
- * server time 1.
+ * server time 1, an order's trades (`myTrades` with `orderId`) 5.
  */
 export const BINANCE_ENDPOINTS = {
   newOrder: { method: 'POST', path: '/api/v3/order', signed: true, weight: 1, placesOrder: true, idempotent: false },
@@ -58,6 +58,15 @@ export const BINANCE_ENDPOINTS = {
   },
   account: { method: 'GET', path: '/api/v3/account', signed: true, weight: 20, placesOrder: false, idempotent: true },
   time: { method: 'GET', path: '/api/v3/time', signed: false, weight: 1, placesOrder: false, idempotent: true },
+  /** The trades of one order (`orderId` given): what a lookup's answer lacks, the fills and their commission. */
+  orderTrades: {
+    method: 'GET',
+    path: '/api/v3/myTrades',
+    signed: true,
+    weight: 5,
+    placesOrder: false,
+    idempotent: true,
+  },
 } as const satisfies Record<string, BinanceEndpoint>;
 
 /** Binance error codes the adapter branches on. */

@@ -64,6 +64,31 @@ export const BinanceOrderSchema = z.object({
 });
 export type BinanceOrder = z.infer<typeof BinanceOrderSchema>;
 
+/** One trade of `GET /api/v3/myTrades`: a fill of an order, with its commission. */
+export const BinanceTradeSchema = z.object({
+  id: z.number().int(),
+  orderId: z.number().int(),
+  price: decimal,
+  qty: decimal,
+  commission: decimal,
+  commissionAsset: z.string(),
+});
+
+/** `GET /api/v3/myTrades`. */
+export const BinanceTradesSchema = z.array(BinanceTradeSchema);
+export type BinanceTrade = z.infer<typeof BinanceTradeSchema>;
+
+/** An order's trades as its {@link VenueFill}s. */
+export function toVenueFills(trades: readonly BinanceTrade[]): VenueFill[] {
+  return trades.map((t) => ({
+    tradeId: String(t.id),
+    price: t.price,
+    quantity: t.qty,
+    fee: t.commission,
+    feeAsset: t.commissionAsset,
+  }));
+}
+
 /** `GET /api/v3/openOrders`. */
 export const BinanceOpenOrdersSchema = z.array(BinanceOrderSchema);
 
