@@ -320,7 +320,8 @@ export class StreamConsumer {
       try {
         const context = { topic: this.topic, group: this.group, entryId: entry.id, deliveries };
         // Logs written and events published while handling carry the event's correlation id.
-        await withCorrelation(event.correlationId, () => this.#handler(event, context));
+        const result = withCorrelation(event.correlationId, () => this.#handler(event, context));
+        if (isThenable(result)) await result;
         this.#handledTimer.observe((performance.now() - started) / 1000);
         this.#count.handled.inc();
         return 'handled';
@@ -401,4 +402,8 @@ export class StreamConsumer {
       // aborted by close()
     }
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
 }
