@@ -5,10 +5,11 @@
  * one per service running `dist/main.js --actors=NAME`, the target wanting every service, the
  * documented start order (risk-safety first, execution after it, monitoring-health last) as the After=
  * graph gives it, the same restart policy and hardening in every unit, and the env file: only known
- * settings, every secret a CHANGE_ME placeholder that the runtime refuses as it is.
+ * settings, every secret a CHANGE_ME placeholder that the runtime refuses as it is. The two timers: the
+ * daily restart at 04:00 UTC and the PostgreSQL backup (infra/postgres/backup.sh) at 02:00 UTC.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import test from 'ava';
@@ -90,8 +91,8 @@ test('systemd-analyze verify passes on every shipped unit, with no warning', asy
   const units = await shippedUnits();
   const dir = await installHere(units);
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  // A unit per service, the target, and the daily restart's service and timer.
-  t.is(units.size, SERVICE_NAMES.length + 3);
+  // A unit per service, the target, and the daily restart's and the backup's service and timer.
+  t.is(units.size, SERVICE_NAMES.length + 5);
   for (const name of units.keys()) t.deepEqual(verify(dir, name), { status: 0, output: '' }, name);
 });
 
@@ -117,8 +118,8 @@ test('systemd-analyze verify fails on a broken unit (missing binary, unknown key
 
 test('one unit per service runs main for it; the target wants them all and each is part of it', async (t) => {
   const units = await shippedUnits();
-  const restart = ['quantum-trader-restart.service', 'quantum-trader-restart.timer'];
-  t.deepEqual([...units.keys()].sort(), [...SERVICE_NAMES.map(unitName), TARGET, ...restart].sort());
+  const timed = ['restart', 'backup'].flatMap((n) => [`quantum-trader-${n}.service`, `quantum-trader-${n}.timer`]);
+  t.deepEqual([...units.keys()].sort(), [...SERVICE_NAMES.map(unitName), TARGET, ...timed].sort());
   const target = parseUnit(units.get(TARGET) as string);
   t.deepEqual(
     (value(target, 'Unit', 'Wants') ?? '').split(/\s+/).sort(),
@@ -218,11 +219,11 @@ test('the env file: known settings only, every secret a CHANGE_ME the runtime re
   const known = new Set(Object.keys(EnvSchema.shape));
   for (const [key] of [...entries(false), ...entries(true)]) t.true(known.has(key), `${key} is a setting`);
   const secrets = [...entries(false), ...entries(true)].filter(([k]) =>
-    /TOKEN|SECRET|API_KEY|WEBHOOK|REDIS_URL/.test(k),
+    /TOKEN|SECRET|API_KEY|WEBHOOK|REDIS_URL|DATABASE_URL/.test(k),
   );
-  t.true(secrets.length >= 5, secrets.map(([k]) => k).join(', '));
+  t.true(secrets.length >= 6, secrets.map(([k]) => k).join(', '));
   for (const [key, v] of secrets) {
-    const secret = key === 'REDIS_URL' ? new URL(v).password : v;
+    const secret = key === 'REDIS_URL' || key === 'DATABASE_URL' ? new URL(v).password : v;
     t.regex(secret, /CHANGE_ME/, `${key} is a placeholder`);
   }
   const env = Object.fromEntries(entries(false));
@@ -251,4 +252,44 @@ test('the daily restart: the timer fires at 04:00 UTC and runs qt restart throug
     value(service, 'Service', 'ExecStart') ?? '',
     /dist\/cli\/main\.js restart --execute --control systemd .*--reason/,
   );
+});
+
+test('the backup: the timer fires at 02:00 UTC and runs infra/postgres/backup.sh into the state dir, hardened', async (t) => {
+  const units = await shippedUnits();
+  const timer = parseUnit(units.get('quantum-trader-backup.timer') as string);
+  const calendar = value(timer, 'Timer', 'OnCalendar') as string;
+  t.is(value(timer, 'Timer', 'Unit'), 'quantum-trader-backup.service');
+  t.is(value(timer, 'Timer', 'Persistent'), 'true');
+  t.is(value(timer, 'Install', 'WantedBy'), 'timers.target');
+  if (haveSystemd) {
+    const r = spawnSync('systemd-analyze', ['calendar', calendar], { encoding: 'utf8' });
+    t.is(r.status, 0, r.stderr);
+    t.regex(r.stdout, /Normalized form: \*-\*-\* 02:00:00 UTC/);
+  }
+  const service = parseUnit(units.get('quantum-trader-backup.service') as string);
+  t.like(service.Service, {
+    Type: ['oneshot'],
+    User: ['quantum-trader'],
+    ExecStart: ['/opt/quantum-trader/infra/postgres/backup.sh /var/lib/quantum-trader/backups'],
+    EnvironmentFile: ['/etc/quantum-trader/quantum-trader.env'],
+    ReadWritePaths: ['/var/lib/quantum-trader'],
+    UMask: ['0077'],
+    ProtectSystem: ['strict'],
+    NoNewPrivileges: ['yes'],
+  });
+  t.regex(value(service, 'Service', 'Environment') ?? '', /^QT_BACKUP_RETENTION_DAYS=\d+$/);
+  const script = await stat(join(ROOT, 'infra/postgres/backup.sh'));
+  t.true((script.mode & 0o111) !== 0, 'backup.sh is executable');
+  if (haveSystemd) {
+    const dir = await installHere(units);
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const r = spawnSync(
+      'systemd-analyze',
+      ['security', '--offline=yes', '--no-pager', join(dir, 'quantum-trader-backup.service')],
+      { encoding: 'utf8' },
+    );
+    const exposure = /Overall exposure level for \S+: ([\d.]+)/.exec(r.stdout)?.[1];
+    t.log(`systemd-analyze security (backup): exposure ${exposure}`);
+    t.true(Number(exposure) <= 3, `exposure ${exposure}`);
+  }
 });
