@@ -13,12 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { DEFAULT_PG_CONNECT_TIMEOUT_MS, DEFAULT_PG_IDLE_TIMEOUT_MS } from '../../src/config/trade-store.js';
-import type { VenueOrder } from '../../src/exchange/adapter.js';
 import { PostgresTradeStore } from '../../src/exchange/pg-trade-store.js';
 import { getFreePort } from '../support/free-port.js';
 import { type AppRole, createAppRole, superQuery } from '../support/pg-app-role.js';
 import {
   BACKUP_SH,
+  backupFiles,
   fillTradeStore,
   fingerprint,
   manifestTables,
@@ -26,6 +26,8 @@ import {
   runScript,
   type ScriptRun,
   sql,
+  stampDaysAgo,
+  storeAnswer,
 } from '../support/pg-backup.js';
 import { type PgServer, startPostgres } from '../support/pg-fixture.js';
 
@@ -56,29 +58,6 @@ function storeAt(databaseUrl: string): PostgresTradeStore {
   });
 }
 
-function answer(i: number): VenueOrder {
-  return {
-    venue: 'paper',
-    venueOrderId: `v-${i}`,
-    clientOrderId: `c-${i}`,
-    symbol: 'BTCUSDT',
-    side: i % 2 === 0 ? 'buy' : 'sell',
-    type: i % 3 === 0 ? 'limit' : 'market',
-    status: 'filled',
-    quantity: 0.3,
-    ...(i % 3 === 0 ? { price: 64_999.5 } : {}),
-    executedQuantity: 0.30000000000000004,
-    averagePrice: 65_000.1,
-    fills: [1, 2].map((k) => ({
-      tradeId: `t-${i}-${k}`,
-      price: 65_000 + k,
-      quantity: 0.15,
-      fee: 0.01,
-      feeAsset: 'USDT',
-    })),
-  };
-}
-
 test.before(async (t) => {
   const server = await startPostgres({ name: 'pg-backup' });
   try {
@@ -86,7 +65,7 @@ test.before(async (t) => {
     const started = Date.now();
     const store = storeAt(app.url);
     await store.open();
-    for (let i = 0; i < STORE_ANSWERS; i++) await store.record(answer(i), 'signal', 1_764_500_000_000 + i);
+    for (let i = 0; i < STORE_ANSWERS; i++) await store.record(storeAnswer(i), 'signal', 1_764_500_000_000 + i);
     await store.close();
     await fillTradeStore(app.url, BULK_ORDERS, FILLS_PER_ORDER);
     const before = await fingerprint(app.url);
@@ -114,11 +93,6 @@ async function tempDir(t: ExecutionContext, name: string): Promise<string> {
   return dir;
 }
 
-/** The backup files (not the lock) in `dir`. */
-async function backupFiles(dir: string): Promise<string[]> {
-  return (await readdir(dir).catch(() => [])).filter((n) => !n.endsWith('.lock')).sort();
-}
-
 /** The run's output holds the password neither as given nor percent-encoded. */
 function noPassword(t: ExecutionContext, run: ScriptRun, what: string): void {
   const out = `${run.stdout}${run.stderr}`;
@@ -128,11 +102,6 @@ function noPassword(t: ExecutionContext, run: ScriptRun, what: string): void {
 async function recreate(server: PgServer, database: string): Promise<void> {
   await superQuery(server, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   await superQuery(server, `CREATE DATABASE ${database} OWNER qt_app`);
-}
-
-/** A UTC stamp as in the backup names, `days` ago. */
-function stampDaysAgo(days: number): string {
-  return new Date(Date.now() - days * 86_400_000).toISOString().replace(/[-:]|\.\d{3}/g, '');
 }
 
 test.serial('backup → drop the database → restore: every row back, indexes too, the store opens on it', async (t) => {

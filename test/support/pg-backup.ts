@@ -3,11 +3,13 @@
  * infra/postgres/backup.sh and restore.sh with only the environment a test gives them, filling the
  * trade store's schema (applied by its migrations) with a realistic number of rows, and a fingerprint
  * of a database's full contents (every row of every table, in key order, hashed) to compare after a
- * restore.
+ * restore; the backup files of a DIR and the UTC stamps of their names.
  */
 import { spawn } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import pg from 'pg';
+import type { VenueOrder } from '../../src/exchange/adapter.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 export const BACKUP_SH = resolve(ROOT, 'infra/postgres/backup.sh');
@@ -138,4 +140,38 @@ export function manifestTables(text: string): Record<string, number> {
     if (kind === 'table' && name !== undefined) tables[name] = Number(count);
   }
   return tables;
+}
+
+/** The `i`th venue answer the backup tests record through the store itself: two fills, a limit order every third. */
+export function storeAnswer(i: number): VenueOrder {
+  return {
+    venue: 'paper',
+    venueOrderId: `v-${i}`,
+    clientOrderId: `c-${i}`,
+    symbol: 'BTCUSDT',
+    side: i % 2 === 0 ? 'buy' : 'sell',
+    type: i % 3 === 0 ? 'limit' : 'market',
+    status: 'filled',
+    quantity: 0.3,
+    ...(i % 3 === 0 ? { price: 64_999.5 } : {}),
+    executedQuantity: 0.30000000000000004,
+    averagePrice: 65_000.1,
+    fills: [1, 2].map((k) => ({
+      tradeId: `t-${i}-${k}`,
+      price: 65_000 + k,
+      quantity: 0.15,
+      fee: 0.01,
+      feeAsset: 'USDT',
+    })),
+  };
+}
+
+/** The backup files (not the lock) in `dir`. */
+export async function backupFiles(dir: string): Promise<string[]> {
+  return (await readdir(dir).catch(() => [])).filter((n) => !n.endsWith('.lock')).sort();
+}
+
+/** A UTC stamp as in the backup names, `days` ago. */
+export function stampDaysAgo(days: number): string {
+  return new Date(Date.now() - days * 86_400_000).toISOString().replace(/[-:]|\.\d{3}/g, '');
 }
