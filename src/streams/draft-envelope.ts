@@ -10,6 +10,8 @@ import type { PublishOptions } from './publisher-contract.js';
 export type DraftEnvelope = Omit<Envelope, 'seq'> & { seq?: number };
 
 const CausalIdSchema = z.string().min(1).max(128).optional();
+/** What CausalIdSchema says of an id not given, without asking it on every publish. */
+const ABSENT = { success: true, error: undefined } as const;
 
 /**
  * Validates what a caller publishes and builds its envelope, all but the
@@ -26,8 +28,8 @@ export function draftEnvelope<T extends EventType>(
 ): DraftEnvelope {
   if (!isEventType(type)) throw new QtError('QT_UNKNOWN_EVENT_TYPE', `unknown event type "${String(type)}"`);
   const parsed = EVENT_CATALOG[type].safeParse(data);
-  const ids = CausalIdSchema.safeParse(options.correlationId);
-  const cause = CausalIdSchema.safeParse(options.causationId);
+  const ids = options.correlationId === undefined ? ABSENT : CausalIdSchema.safeParse(options.correlationId);
+  const cause = options.causationId === undefined ? ABSENT : CausalIdSchema.safeParse(options.causationId);
   if (!parsed.success || !ids.success || !cause.success) {
     const error = parsed.error ?? ids.error ?? cause.error;
     throw new QtError('QT_ENVELOPE_INVALID', `invalid ${type}: ${error ? z.prettifyError(error) : 'bad ids'}`, {
