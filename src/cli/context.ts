@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { type Config, loadConfig } from '../config/load.js';
+import { type PostgresStoreConfig, postgresSettingsFromEnv } from '../config/trade-store.js';
 import { isQtError } from '../errors.js';
 import { redactUrl } from '../log.js';
 import { createRedis } from '../streams/connection.js';
@@ -29,6 +30,7 @@ export class CliContext {
   readonly keys: Keys;
   readonly output: Output;
   readonly #options: GlobalOptions;
+  readonly #env: NodeJS.ProcessEnv;
   #redis: Promise<Redis> | undefined;
   #client: Redis | undefined;
 
@@ -37,6 +39,7 @@ export class CliContext {
     const overrides: NodeJS.ProcessEnv = { ...env };
     if (options.redis !== undefined) overrides.REDIS_URL = options.redis;
     if (options.prefix !== undefined) overrides.QT_KEY_PREFIX = options.prefix;
+    this.#env = overrides;
     try {
       this.config = loadConfig(overrides);
     } catch (err) {
@@ -76,6 +79,19 @@ export class CliContext {
       return client;
     })();
     return this.#redis;
+  }
+
+  /**
+   * The PostgreSQL trade store's settings (DATABASE_URL and QT_PG_*) whatever
+   * QT_TRADE_STORE says; exit 2 when DATABASE_URL is not set.
+   */
+  postgresSettings(): PostgresStoreConfig {
+    const settings = postgresSettingsFromEnv(this.#env);
+    if (!settings.ok) throw new CliError(EXIT.USAGE, `invalid settings: ${settings.issues.join('; ')}`);
+    if (!settings.config) {
+      throw new CliError(EXIT.USAGE, 'this command needs DATABASE_URL: the PostgreSQL trade store (postgres://…)');
+    }
+    return settings.config;
   }
 
   /** The admin token: `--token-file`, else QT_ADMIN_TOKEN; exit 2 when a command needs one and none is set. */

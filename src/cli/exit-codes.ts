@@ -17,6 +17,8 @@ export const EXIT = {
   NOT_FOUND: 5,
   /** `qt check`: the system is CRITICAL. */
   CRITICAL: 6,
+  /** The PostgreSQL trade store could not be reached (or refused the connection). */
+  STORE_UNREACHABLE: 7,
 } as const;
 
 /** One of {@link EXIT}'s codes. */

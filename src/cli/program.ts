@@ -1,7 +1,7 @@
 /**
  * The `qt` program (docs/cli.md): streams, groups, pending entries,
- * tail/show/trace, the DLQ, the disk buffer, the ESS, the risk policy and
- * health. One file per command under src/cli/; each registers itself here.
+ * tail/show/trace, the DLQ, the disk buffer, the ESS, the risk policy,
+ * health and the trade store. One file per command under src/cli/; each registers itself here.
  * Expected failures are one line and a documented exit code
  * (src/cli/exit-codes.ts), never a stack trace.
  */
@@ -23,6 +23,7 @@ import { registerShow } from './show.js';
 import { registerStreams } from './streams.js';
 import { registerTail } from './tail.js';
 import { registerTrace } from './trace.js';
+import { registerTrades } from './trades.js';
 
 /** Builds the `qt` program; `context()` gives each command its CliContext (made once, on first use). */
 export function buildCli(env: NodeJS.ProcessEnv = process.env): { program: Command; close(): Promise<void> } {
@@ -56,6 +57,7 @@ export function buildCli(env: NodeJS.ProcessEnv = process.env): { program: Comma
   registerRestart(program, context);
   registerHealth(program, context);
   registerCheck(program, context);
+  registerTrades(program, context);
   return { program, close: async () => ctx?.close() };
 }
 

@@ -107,3 +107,13 @@ export function postgresSettingsFromEnv(
   if (rules.length > 0) return { ok: false, issues: rules.map((i) => `${i.key}: ${i.message}`) };
   return { ok: true, config: postgresStoreConfig(parsed.data) };
 }
+
+/** A database URL for messages: `host:port/database`, without user, password or parameters. */
+export function databaseLabel(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname || '/'}`;
+  } catch {
+    return '[unparseable DATABASE_URL]';
+  }
+}

@@ -39,6 +39,26 @@ export interface PostgresTradeStoreOptions extends Omit<PostgresStoreConfig, 're
   readonly applicationName?: string;
 }
 
+/**
+ * How one connection of the store is made: the URL, the connect and query
+ * timeouts, the application name, keepalive, BIGINTs as numbers. The pool
+ * and `qt trades` (a single client) share it.
+ */
+export function pgConnectionConfig(
+  options: Pick<PostgresTradeStoreOptions, 'databaseUrl' | 'connectTimeoutMs' | 'queryTimeoutMs' | 'applicationName'>,
+): pg.ClientConfig {
+  return {
+    connectionString: options.databaseUrl,
+    connectionTimeoutMillis: options.connectTimeoutMs,
+    statement_timeout: options.queryTimeoutMs,
+    query_timeout: options.queryTimeoutMs,
+    application_name: options.applicationName ?? 'qt-execution',
+    // A peer that vanished without a reset (a cut network) is noticed by the kernel, not only at the next query.
+    keepAlive: true,
+    types,
+  };
+}
+
 /** The trade store in PostgreSQL; nothing connects until {@link open} or the first call. */
 export class PostgresTradeStore implements TradeStore {
   readonly kind = 'postgres';
@@ -50,16 +70,9 @@ export class PostgresTradeStore implements TradeStore {
   constructor(options: PostgresTradeStoreOptions) {
     this.#log = (options.log ?? silentLogger).child({ store: 'postgres', url: redactUrl(options.databaseUrl) });
     this.#pool = new pg.Pool({
-      connectionString: options.databaseUrl,
+      ...pgConnectionConfig(options),
       max: options.poolMax,
-      connectionTimeoutMillis: options.connectTimeoutMs,
       idleTimeoutMillis: options.idleTimeoutMs,
-      statement_timeout: options.queryTimeoutMs,
-      query_timeout: options.queryTimeoutMs,
-      application_name: options.applicationName ?? 'qt-execution',
-      // A peer that vanished without a reset (a cut network) is noticed by the kernel, not only at the next query.
-      keepAlive: true,
-      types,
     });
     // An idle connection that breaks (Postgres restarted) is dropped by the pool; without a listener it would crash us.
     this.#pool.on('error', (err) => this.#log.warn({ err: err.message }, 'trade store: idle connection lost'));
