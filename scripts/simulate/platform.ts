@@ -7,7 +7,7 @@ import type { ServiceName } from '../../src/actors/services.js';
 import { type Cluster, type RedisEndpoint, startCluster } from './cluster.js';
 import type { Sample } from './record.js';
 import type { ScenarioContext } from './scenario.js';
-import { startTimeline, type Timeline } from './timeline.js';
+import { type ExtraSeries, startTimeline, type Timeline } from './timeline.js';
 
 /** The services of a trading platform (rl-training trains models, no scenario needs it). */
 export const TRADING_SERVICES: readonly ServiceName[] = [
@@ -25,7 +25,13 @@ export const SIM_SYMBOL = 'BTCUSDT';
 /** Starts the platform, runs `body` with it and its timeline, stops both; returns the timeline. */
 export async function withPlatform(
   ctx: ScenarioContext,
-  options: { services?: readonly ServiceName[]; env?: Record<string, string>; redis?: RedisEndpoint },
+  options: {
+    services?: readonly ServiceName[];
+    env?: Record<string, string>;
+    redis?: RedisEndpoint;
+    /** Series the timeline samples besides the standard ones. */
+    extra?: ExtraSeries;
+  },
   body: (cluster: Cluster, timeline: Timeline) => Promise<void>,
 ): Promise<Sample[]> {
   const services = options.services ?? TRADING_SERVICES;
@@ -38,7 +44,12 @@ export async function withPlatform(
     env: { QT_FEED_TICKS_PER_SECOND: '20', QT_ESS_HEALTH_CRITICAL_MS: '3600000', ...options.env },
   });
   ctx.recorder.mark('started');
-  const timeline = startTimeline(cluster, ctx.recorder, { symbol: SIM_SYMBOL, services, everyMs: 500 });
+  const timeline = startTimeline(cluster, ctx.recorder, {
+    symbol: SIM_SYMBOL,
+    services,
+    everyMs: 500,
+    ...(options.extra ? { extra: options.extra } : {}),
+  });
   try {
     await body(cluster, timeline);
     return await timeline.stop();

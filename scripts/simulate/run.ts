@@ -13,7 +13,9 @@ const unknownFlag = flags.find((f) => f !== '--short' && f !== '--help');
 if (flags.includes('--help') || unknownFlag !== undefined) {
   if (unknownFlag) process.stderr.write(`unknown option ${unknownFlag}\n`);
   process.stderr.write(
-    `usage: npm run simulate [SCENARIO...] [--short]\nbuilt: ${SCENARIOS.map((s) => s.name).join(', ')}\nnot built yet: ${NOT_BUILT.join(', ')}\n`,
+    `usage: npm run simulate [SCENARIO...] [--short]\nbuilt: ${SCENARIOS.map((s) => s.name).join(', ')}\n${
+      NOT_BUILT.length > 0 ? `not built yet: ${NOT_BUILT.join(', ')}\n` : ''
+    }`,
   );
   process.exit(unknownFlag ? 2 : 0);
 }

@@ -2,7 +2,8 @@
  * Samples a running platform for the report's chart while a scenario runs:
  * the price of one symbol, the portfolio's equity, the ESS state (0 armed,
  * 1 reducing, 2 tripped), consumer lag summed over every group, and
- * disk-buffer rows summed over every process. A reading that fails (Redis
+ * disk-buffer rows summed over every process, plus any series a scenario
+ * adds (the fake venue's weight and requests). A reading that fails (Redis
  * down, a process killed) is left out, not recorded as zero.
  */
 import type { ServiceName } from '../../src/actors/services.js';
@@ -21,11 +22,14 @@ export interface Timeline {
   stop(): Promise<Sample[]>;
 }
 
+/** Readings a scenario adds to every sample: series name → value (undefined: no reading this time). */
+export type ExtraSeries = () => Record<string, number | undefined>;
+
 /** Starts sampling every `everyMs` (times relative to `recorder`'s start). */
 export function startTimeline(
   cluster: Cluster,
   recorder: Recorder,
-  options: { symbol: string; services: readonly ServiceName[]; everyMs?: number },
+  options: { symbol: string; services: readonly ServiceName[]; everyMs?: number; extra?: ExtraSeries },
 ): Timeline {
   const samples: Sample[] = [];
   let running = true;
@@ -51,6 +55,7 @@ export function startTimeline(
     put('ESS state (0 armed, 1 reducing, 2 tripped)', ess === undefined ? undefined : ESS_LEVEL[ess]);
     put('consumer lag (entries)', lag);
     put('disk buffer rows', rows);
+    for (const [series, value] of Object.entries(options.extra?.() ?? {})) put(series, value);
   };
   const loop = (async () => {
     while (running) {
