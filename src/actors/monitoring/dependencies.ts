@@ -8,16 +8,19 @@
  * The direct dependencies of each component. The trading chain runs
  * exchange → marketdata → ai-engine → risk-safety → execution; Redis is
  * under every service (the bus); portfolio-intelligence and rl-training
- * need Redis and marketdata's prices; the ESS state is read from Redis. A
- * component missing here depends on nothing (postgres, `services` latency).
+ * need Redis and marketdata's prices; the ESS state is read from Redis;
+ * execution records its fills in PostgreSQL when that is its trade store
+ * (unconfigured, postgres never fails). A component missing here depends on
+ * nothing (`services` latency).
  */
 export const DEPENDENCIES: Readonly<Record<string, readonly string[]>> = {
   redis: [],
   exchange: [],
+  postgres: [],
   marketdata: ['exchange', 'redis'],
   'ai-engine': ['marketdata', 'redis'],
   'risk-safety': ['ai-engine', 'redis'],
-  execution: ['risk-safety', 'redis'],
+  execution: ['risk-safety', 'redis', 'postgres'],
   'portfolio-intelligence': ['redis', 'marketdata'],
   'rl-training': ['redis', 'marketdata'],
   'monitoring-health': ['redis'],

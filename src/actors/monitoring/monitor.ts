@@ -1,9 +1,9 @@
 /**
  * The collection loop of monitoring-health: every QT_HEALTH_INTERVAL_MS it
- * polls every service's `GET /health`, Redis, the exchange and the trading
- * probes in parallel, each with a timeout; judges the system
- * (`systemHealth`); feeds the checks to the alert engine (AlertKeeper); and
- * publishes `health.snapshot_updated`. A cycle still running when the next
+ * polls every service's `GET /health`, Redis, the exchange, PostgreSQL (when
+ * the trade store is there) and the trading probes in parallel, each with a
+ * timeout; judges the system (`systemHealth`); feeds the checks to the
+ * alert engine (AlertKeeper); and publishes `health.snapshot_updated`. A cycle still running when the next
  * is due makes that one skip, never overlap. With Redis down the loop goes
  * on: the snapshot is served over HTTP and published to the disk buffer
  * (docs/monitoring.md).
@@ -17,6 +17,7 @@ import type { AlertKeeper } from './alert-keeper.js';
 import { HEALTH_CODE, type monitorMetrics, SYSTEM_CODE } from './monitor-metrics.js';
 import { type PolledService, pollServices, type ServiceTarget } from './poll-services.js';
 import { type ExchangeTarget, type InfraReading, probeExchange, probeRedis } from './probe-infra.js';
+import type { PostgresProbe } from './probe-postgres.js';
 import { bufferProbes, FeedWatch, GapWatch, lagProbes, readEss, redisTime } from './probe-trading.js';
 import type { ProbeResult } from './probes.js';
 import { ProcessMap, type ProcessView } from './processes.js';
@@ -51,6 +52,8 @@ export interface MonitorOptions {
   readonly keeper: AlertKeeper;
   readonly targets: readonly ServiceTarget[];
   readonly exchange: ExchangeTarget;
+  /** The PostgreSQL trade store, when configured: `postgres` joins the infrastructure. */
+  readonly postgres?: PostgresProbe | undefined;
   readonly metrics: ReturnType<typeof monitorMetrics>;
   readonly log?: Logger;
   readonly now?: () => number;
@@ -142,7 +145,7 @@ export class Monitor {
   }> {
     const { config, redis } = this.#o;
     const s = config.health;
-    const [polled, redisReading, exchange, trading] = await Promise.all([
+    const [polled, redisReading, exchange, trading, postgres] = await Promise.all([
       pollServices(this.#o.targets, { timeoutMs: s.timeoutMs, slowMs: s.httpSlowMs }),
       probeRedis(redis, { timeoutMs: s.timeoutMs, slowMs: s.redisSlowMs, minReplicas: config.redis.minReplicasAck }),
       probeExchange(this.#o.exchange, {
@@ -152,6 +155,7 @@ export class Monitor {
         clockSkew: s.thresholds.clockSkewMs,
       }),
       this.#tradingProbes(),
+      this.#o.postgres?.probe({ timeoutMs: s.timeoutMs }),
     ]);
     const probes: ProbeResult[] = [
       ...trading.probes,
@@ -159,7 +163,7 @@ export class Monitor {
       ...this.#gaps.probes(polled, s.thresholds.sequenceGaps),
       ...exchange.probes,
     ];
-    const infrastructure = [redisReading, exchange.reading];
+    const infrastructure = [redisReading, exchange.reading, ...(postgres ? [postgres] : [])];
     return {
       observation: {
         services: polled.map((p: PolledService) => p.observation),

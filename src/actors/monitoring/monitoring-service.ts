@@ -27,6 +27,7 @@ import { monitorMetrics } from './monitor-metrics.js';
 import { registerMonitoringRoutes } from './monitoring-routes.js';
 import { serviceTargets } from './poll-services.js';
 import { exchangeTarget } from './probe-infra.js';
+import { type PostgresProbe, postgresProbeFromConfig } from './probe-postgres.js';
 import { WebhookNotifier } from './webhook.js';
 
 /** The consumer group (and actor name) of monitoring-health. */
@@ -51,6 +52,7 @@ export class MonitoringService {
   readonly keeper: AlertKeeper;
   readonly #webhook: WebhookNotifier | undefined;
   readonly #consumers: StreamConsumer[];
+  readonly #postgres: PostgresProbe | undefined;
   readonly #log: Logger;
 
   /** Throws QT_CONFIG_INVALID when QT_HEALTH_TARGETS names an unknown service. */
@@ -69,6 +71,7 @@ export class MonitoringService {
       webhook: this.#webhook,
       log: this.#log,
     });
+    this.#postgres = postgresProbeFromConfig(config);
     this.monitor = new Monitor({
       config,
       redis,
@@ -77,6 +80,7 @@ export class MonitoringService {
       keeper: this.keeper,
       targets: serviceTargets(config),
       exchange: exchangeTarget(config, redis, keys),
+      postgres: this.#postgres,
       metrics,
       log: this.#log,
     });
@@ -131,5 +135,6 @@ export class MonitoringService {
     await this.monitor.close();
     for (const c of this.#consumers) await c.close();
     await this.#webhook?.close();
+    await this.#postgres?.close();
   }
 }

@@ -39,6 +39,8 @@ export interface ServiceObservation {
 export interface InfrastructureObservation {
   readonly name: string;
   readonly status: HealthLevel;
+  /** Whether DOWN makes the system CRITICAL; absent is true. PostgreSQL is not (the trade store catches up). */
+  readonly critical?: boolean;
   readonly error?: string;
   /** How long its probe took; absent or null when it did not answer. Not judged: its status already says slow. */
   readonly latencyMs?: number | null;
@@ -84,9 +86,10 @@ export function essTripText(trip: EssTripCause | undefined): string {
 
 /**
  * The system status by the rules of docs/architecture.md §12:
- * - a critical service DOWN, or any infrastructure DOWN → CRITICAL;
- * - a non-critical service DOWN, any service DEGRADED, or infrastructure
- *   DEGRADED → DEGRADED;
+ * - a critical service DOWN, or critical infrastructure DOWN (all but
+ *   postgres) → CRITICAL;
+ * - a non-critical service or piece of infrastructure DOWN, any service
+ *   DEGRADED, or infrastructure DEGRADED → DEGRADED;
  * - the average latency of the services that answered over
  *   {@link LATENCY_CRITICAL_MS} → CRITICAL, over {@link LATENCY_DEGRADED_MS}
  *   → DEGRADED;
@@ -105,7 +108,8 @@ export function systemStatus(observation: SystemObservation): SystemStatus {
     else if (s.status === 'DEGRADED') add('DEGRADED', s.service, `${s.service} DEGRADED${because(s.error)}`);
   }
   for (const i of observation.infrastructure) {
-    if (i.status === 'DOWN') add('CRITICAL', i.name, `${i.name} DOWN${because(i.error)}`);
+    if (i.status === 'DOWN')
+      add(i.critical === false ? 'DEGRADED' : 'CRITICAL', i.name, `${i.name} DOWN${because(i.error)}`);
     else if (i.status === 'DEGRADED') add('DEGRADED', i.name, `${i.name} DEGRADED${because(i.error)}`);
   }
 
@@ -241,7 +245,7 @@ const healthCheck = (component: string, status: HealthLevel, critical: boolean, 
 /**
  * The alert engine's checks for one observation (src/actors/monitoring/alerts.ts):
  * each service's and each infrastructure component's `health` (a critical
- * service or any infrastructure DOWN is CRITICAL, any other trouble a
+ * service or critical infrastructure DOWN is CRITICAL, any other trouble a
  * WARNING), the average latency (`services:latency`), the probes, and the
  * ESS (`ess:state`; unknown is CRITICAL). Every check is listed, healthy
  * ones too, so that resolved conditions clear.
@@ -249,7 +253,7 @@ const healthCheck = (component: string, status: HealthLevel, critical: boolean, 
 export function alertChecks(observation: SystemObservation): AlertCheck[] {
   const checks = [
     ...observation.services.map((s) => healthCheck(s.service, s.status, s.critical, s.error)),
-    ...observation.infrastructure.map((i) => healthCheck(i.name, i.status, true, i.error)),
+    ...observation.infrastructure.map((i) => healthCheck(i.name, i.status, i.critical !== false, i.error)),
   ];
   const { average } = serviceLatency(observation.services);
   if (average !== null) {
