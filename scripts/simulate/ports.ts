@@ -1,8 +1,13 @@
 /**
  * Free loopback ports for the simulator: one for a redis-server (never the
  * default 6379/26379) and one offset at which every service's port is free,
- * so all `main` processes of a run share a `QT_HTTP_PORT_OFFSET`.
+ * so all `main` processes of a run share a `QT_HTTP_PORT_OFFSET`. The
+ * service ports are taken below the kernel's ephemeral range: an outgoing
+ * connection (to Redis, to the fake venue) takes its local port from that
+ * range, and could otherwise take a service's port between the check and
+ * the process's listen.
  */
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { SERVICES } from '../../src/actors/services.js';
 
@@ -33,11 +38,27 @@ function bindable(port: number): Promise<boolean> {
   });
 }
 
-/** An offset at which every service's base port is free now and none of `avoid` is used. */
+/** The lowest port of the kernel's ephemeral range (Linux's default when it cannot be read). */
+async function ephemeralLow(): Promise<number> {
+  try {
+    const low = Number((await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')).trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > 1024) return low;
+  } catch {
+    // Not Linux: the default range.
+  }
+  return 32_768;
+}
+
+/** The lowest port the simulator gives a service (clear of the well-known and registered databases' ports). */
+const LOWEST_SERVICE_PORT = 10_000;
+
+/** An offset at which every service's base port is free now, below the ephemeral range, and none of `avoid` is used. */
 export async function freeServiceOffset(avoid: readonly number[] = []): Promise<number> {
   const bases = Object.values(SERVICES).map((s) => s.port);
+  const from = LOWEST_SERVICE_PORT - Math.min(...bases);
+  const to = (await ephemeralLow()) - 1 - Math.max(...bases);
   for (let attempt = 0; attempt < 50; attempt++) {
-    const offset = (await freePort()) - 8001;
+    const offset = to > from ? from + Math.floor(Math.random() * (to - from)) : (await freePort()) - Math.min(...bases);
     const ports = bases.map((b) => b + offset);
     if (ports.some((p) => avoid.includes(p) || RESERVED.has(p) || p > 65_535)) continue;
     if ((await Promise.all(ports.map(bindable))).every(Boolean)) return offset;
