@@ -10,6 +10,7 @@ import {
   waitUntil,
   withDeadline,
 } from './harness.js';
+import { BULLMQ_CONCURRENCY, bullmqWorkerThroughput } from './peer-bullmq.js';
 import {
   BENCH_PRODUCER,
   BENCH_SOURCE,
@@ -42,8 +43,10 @@ const CONSUMER = 'bench-1';
  *
  * Baseline, same N and entry size: a raw producer of pipelined XADDs (512 per
  * pipeline, 4 in flight) and, on a second connection, a raw loop of
- * `XREADGROUP COUNT 512 BLOCK 100` then one XACK of the batch's ids. Each side
- * starts on a flushed server.
+ * `XREADGROUP COUNT 512 BLOCK 100` then one XACK of the batch's ids. Peer:
+ * a BullMQ Worker at concurrency 50 in this process, with as many jobs
+ * carrying the same envelope added in bulk (bench/peer-bullmq.ts), from the
+ * first add until every job completed. Each side starts on a flushed server.
  *
  * Figure: `e2e.throughput`, in events/s.
  */
@@ -52,7 +55,17 @@ export async function run(bench: BenchContext): Promise<BenchResult[]> {
   progress(`raw xadd → xreadgroup → xack: ${baseline}/s`);
   const bus = await runBus(bench);
   progress(`publish() → StreamConsumer → handler → ack: ${bus}/s`);
-  return [compare('e2e.throughput', 'events/s', bus, { name: 'raw.xadd-xreadgroup-xack.throughput', value: baseline })];
+  const peer = await bullmqWorkerThroughput(bench, EVENTS);
+  progress(`BullMQ addBulk → Worker (concurrency ${BULLMQ_CONCURRENCY}) → completed: ${peer}/s`);
+  return [
+    compare(
+      'e2e.throughput',
+      'events/s',
+      bus,
+      { name: 'raw.xadd-xreadgroup-xack.throughput', value: baseline },
+      { name: `bullmq.worker.c${BULLMQ_CONCURRENCY}.throughput`, value: peer },
+    ),
+  ];
 }
 
 async function runRaw(bench: BenchContext): Promise<number> {

@@ -1,41 +1,34 @@
-import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { availableParallelism, cpus, loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
+/**
+ * Benchmarks, their context and the measuring helpers they share. The runner
+ * (bench/run.ts) runs them; bench/report.ts turns the rounds into the report.
+ */
+
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import type { Redis } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { createKeys, type Keys } from '../src/streams/keys.js';
 import type { RedisServer } from '../test/support/redis-fixture.js';
 
+/** A figure measured on a named side of the same run: the raw-ioredis baseline or a peer such as BullMQ. */
+export interface Figure {
+  readonly name: string;
+  readonly value: number;
+}
+
 /**
- * One figure of a benchmark next to the raw-ioredis baseline measured in the
- * same run against the same server. `ratio` is `value / baseline.value`: above
- * 1 means slower for a latency and faster for a throughput.
+ * One figure of a benchmark in one round, next to the raw-ioredis baseline
+ * measured in the same run against the same server, and, where one applies,
+ * the same work done by a peer library (BullMQ). `ratio` is
+ * `value / baseline.value` and `peerRatio` is `value / peer.value`: above 1
+ * means slower for a latency and faster for a throughput.
  */
 export interface BenchResult {
   readonly name: string;
   readonly value: number;
   readonly unit: string;
-  readonly baseline: { readonly name: string; readonly value: number };
+  readonly baseline: Figure;
   readonly ratio: number;
-}
-
-/** What `bench/results/latest.json` holds. */
-export interface BenchReport {
-  readonly results: readonly BenchResult[];
-  readonly meta: BenchMeta;
-}
-
-/** Where and when a report was measured, so two reports can be compared fairly. */
-export interface BenchMeta {
-  readonly node: string;
-  readonly redis: string;
-  readonly cpu: string;
-  readonly cores: number;
-  /** 1-minute load average when the run started: a busy machine makes every figure noisier. */
-  readonly loadavg1m: number;
-  readonly date: string;
+  readonly peer?: Figure;
+  readonly peerRatio?: number;
 }
 
 /** What a benchmark gets from the runner: its own connections and keys on the bench server. */
@@ -46,8 +39,9 @@ export interface BenchContext {
    * Opens a new connection for one role (publisher, consumer, ...), named
    * `bench:<role>` in CLIENT LIST, and resolves once it answers PING so that
    * connecting never lands inside a timing. The runner closes it afterwards.
+   * `options` go to ioredis (BullMQ needs `maxRetriesPerRequest: null`).
    */
-  connect(role: string): Promise<Redis>;
+  connect(role: string, options?: RedisOptions): Promise<Redis>;
   /** `FLUSHALL SYNC` on the bench server, so the next measurement starts on an empty keyspace. */
   flush(): Promise<void>;
   /** Keys under a prefix owned by this benchmark and `side` (e.g. `bus`, `raw`). */
@@ -66,8 +60,8 @@ export interface OwnedBenchContext extends BenchContext {
 /** Builds the context of one benchmark on `server` (a server started by the runner, never the machine's). */
 export function createBenchContext(server: RedisServer, name: string): OwnedBenchContext {
   const connections = new Set<Redis>();
-  const connect = async (role: string): Promise<Redis> => {
-    const redis = server.client({ connectionName: `bench:${role}` });
+  const connect = async (role: string, options: RedisOptions = {}): Promise<Redis> => {
+    const redis = server.client({ ...options, connectionName: `bench:${role}` });
     connections.add(redis);
     await redis.ping();
     return redis;
@@ -92,14 +86,10 @@ export function createBenchContext(server: RedisServer, name: string): OwnedBenc
   };
 }
 
-/** Builds a result; the ratio is rounded to 2 decimals as the report format requires. */
-export function compare(
-  name: string,
-  unit: string,
-  value: number,
-  baseline: { readonly name: string; readonly value: number },
-): BenchResult {
-  return { name, value, unit, baseline, ratio: round(value / baseline.value, 2) };
+/** Builds a result; the ratios are rounded to 2 decimals as the report format requires. */
+export function compare(name: string, unit: string, value: number, baseline: Figure, peer?: Figure): BenchResult {
+  const result = { name, value, unit, baseline, ratio: round(value / baseline.value, 2) };
+  return peer === undefined ? result : { ...result, peer, peerRatio: round(value / peer.value, 2) };
 }
 
 /** `x` rounded to `digits` decimals. */
@@ -155,62 +145,4 @@ export async function waitUntil(
 /** Prints progress on stderr, keeping stdout for the table and the JSON. */
 export function progress(message: string): void {
   process.stderr.write(`bench: ${message}\n`);
-}
-
-/** Reads node, redis and machine details for the report. */
-export async function collectMeta(redis: Redis): Promise<BenchMeta> {
-  const info = await redis.info('server');
-  return {
-    node: process.version,
-    redis: /^redis_version:(.*?)\r?$/m.exec(info)?.[1] ?? 'unknown',
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: availableParallelism(),
-    loadavg1m: round(loadavg()[0] ?? 0, 2),
-    date: new Date().toISOString(),
-  };
-}
-
-/** The results as an aligned text table, one row per figure. */
-export function formatTable(results: readonly BenchResult[]): string {
-  const header = ['benchmark', 'value', 'unit', 'baseline', 'baseline value', 'ratio'];
-  const rows = results.map((r) => [
-    r.name,
-    formatNumber(r.value),
-    r.unit,
-    r.baseline.name,
-    formatNumber(r.baseline.value),
-    r.ratio.toFixed(2),
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] as string).length)));
-  // Text columns left-aligned, numbers right-aligned.
-  const numeric = new Set([1, 4, 5]);
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (numeric.has(i) ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number)))
-      .join('  ')
-      .trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
-}
-
-function formatNumber(x: number): string {
-  return Number.isInteger(x) ? x.toLocaleString('en-US') : x.toFixed(3);
-}
-
-/** Writes the report as JSON to `bench/results/latest.json` of the package; returns the path. */
-export async function writeReport(report: BenchReport): Promise<string> {
-  const file = join(packageRoot(), 'bench', 'results', 'latest.json');
-  await mkdir(dirname(file), { recursive: true });
-  await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
-  return file;
-}
-
-/** The directory of the nearest package.json above this file: the same from `bench/` and `dist/bench/`. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('bench: no package.json above the bench directory');
-    dir = parent;
-  }
-  return dir;
 }

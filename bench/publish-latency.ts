@@ -1,6 +1,7 @@
 import { RedisPublisher } from '../src/streams/publisher.js';
 import { type BenchContext, type BenchResult, compare, percentile, progress, round } from './harness.js';
 import { type OpenLoopResult, runOpenLoop } from './open-loop.js';
+import { bullmqAddLatency } from './peer-bullmq.js';
 import { BENCH_PRODUCER, BENCH_SOURCE, TICK, TICK_TOPIC, TICK_TYPE, tickEntryFields } from './workload.js';
 
 const RATE_PER_SECOND = 1_000;
@@ -17,8 +18,9 @@ const DURATION_MS = 5_000;
  * discarded, then 5 s (5,000 publishes) are measured.
  *
  * Baseline: one raw `XADD stream * type … env <json>` per event at the same
- * rate, with an entry of the same size, on its own connection. Each side
- * starts on a flushed server.
+ * rate, with an entry of the same size, on its own connection. Peer:
+ * BullMQ's `Queue.add` of one job carrying the same envelope, at the same
+ * rate (bench/peer-bullmq.ts). Each side starts on a flushed server.
  *
  * Figures: `publish.latency.p50` and `publish.latency.p99`, in ms.
  */
@@ -44,11 +46,17 @@ export async function run(bench: BenchContext): Promise<BenchResult[]> {
   await publisher.close();
   report('publish()', bus);
 
+  const peer = await bullmqAddLatency(bench, plan, RATE_PER_SECOND * 3);
+  report('BullMQ Queue.add', peer);
+
   return [50, 99].map((p) =>
-    compare(`publish.latency.p${p}`, 'ms', ms(percentile(bus.latencies, p)), {
-      name: `raw.xadd.latency.p${p}`,
-      value: ms(percentile(baseline.latencies, p)),
-    }),
+    compare(
+      `publish.latency.p${p}`,
+      'ms',
+      ms(percentile(bus.latencies, p)),
+      { name: `raw.xadd.latency.p${p}`, value: ms(percentile(baseline.latencies, p)) },
+      { name: `bullmq.add.latency.p${p}`, value: ms(percentile(peer.latencies, p)) },
+    ),
   );
 }
 

@@ -1,5 +1,6 @@
 import { RedisPublisher } from '../src/streams/publisher.js';
 import { type BenchContext, type BenchResult, compare, now, perSecond, progress, withDeadline } from './harness.js';
+import { bullmqAddBulk } from './peer-bullmq.js';
 import {
   BENCH_PRODUCER,
   BENCH_SOURCE,
@@ -25,8 +26,10 @@ const TIMEOUT_MS = 60_000;
  * (one append script per batch, one batch in flight per topic).
  *
  * Baseline: raw XADDs of an entry of the same size, in pipelines of 512 with
- * 4 pipelines in flight, on their own connection. Each side starts on a
- * flushed server.
+ * 4 pipelines in flight, on their own connection. Peer: BullMQ's
+ * `Queue.addBulk` of as many jobs carrying the same envelope, 512 a call,
+ * 4 calls in flight (bench/peer-bullmq.ts). Each side starts on a flushed
+ * server.
  *
  * Figure: `publish.throughput.batched`, in events/s.
  */
@@ -58,7 +61,16 @@ export async function run(bench: BenchContext): Promise<BenchResult[]> {
   await publisher.close();
   progress(`publish() in chunks of ${PUBLISH_CHUNK}: ${bus}/s`);
 
+  const peer = await bullmqAddBulk(bench, EVENTS);
+  progress(`BullMQ Queue.addBulk (${RAW_PIPELINE_SIZE} a call, ${RAW_PIPELINES_IN_FLIGHT} in flight): ${peer}/s`);
+
   return [
-    compare('publish.throughput.batched', 'events/s', bus, { name: 'raw.xadd.pipelined.throughput', value: baseline }),
+    compare(
+      'publish.throughput.batched',
+      'events/s',
+      bus,
+      { name: 'raw.xadd.pipelined.throughput', value: baseline },
+      { name: 'bullmq.addBulk.throughput', value: peer },
+    ),
   ];
 }
