@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   QT_REPLICAS_UNAVAILABLE: 'Fewer replicas than REDIS_MIN_REPLICAS_ACK acknowledged a write in time.',
   QT_ACTOR_NOT_STARTED: 'An actor was used before its host started it.',
   QT_ACTOR_STALE: 'Another live process committed this actor since it was loaded; nothing of this commit was written.',
+  QT_ALREADY_PROCESSED:
+    'An actor commit held an event its group had already processed; nothing was written and the actor is reloaded.',
   QT_COMMIT_FAILED: 'Redis discarded a commit transaction; its entries stay pending and are redelivered.',
   QT_BUFFER_LOCKED: 'The disk buffer file is held by another process.',
   QT_BUFFER_CORRUPT: 'The disk buffer file is unreadable or not a buffer; start-up stops.',

@@ -181,6 +181,9 @@ export class ActorHost<M extends AnyStateMachine> {
         lock: this.#lock,
         handler: (event) => this.#apply(event),
         committer: (batch) => this.#commit(batch),
+        // Every effect of the actor is in its commit, which refuses a batch
+        // holding an event already processed: fresh entries skip the check.
+        dedupAtCommit: true,
         onCommitError: (err) => {
           const code = (err as { code?: unknown }).code;
           this.#log[code === 'QT_ACTOR_STALE' || code === 'QT_PUBLISH_OUT_OF_ORDER' ? 'error' : 'warn'](

@@ -47,7 +47,9 @@ export interface ActorCommitted {
  * Runs an actor's commit as one script. Throws QT_ACTOR_STALE when another
  * live host committed this actor since `expectedVersion`, and
  * QT_PUBLISH_OUT_OF_ORDER when an output batch would reuse seqs another live
- * instance of the producer holds; in both cases Redis wrote nothing.
+ * instance of the producer holds, and QT_ALREADY_PROCESSED when the batch
+ * was handled unchecked and holds an event the group already processed; in
+ * each case Redis wrote nothing.
  * Anything else thrown means the outcome is unknown.
  */
 export async function commitActor(redis: Redis, c: ActorCommit): Promise<ActorCommitted> {
@@ -70,6 +72,7 @@ export async function commitActor(redis: Redis, c: ActorCommit): Promise<ActorCo
     keys.push(p.key);
     args.push(p.value);
   }
+  if (c.consumed?.unchecked) args.push('1');
   const reply = (await withScripts(redis).qtActorCommit(keys.length, ...keys, ...args)) as unknown[];
   const status = String(reply[0]);
   if (status === 'stale') {
@@ -77,6 +80,14 @@ export async function commitActor(redis: Redis, c: ActorCommit): Promise<ActorCo
       'QT_ACTOR_STALE',
       `actor "${c.actor}" was committed by another live process (version ${reply[1]}, this one expected ${c.expectedVersion})`,
       { details: { actor: c.actor, version: Number(reply[1]), expected: c.expectedVersion } },
+    );
+  }
+  if (status === 'seen') {
+    const ack = acks[Number(reply[1]) - 1];
+    throw new QtError(
+      'QT_ALREADY_PROCESSED',
+      `actor "${c.actor}" was handed an event its group already processed (producer ${ack?.producer}, seq ${ack?.seq})`,
+      { details: { actor: c.actor, producer: ack?.producer, seq: ack?.seq, entryId: ack?.entryId } },
     );
   }
   if (status === 'refused') {

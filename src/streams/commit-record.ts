@@ -22,6 +22,12 @@ export interface CommitBatch {
   readonly acks: readonly Ack[];
   /** The events whose handlers ran, in order. */
   readonly handled: readonly Envelope[];
+  /**
+   * The handlers ran without the group's processed-record being asked first
+   * (`dedupAtCommit`): the committer must refuse the whole batch, writing
+   * nothing, if the group already processed one of these events.
+   */
+  readonly unchecked?: boolean;
 }
 
 /**

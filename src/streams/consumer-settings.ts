@@ -65,6 +65,17 @@ export interface StreamConsumerOptions {
    */
   readonly committer?: Committer;
   /**
+   * Fresh entries (first delivery, read as new) are handled without asking
+   * the group's processed-record first, saving a round trip per batch; the
+   * committer gets `unchecked` and must refuse the whole batch, writing
+   * nothing, if one of them was already processed (the actor host's does:
+   * QT_ALREADY_PROCESSED). The entries then stay pending and come back as
+   * the consumer's own pending entries, which are always checked. Only for
+   * a committer that writes every effect of the handlers, so a refused
+   * batch leaves no trace.
+   */
+  readonly dedupAtCommit?: boolean;
+  /**
    * Held from the first handler of a batch until its commit settles. Share
    * one between consumers whose handlers feed one actor (see Mutex).
    */

@@ -70,6 +70,7 @@ export class StreamConsumer {
   readonly #count: Record<'handled' | 'duplicate' | 'retried' | 'dead_lettered', { inc(n?: number): void }>;
   readonly #onGap: ((gap: SequenceGap) => void) | undefined;
   readonly #committer: Committer;
+  readonly #dedupAtCommit: boolean;
   readonly #lock: Mutex | undefined;
   readonly #onCommitError: StreamConsumerOptions['onCommitError'];
   readonly #pendingWork: PendingWork;
@@ -106,6 +107,7 @@ export class StreamConsumer {
     this.#onGap = options.onGap;
     this.#committer = options.committer ?? recordCommitter(this.#redis, options.commitWith);
     this.#lock = options.lock;
+    this.#dedupAtCommit = options.dedupAtCommit === true && options.committer !== undefined;
     this.#onCommitError = options.onCommitError;
     this.#pendingWork = {
       redis: this.#redis,
@@ -197,7 +199,7 @@ export class StreamConsumer {
         }
         if (fresh.length > 0) {
           const batch = fresh.map((entry): Delivery => ({ ...entry, deliveries: 1 }));
-          committing = (await this.#process(batch, committing)).committed;
+          committing = (await this.#process(batch, committing, this.#dedupAtCommit)).committed;
         }
         failures = 0;
       } catch (err) {
@@ -231,7 +233,11 @@ export class StreamConsumer {
    * returned wrapped, not awaited, so the caller can overlap it with the next
    * batch; `previousCommit` must succeed before this batch is handled.
    */
-  async #process(batch: Delivery[], previousCommit?: Promise<void>): Promise<{ committed: Promise<void> }> {
+  async #process(
+    batch: Delivery[],
+    previousCommit?: Promise<void>,
+    unchecked = false,
+  ): Promise<{ committed: Promise<void> }> {
     const decoded = batch.map((entry) => {
       if (entry.fields === null) return { entry, error: 'entry was deleted from the stream' };
       try {
@@ -243,17 +249,20 @@ export class StreamConsumer {
     // The seen-check is sent now, behind the previous commit; nothing is
     // handled until that commit is confirmed, or a failed commit could let
     // this batch overtake the one before it.
+    // Unchecked (dedupAtCommit, fresh entries): the commit checks instead.
     const [seen] = await Promise.all([
-      alreadyProcessed(
-        this.#redis,
-        this.#keys.groupSeqs(this.topic, this.group),
-        decoded.flatMap((d) => (d.event ? [d.event] : [])),
-      ),
+      unchecked
+        ? new Set<string>()
+        : alreadyProcessed(
+            this.#redis,
+            this.#keys.groupSeqs(this.topic, this.group),
+            decoded.flatMap((d) => (d.event ? [d.event] : [])),
+          ),
       previousCommit,
     ]);
     const release = await this.#lock?.acquire();
     try {
-      const { committed } = await this.#handleBatch(decoded, seen);
+      const { committed } = await this.#handleBatch(decoded, seen, unchecked);
       if (release) committed.then(release, release);
       return { committed };
     } catch (err) {
@@ -265,6 +274,7 @@ export class StreamConsumer {
   async #handleBatch(
     decoded: { entry: Delivery; event?: Envelope; error?: string }[],
     seen: Set<string>,
+    unchecked: boolean,
   ): Promise<{ committed: Promise<void> }> {
     const acks: Ack[] = [];
     const doneHere = new Set<string>();
@@ -289,7 +299,7 @@ export class StreamConsumer {
         acks.push({ entryId: entry.id, producer: event.producer, seq: event.seq });
         continue;
       }
-      const outcome = await this.#handle(entry, event, acks);
+      const outcome = await this.#handle(entry, event, acks, unchecked);
       if (outcome === 'stopped') break;
       if (outcome === 'gone') continue;
       doneHere.add(key);
@@ -300,7 +310,7 @@ export class StreamConsumer {
         ...(outcome === 'handled' ? { handled: event } : {}),
       });
     }
-    const committed = this.#commit(acks);
+    const committed = this.#commit(acks, unchecked);
     // Observed now, awaited later (with the next batch): a commit that fails
     // while the loop waits on a read must not be an unhandled rejection.
     committed.catch(() => undefined);
@@ -308,7 +318,12 @@ export class StreamConsumer {
   }
 
   /** Runs the handler until it succeeds, the entry is dead-lettered, or we are closing. */
-  async #handle(entry: Delivery, event: Envelope, acks: Ack[]): Promise<'handled' | 'dead' | 'stopped' | 'gone'> {
+  async #handle(
+    entry: Delivery,
+    event: Envelope,
+    acks: Ack[],
+    unchecked: boolean,
+  ): Promise<'handled' | 'dead' | 'stopped' | 'gone'> {
     const { maxDeliveries, retryDelayMs } = this.#timing;
     let deliveries = entry.deliveries;
     if (deliveries > maxDeliveries) {
@@ -334,7 +349,7 @@ export class StreamConsumer {
         this.#count.retried.inc();
         this.#log.warn({ id: entry.id, type: event.type, deliveries, err }, 'handler failed; will redeliver');
         // Make what was handled before this entry durable before waiting.
-        await this.#commit(acks.splice(0));
+        await this.#commit(acks.splice(0), unchecked);
         await this.#pause(retryDelayMs);
         if (this.#closing) return 'stopped';
         const claimed = await this.#redis.xclaim(this.#stream, this.group, this.consumer, 0, entry.id);
@@ -345,7 +360,7 @@ export class StreamConsumer {
   }
 
   /** Commits acks (and what the committer adds); reports gaps. A failure is passed on, and to onCommitError. */
-  async #commit(acks: Ack[]): Promise<void> {
+  async #commit(acks: Ack[], unchecked = false): Promise<void> {
     if (acks.length === 0) return;
     let flat: readonly unknown[];
     try {
@@ -355,6 +370,7 @@ export class StreamConsumer {
         group: this.group,
         acks,
         handled: acks.flatMap((a) => (a.handled ? [a.handled] : [])),
+        ...(unchecked ? { unchecked } : {}),
       });
     } catch (err) {
       this.#onCommitError?.(err);

@@ -215,14 +215,18 @@ return commit_record(KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2]), ARGV, 3)
  *   (another live process committed this actor meanwhile): {'stale', version};
  * - an output batch would be refused (another live instance owns the
  *   producer id): {'refused', topicIndex, lastSeqBefore}.
- * Both checks run before the first write, so a refused commit leaves no
+ * - `checkSeen` is '1' (the events were handled without asking SEEN_LUA
+ *   first) and the group has already processed one of them:
+ *   {'seen', ackIndex}.
+ * All checks run before the first write, so a refused commit leaves no
  * trace. Otherwise returns {'ok', newVersion, gaps, {append reply per topic}}.
  *
  * KEYS: version, snapshot, consumed stream, groupSeqs, then 3 per output
  *   topic (stream, producerSeqs, gaps), then one per projection
  * ARGV: expectedVersion, snapshotJson, group, nAcks, nAcks × (entryId,
  *   producer, seq), nTopics, per topic (producer, instance, firstSeq, n,
- *   n × (type, envelopeJson)), nProjections, one value per projection
+ *   n × (type, envelopeJson)), nProjections, one value per projection,
+ *   then optionally checkSeen ('1')
  */
 export const ACTOR_COMMIT_LUA = `${APPEND_FUNCTIONS}${COMMIT_FUNCTIONS}
 local expected = tonumber(ARGV[1])
@@ -240,6 +244,19 @@ for t = 1, nTopics do
   local no, before = refused(KEYS[4 + (t - 1) * 3 + 2], b.producer, b.instance, b.first)
   if no then return {'refused', t, before} end
 end
+local nProjections = tonumber(ARGV[at])
+if ARGV[at + nProjections + 1] == '1' and nAcks > 0 then
+  local marks = tonumber(redis.call('HGET', KEYS[4], '#marks') or '0')
+  for i = 0, nAcks - 1 do
+    local p, seq = ARGV[6 + i * 3], tonumber(ARGV[7 + i * 3])
+    if p ~= '' then
+      local low = tonumber(redis.call('HGET', KEYS[4], p) or '0')
+      if (low > 0 and seq <= low) or (marks > 0 and redis.call('HEXISTS', KEYS[4], p .. '#' .. seq) == 1) then
+        return {'seen', i + 1}
+      end
+    end
+  end
+end
 local appended = {}
 for t = 1, nTopics do
   local b, k = batches[t], 4 + (t - 1) * 3
@@ -249,7 +266,6 @@ local gaps = {}
 if nAcks > 0 then gaps = commit_record(KEYS[3], KEYS[4], ARGV[3], nAcks, ARGV, 5) end
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('SET', KEYS[1], expected + 1)
-local nProjections = tonumber(ARGV[at])
 for p = 1, nProjections do redis.call('SET', KEYS[4 + nTopics * 3 + p], ARGV[at + p]) end
 return {'ok', expected + 1, gaps, appended}
 `;
