@@ -248,8 +248,14 @@ export class ActorHost<M extends AnyStateMachine> {
     return this.#actor;
   }
 
-  async #apply(event: Envelope): Promise<void> {
-    if (this.#dirty) await this.#reload();
+  /** Applies a consumed event; synchronous (no promise) unless the actor must be reloaded first. */
+  #apply(event: Envelope): Promise<void> | undefined {
+    if (this.#dirty) return this.#reload().then(() => this.#applyLoaded(event));
+    this.#applyLoaded(event);
+    return undefined;
+  }
+
+  #applyLoaded(event: Envelope): void {
     this.#sendAll(this.spec.toEvents(event, { receivedAt: this.#now() }), event.correlationId, event.id);
   }
 
