@@ -41,3 +41,8 @@ export const DEFAULT_BUFFER_MAX_ROWS = 1_000_000;
 export const DEFAULT_BUFFER_MAX_BYTES = 1024 ** 3;
 /** How long a `block`ed append waits for room before it fails with QT_BUFFER_FULL. */
 export const DEFAULT_BUFFER_BLOCK_TIMEOUT_MS = 30_000;
+
+// Market data (docs/market-data.md).
+
+/** Most ticks per second, per symbol, the synthetic feed makes (its timer cannot pace finer than 1 ms). */
+export const MAX_SYNTHETIC_TICKS_PER_SECOND = 1_000;

@@ -15,6 +15,7 @@ import {
   DEFAULT_RL_PROMOTION_MARGIN,
   DEFAULT_RL_WINDOW_SIZE,
   DEFAULT_SOFT_DRAWDOWN,
+  MAX_SYNTHETIC_TICKS_PER_SECOND,
 } from './defaults.js';
 import { HEALTH_ENV, healthRuleIssue } from './health.js';
 import { LIVE_FEED_ENV, liveFeedIssues } from './live-feed.js';
@@ -159,7 +160,7 @@ export const EnvSchema = z.object({
       { name: 'SOLUSDT', amount: 150 },
     ])
     .transform((list) => list.map(({ name, amount }) => ({ symbol: name, startPrice: amount }))),
-  QT_FEED_TICKS_PER_SECOND: z.coerce.number().positive().max(10_000).default(5),
+  QT_FEED_TICKS_PER_SECOND: z.coerce.number().positive().max(MAX_SYNTHETIC_TICKS_PER_SECOND).default(5),
   QT_FEED_CSV: FeedCsvSchema.optional(),
   QT_FEED_CSV_SPEED: FeedCsvSpeedSchema,
   QT_FEED_EXIT_WHEN_DONE: boolish.default(false),

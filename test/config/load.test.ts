@@ -147,3 +147,13 @@ test('monitoring-health settings: a bad threshold pair, timeout, target or webho
   t.regex(webhook.message, /QT_HEALTH_WEBHOOK_URL/);
   t.false(webhook.message.includes('xoxb-secret'), 'the webhook URL is a secret: not echoed');
 });
+
+test('a synthetic feed rate the feed cannot make is refused at start-up, not when the feed is built', (t) => {
+  t.is(loadConfig({ QT_FEED_TICKS_PER_SECOND: '1000' }).feed.ticksPerSecond, 1000);
+  const err = t.throws(() => loadConfig({ QT_FEED_TICKS_PER_SECOND: '2000' })) as QtError;
+  t.true(isQtError(err, 'QT_CONFIG_INVALID'));
+  t.deepEqual(
+    ((err.details?.issues ?? []) as { key: string }[]).map((i) => i.key),
+    ['QT_FEED_TICKS_PER_SECOND'],
+  );
+});

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_SYNTHETIC_TICKS_PER_SECOND } from '../../config/defaults.js';
 import { QtError } from '../../errors.js';
 import type { FeedStatus, MarketFeed, Tick } from './feed.js';
 
@@ -40,7 +41,7 @@ export const SyntheticFeedOptionsSchema = z.object({
     .min(1)
     .refine((s) => new Set(s.map((x) => x.symbol)).size === s.length, 'symbols must be unique'),
   /** Ticks per second, per symbol. */
-  ticksPerSecond: z.number().positive().max(1000).finite(),
+  ticksPerSecond: z.number().positive().max(MAX_SYNTHETIC_TICKS_PER_SECOND).finite(),
   volatility: z.number().nonnegative().max(1).finite().default(DEFAULT_VOLATILITY),
   jumpProbability: z.number().min(0).max(1).default(DEFAULT_JUMP_PROBABILITY),
   jumpStdev: z.number().nonnegative().max(1).finite().default(DEFAULT_JUMP_STDEV),
