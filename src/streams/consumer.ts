@@ -8,6 +8,7 @@ import { type Logger, silentLogger } from '../log.js';
 import { BlockingReader } from './blocking-reader.js';
 import { decodeEntry } from './codec.js';
 import { type Ack, type Committer, parseGaps, recordCommitter } from './commit-record.js';
+import { signalCommit } from './commit-signal.js';
 import {
   type ConsumerTiming,
   consumerTiming,
@@ -376,6 +377,7 @@ export class StreamConsumer {
       this.#onCommitError?.(err);
       throw err;
     }
+    signalCommit();
     for (const raw of parseGaps(flat)) {
       const gap: SequenceGap = { topic: this.topic, group: this.group, ...raw };
       this.#metrics.gaps.inc({ topic: this.topic, group: this.group }, gap.missing);

@@ -4,16 +4,24 @@
  * group of the pipeline exists and has taken and acknowledged everything
  * (lag 0, pending 0, from XINFO GROUPS) and no service holds work outside its
  * streams (execution's orders not yet sent). Measured, not a fixed rate: the
- * replay runs exactly as fast as the pipeline finishes each instant.
+ * replay runs exactly as fast as the pipeline finishes each instant. It
+ * looks again when a consumer of the process commits, at most
+ * {@link PACER_POLL_MS} after the last look.
  */
 import type { Redis } from 'ioredis';
 import { type Logger, silentLogger } from '../../log.js';
+import { commitCount, nextCommit } from '../../streams/commit-signal.js';
 import type { Keys } from '../../streams/keys.js';
 import type { ReplayRun } from '../replay-run.js';
 import { type GroupBacklog, isDrained, pipelineBacklog, streamTails } from './pipeline-drain.js';
 
-/** Wait between two looks at a pipeline that has not finished yet. */
-export const PACER_POLL_MS = 1;
+/**
+ * Longest wait between two looks at a pipeline that has not finished yet.
+ * The pacer looks again as soon as a consumer of this process commits
+ * (src/streams/commit-signal.ts); this bounds the wait for work that
+ * finishes without a commit (execution sending an order).
+ */
+export const PACER_POLL_MS = 5;
 /** Wait after Redis failed to answer a look. */
 export const PACER_RETRY_MS = 500;
 
@@ -50,9 +58,10 @@ export class ReplayPacer {
     let failing = false;
     while (!signal.aborted) {
       try {
+        const seen = commitCount();
         if (await this.#finished()) return true;
         failing = false;
-        await sleep(PACER_POLL_MS);
+        await nextCommit(seen, PACER_POLL_MS);
       } catch (err) {
         if (!failing) this.#log.warn({ err: (err as Error).message }, 'replay waits: cannot read the consumer groups');
         failing = true;
