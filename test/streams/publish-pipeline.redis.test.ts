@@ -97,7 +97,9 @@ test('bursts of many batches keep every seq in order with none missing or double
   let price = 0;
   let largest = 0;
   for (const size of [1, 7, DEFAULT_PUBLISH_BATCH - 1, DEFAULT_PUBLISH_BATCH + 1, DEFAULT_PUBLISH_BATCH * 5 + 3]) {
-    const results = await Promise.all(Array.from({ length: size }, () => publisher.publish('market.tick', tick(++price))));
+    const results = await Promise.all(
+      Array.from({ length: size }, () => publisher.publish('market.tick', tick(++price))),
+    );
     largest = Math.max(largest, size);
     t.true(results.every((r) => r.via === 'redis' && r.entryId !== undefined));
   }
