@@ -259,23 +259,26 @@ function groupField(flat: unknown[] | undefined, name: string): unknown {
   return undefined;
 }
 
-test.serial('after a restore from an older backup, a writer group made anew re-records what the stream holds', async (t) => {
-  const r = await rig(t, 'writer-rerecord');
-  const first = await r.writer();
-  for (let n = 1; n <= 12; n++) await r.publisher.publish('order.reported', reported(n));
-  await first.close();
-  t.is((await r.tradeIds()).length, 12);
-  // The restored backup predates the last seven answers.
-  const client = new pg.Client({ connectionString: r.url });
-  await client.connect();
-  await client.query(`DELETE FROM trades WHERE trade_id IN ('t-6','t-7','t-8','t-9','t-10','t-11','t-12')`);
-  await client.query(`DELETE FROM orders WHERE client_order_id IN ('ord-8', 'ord-9')`);
-  await client.end();
-  // docs/trade-store.md, "After a restore": the group and its processed-record dropped, then a writer started.
-  const redis = redisServer.client();
-  await redis.xgroup('DESTROY', r.keys.stream('order'), TRADE_STORE_GROUP);
-  await redis.del(r.keys.groupSeqs('order', TRADE_STORE_GROUP));
-  await r.writer();
-  await waitFor(async () => (await r.tradeIds()).length === 12, 'every trade back');
-  t.deepEqual(await r.tradeIds(), await r.streamTradeIds());
-});
+test.serial(
+  'after a restore from an older backup, a writer group made anew re-records what the stream holds',
+  async (t) => {
+    const r = await rig(t, 'writer-rerecord');
+    const first = await r.writer();
+    for (let n = 1; n <= 12; n++) await r.publisher.publish('order.reported', reported(n));
+    await first.close();
+    t.is((await r.tradeIds()).length, 12);
+    // The restored backup predates the last seven answers.
+    const client = new pg.Client({ connectionString: r.url });
+    await client.connect();
+    await client.query(`DELETE FROM trades WHERE trade_id IN ('t-6','t-7','t-8','t-9','t-10','t-11','t-12')`);
+    await client.query(`DELETE FROM orders WHERE client_order_id IN ('ord-8', 'ord-9')`);
+    await client.end();
+    // docs/trade-store.md, "After a restore": the group and its processed-record dropped, then a writer started.
+    const redis = redisServer.client();
+    await redis.xgroup('DESTROY', r.keys.stream('order'), TRADE_STORE_GROUP);
+    await redis.del(r.keys.groupSeqs('order', TRADE_STORE_GROUP));
+    await r.writer();
+    await waitFor(async () => (await r.tradeIds()).length === 12, 'every trade back');
+    t.deepEqual(await r.tradeIds(), await r.streamTradeIds());
+  },
+);
