@@ -35,9 +35,12 @@ type Statements = ReturnType<typeof prepare>;
 function prepare(db: Database.Database) {
   return {
     insert: db.prepare('INSERT INTO events (topic, type, seq, body, size, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
-    oldest: db.prepare(
-      'SELECT id, topic, type, seq, body, created_at AS createdAt FROM events WHERE topic = ? ORDER BY id LIMIT ?',
-    ),
+    // Rows as arrays (raw), made into objects in JS: half the time of better-sqlite3's own objects.
+    oldest: db
+      .prepare('SELECT id, topic, type, seq, body, created_at FROM events WHERE topic = ? ORDER BY id LIMIT ?')
+      .raw(),
+    windowSize: db.prepare('SELECT count(*), total(size) FROM events WHERE topic = ? AND id <= ?').raw(),
+    removeThrough: db.prepare('DELETE FROM events WHERE topic = ? AND id <= ?'),
     // A whole window in one statement each, its ids (and seqs) passed as one
     // JSON array: one statement run instead of one per row, ~5× cheaper.
     setSeqs: db.prepare('UPDATE events SET seq = j.value ->> 1 FROM json_each(?) AS j WHERE events.id = j.value ->> 0'),
@@ -228,7 +231,8 @@ export class DiskBuffer {
   /** Committed rows of `topic`, oldest first (by id), at most `limit`. */
   oldest(topic: string, limit: number): BufferedRow[] {
     this.assertOpen();
-    return this.stmts.oldest.all(topic, limit) as BufferedRow[];
+    const rows = this.stmts.oldest.all(topic, limit) as [number, string, string, number | null, string, number][];
+    return rows.map(([id, topic, type, seq, body, createdAt]) => ({ id, topic, type, seq, body, createdAt }));
   }
 
   /** Records the seqs assigned to rows (in one transaction), marking them in doubt until removed. */
@@ -259,6 +263,23 @@ export class DiskBuffer {
       if (left > 0) this.backlogs.set(topic, left);
       else this.backlogs.delete(topic);
     }
+    this.capacity.release(rows, bytes);
+  }
+
+  /**
+   * Deletes every row of `topic` up to and including id `lastId`: the
+   * window `oldest(topic, n)` returned, once Redis has it all (ids only grow
+   * and are never reused, so no later row is touched). One statement over
+   * the topic's index, half the time of deleting the window id by id.
+   */
+  removeThrough(topic: string, lastId: number): void {
+    this.assertOpen();
+    const [rows, bytes] = this.stmts.windowSize.get(topic, lastId) as [number, number];
+    if (rows === 0) return;
+    this.stmts.removeThrough.run(topic, lastId);
+    const left = (this.backlogs.get(topic) ?? 0) - rows;
+    if (left > 0) this.backlogs.set(topic, left);
+    else this.backlogs.delete(topic);
     this.capacity.release(rows, bytes);
   }
 

@@ -209,7 +209,7 @@ export class Drainer {
     }
     // One delete for the whole window. Should the process die before it,
     // every row is re-sent and the append script skips them all.
-    this.#buffer.remove(rows.map((r) => r.id));
+    this.#buffer.removeThrough(topic, (rows.at(-1) as BufferedRow).id);
     this.#log.debug({ topic, rows: rows.length }, 'replayed');
     // Nearly caught up: ask the publisher to stop parking, so this converges.
     if (this.#buffer.backlog(topic) <= this.#batchSize) this.#lanes.report(topic, { kind: 'catching-up' });

@@ -17,5 +17,7 @@ export interface EventBuffer {
   oldest(topic: string, limit: number): BufferedRow[];
   assignSeqs(rows: readonly { id: number; seq: number }[]): void;
   remove(ids: readonly number[]): void;
+  /** Deletes every row of `topic` with an id up to `lastId` (a window `oldest` returned). */
+  removeThrough(topic: string, lastId: number): void;
   maxSeq(topic: string): number | undefined;
 }
