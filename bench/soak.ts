@@ -230,7 +230,7 @@ function summary(verdict: SoakVerdict): string {
   const mark = (ok: boolean) => (ok ? 'ok  ' : 'FAIL');
   const { rss, lag, ticks, market, allStreams, exit } = verdict;
   return [
-    `${mark(rss.pass)} RSS ${rss.afterWarmupMb} MB after ${rss.warmupS} s → ${rss.finalMb} MB at the end: ` +
+    `${mark(rss.pass)} RSS after a collection ${rss.afterWarmupMb} MB early (first third after ${rss.warmupS} s) → ${rss.finalMb} MB late (last third): ` +
       `${rss.growthPct} % (limit ${rss.limitPct} %), max ${rss.maxMb} MB`,
     `${mark(lag.pass)} consumer lag after the warm-up: max ${lag.max} (${lag.maxGroup ?? '–'}), ${lag.final} at ` +
       `the last sample (limit ${lag.limit}); max pending ${lag.maxPending}`,
