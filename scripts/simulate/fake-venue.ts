@@ -8,6 +8,7 @@
  * fills agree. {@link FakeVenue.env} points `main` at it for orders
  * (`QT_EXCHANGE`), market data (`QT_FEED`) and monitoring's exchange probe.
  */
+import { mulberry32 } from '../../src/actors/marketdata/synthetic-feed.js';
 import { DEFAULT_BINANCE_WEIGHT_PER_MINUTE } from '../../src/exchange/binance/limits.js';
 import { type FakeBinance, startFakeBinance } from '../fake-binance/server.js';
 import {
@@ -53,21 +54,10 @@ export interface FakeVenue {
   stop(): Promise<void>;
 }
 
-/** A seeded uniform [0, 1) source (mulberry32), so every run walks the same path. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /** Starts the venue and its market on loopback. */
 export async function startFakeVenue(seed = 7): Promise<FakeVenue> {
-  const random = seeded(seed);
+  // Seeded, so every run walks the same path.
+  const random = mulberry32(seed);
   const prices = new Map(Object.entries(VENUE_SYMBOLS));
   const history = new Map<string, FakeCandle[]>([...prices.keys()].map((s) => [s, []]));
   const forming = new Map<string, FakeCandle>();
