@@ -193,6 +193,28 @@ function tail(file: string, lines = 8): string {
 /** The systemd unit of a service, from a template: `quantum-trader-{service}.service` by default. */
 export const DEFAULT_UNIT_TEMPLATE = 'quantum-trader-{service}.service';
 
+/**
+ * Runs `systemctl VERB UNIT`; a failure says on one line how it ended and
+ * the first thing systemctl said (`exited 1: Job for … failed …`).
+ */
+async function systemctl(verb: 'stop' | 'start', unit: string, timeoutMs: number): Promise<void> {
+  try {
+    await run('systemctl', [verb, unit], { timeout: timeoutMs });
+  } catch (err) {
+    const e = err as Error & { code?: number | string; killed?: boolean; signal?: string | null; stderr?: string };
+    const said = (e.stderr ?? '').trim().split('\n')[0] ?? '';
+    const how =
+      e.code === 'ENOENT'
+        ? 'not found on PATH (--control systemd needs a host run by systemd)'
+        : e.killed
+          ? `did not return within ${timeoutMs} ms`
+          : typeof e.code === 'number'
+            ? `exited ${e.code}`
+            : `failed (${e.signal ?? e.code ?? e.message})`;
+    throw new Error(`systemctl ${verb} ${unit} ${how}${said ? `: ${said}` : ''}`);
+  }
+}
+
 /** systemd units (production): `systemctl stop` / `systemctl start`, then the same health checks. */
 export class SystemdControl implements ServiceControl {
   readonly kind = 'systemd' as const;
@@ -208,7 +230,7 @@ export class SystemdControl implements ServiceControl {
 
   async stop(endpoint: ServiceEndpoint, timeoutMs: number): Promise<string> {
     const unit = this.#unit(endpoint.service);
-    await run('systemctl', ['stop', unit], { timeout: timeoutMs });
+    await systemctl('stop', unit, timeoutMs);
     if (!(await until(async () => (await readHealth(endpoint)) === null, 5_000)))
       throw new Error(`${unit} stopped but ${endpoint.service} still answers`);
     return `${unit} stopped`;
@@ -216,7 +238,7 @@ export class SystemdControl implements ServiceControl {
 
   async start(endpoint: ServiceEndpoint, timeoutMs: number): Promise<string> {
     const unit = this.#unit(endpoint.service);
-    await run('systemctl', ['start', unit], { timeout: timeoutMs });
+    await systemctl('start', unit, timeoutMs);
     return `${unit}: ${await awaitHealthy(endpoint, timeoutMs)}`;
   }
 }
