@@ -47,6 +47,8 @@ const DEFAULT_TICKS_PER_SYMBOL = 5;
 const DEFAULT_FLASH_CRASH_WINDOW_MS = 60_000;
 const START_TIMEOUT_MS = 90_000;
 const STOP_TIMEOUT_MS = 30_000;
+/** Lines of main's output kept to show when it exits during the soak. */
+const TAIL_LINES = 40;
 /** Warn and error lines of main's log kept in the report, the first ones. */
 const MAX_PROBLEMS = 10;
 
@@ -101,7 +103,8 @@ function say(message: string): void {
 }
 
 /** Counts main's warn and error log lines and finds the disk buffer's rows at close, from its JSON log. */
-function watchLog(run: MainProcess): () => Omit<SoakExit, 'code'> {
+function watchLog(run: MainProcess): { readonly exit: () => Omit<SoakExit, 'code'>; readonly tail: () => string } {
+  const last: string[] = [];
   let warnings = 0;
   let errors = 0;
   let bufferRowsAtClose: number | null = null;
@@ -111,6 +114,8 @@ function watchLog(run: MainProcess): () => Omit<SoakExit, 'code'> {
     const lines = (partial + String(chunk)).split('\n');
     partial = lines.pop() ?? '';
     for (const line of lines) {
+      last.push(line.slice(0, 1_000));
+      if (last.length > TAIL_LINES) last.shift();
       const level = Number(/"level":(\d+)/.exec(line)?.[1]);
       if (level >= 50) errors++;
       else if (level === 40) warnings++;
@@ -120,7 +125,7 @@ function watchLog(run: MainProcess): () => Omit<SoakExit, 'code'> {
   };
   run.child.stdout?.on('data', onData);
   run.child.stderr?.on('data', onData);
-  return () => ({ warnings, errors, problems, bufferRowsAtClose });
+  return { exit: () => ({ warnings, errors, problems, bufferRowsAtClose }), tail: () => last.join('\n') };
 }
 
 /** The settings of main that the soak chooses (written to soak.json with the figures). */
@@ -183,7 +188,9 @@ async function soak(settings: SoakSettings, server: RedisServer, dataDir: string
       const dueAt = startedAt + i * settings.sampleSeconds * 1_000;
       if (dueAt > endAt) break;
       await sleep(Math.max(0, dueAt - Date.now()));
-      if (run.child.exitCode !== null) throw new Error(`main exited ${run.child.exitCode} during the soak`);
+      if (run.child.exitCode !== null) {
+        throw new Error(`main exited ${run.child.exitCode} during the soak; its last lines:\n${logCounts.tail()}`);
+      }
       const at = Date.now();
       const sample: SoakSample = {
         t: round((at - startedAt) / 1_000, 1),
@@ -209,7 +216,7 @@ async function soak(settings: SoakSettings, server: RedisServer, dataDir: string
     for (const topic of TOPICS) streams.push(await auditStream(redis, keys, topic));
     const market = streams.find((s) => s.topic === 'market');
     if (market === undefined) throw new Error('soak: no market topic');
-    const exit = { code, ...logCounts() };
+    const exit = { code, ...logCounts.exit() };
     const dlqEntries = await redis.xlen(keys.dlq());
     const verdict = judge({
       samples,
