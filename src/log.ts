@@ -29,6 +29,8 @@ export const REDACT_PATHS = [
   '*.webhookUrl',
   'databaseUrl',
   '*.databaseUrl',
+  'migrationUrl',
+  '*.migrationUrl',
   'authorization',
   '*.authorization',
   'headers.authorization',

@@ -2,8 +2,10 @@
 # Sourced by backup.sh and restore.sh (bash): the connection and the manifest
 # format they share. docs/operations.md, "PostgreSQL backups and restore".
 #
-# The connection comes from DATABASE_URL (postgres:// or postgresql://, the
-# trade store's setting) or, without it, from the standard PG* variables
+# The connection comes from QT_PG_MIGRATION_URL (the trade store's direct URL,
+# set when DATABASE_URL is PgBouncer: pg_dump and pg_restore need a session),
+# else DATABASE_URL (postgres:// or postgresql://, the trade store's setting),
+# or, without either, from the standard PG* variables
 # (PGHOST, PGPORT, PGUSER, PGPASSWORD or ~/.pgpass, PGDATABASE required).
 # The password never reaches an argument list or the output: it is taken out
 # of the URL into PGPASSWORD (inherited by psql, pg_dump and pg_restore only)
@@ -43,15 +45,17 @@ qt_urldecode() {
 qt_pg_connection() {
   export PGAPPNAME=${PGAPPNAME:-qt-${0##*/}}
   export PGCONNECT_TIMEOUT=${PGCONNECT_TIMEOUT:-10}
-  if [[ -n ${DATABASE_URL:-} ]]; then
-    local url=$DATABASE_URL
-    [[ $url =~ ^postgres(ql)?:// ]] || qt_die 2 "DATABASE_URL must be a postgres:// or postgresql:// URL"
+  local key=DATABASE_URL
+  [[ -n ${QT_PG_MIGRATION_URL:-} ]] && key=QT_PG_MIGRATION_URL
+  if [[ -n ${!key:-} ]]; then
+    local url=${!key}
+    [[ $url =~ ^postgres(ql)?:// ]] || qt_die 2 "$key must be a postgres:// or postgresql:// URL"
     local scheme=${url%%://*}://
     local rest=${url#*://}
     local authority=${rest%%[/?#]*}
     local tail=${rest:${#authority}}
     if [[ $tail =~ [?\&]password= ]]; then
-      qt_die 2 "DATABASE_URL: give the password in the user part (postgres://user:password@host/db), not as password="
+      qt_die 2 "$key: give the password in the user part (postgres://user:password@host/db), not as password="
     fi
     if [[ $authority == *@* ]]; then
       local userinfo=${authority%@*}

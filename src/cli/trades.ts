@@ -6,7 +6,10 @@
  * stores (counts, sums, the rows that differ). Expected failures are one
  * line and an exit code: 2 bad usage or no DATABASE_URL, 5 a file that is
  * missing or not a trade store, 7 PostgreSQL unreachable, 1 the stores
- * differ. The database is only ever shown as `host:port/database`.
+ * differ. `migrate` holds session advisory locks (the schema's, the copy's)
+ * and one transaction, so it connects to QT_PG_MIGRATION_URL (direct, not
+ * through PgBouncer; DATABASE_URL when unset); `verify` to DATABASE_URL. The
+ * database is only ever shown as `host:port/database`.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -46,11 +49,20 @@ function openFile(path: string): SqliteTradeFile {
   }
 }
 
-/** Runs `work` on one connection to the DATABASE_URL database; PostgreSQL's failures become exit codes. */
-async function withPostgres<T>(ctx: CliContext, work: (client: pg.Client, label: string) => Promise<T>): Promise<T> {
+/**
+ * Runs `work` on one connection to the database of DATABASE_URL (`session`:
+ * of QT_PG_MIGRATION_URL, for work that needs one session); PostgreSQL's
+ * failures become exit codes.
+ */
+async function withPostgres<T>(
+  ctx: CliContext,
+  use: 'pooled' | 'session',
+  work: (client: pg.Client, label: string) => Promise<T>,
+): Promise<T> {
   const settings = ctx.postgresSettings();
-  const label = databaseLabel(settings.databaseUrl);
-  const client = new pg.Client(pgConnectionConfig({ ...settings, applicationName: 'qt-cli' }));
+  const databaseUrl = use === 'session' ? settings.migrationUrl : settings.databaseUrl;
+  const label = databaseLabel(databaseUrl);
+  const client = new pg.Client(pgConnectionConfig({ ...settings, databaseUrl, applicationName: 'qt-cli' }));
   // A connection that breaks fails the query in hand; the event itself must not crash qt.
   client.on('error', () => undefined);
   try {
@@ -95,7 +107,7 @@ export function registerTrades(program: Command, context: () => CliContext): voi
       const ctx = context();
       const file = openFile(options.from);
       try {
-        await withPostgres(ctx, async (client, label) => {
+        await withPostgres(ctx, 'session', async (client, label) => {
           await migrate(client);
           const copied = await copyIntoPostgres(file, client, {
             batch: options.batch,
@@ -144,7 +156,7 @@ export function registerTrades(program: Command, context: () => CliContext): voi
       const path = options.sqlite ?? join(ctx.config.dataDir, TRADE_STORE_FILE);
       const file = openFile(path);
       try {
-        await withPostgres(ctx, async (client, label) => {
+        await withPostgres(ctx, 'pooled', async (client, label) => {
           const comparison = await compareStores(file, new PostgresRowSource(client, label));
           const equal = storesEqual(comparison);
           if (ctx.output.json) {

@@ -2,10 +2,12 @@
  * The settings of execution's trade store (docs/trade-store.md): which store
  * (`QT_TRADE_STORE`: SQLite by default, PostgreSQL, or both written with
  * reads from one), and for PostgreSQL its URL (`DATABASE_URL`, a secret: it
- * is only ever logged through `redactUrl`), its pool and the writer's retry
- * backoff. Declared here, beside the rest of the schema, and spread into it;
- * {@link tradeStoreIssues} holds the cross-setting rules and
- * {@link tradeStoreConfig} builds the `tradeStore` part of the Config.
+ * is only ever logged through `redactUrl`), the direct URL of its migrations
+ * (`QT_PG_MIGRATION_URL`, a secret too; DATABASE_URL by default), its pool
+ * and the writer's retry backoff. Declared here, beside the rest of the
+ * schema, and spread into it; {@link tradeStoreIssues} holds the
+ * cross-setting rules and {@link tradeStoreConfig} builds the `tradeStore`
+ * part of the Config.
  */
 import { z } from 'zod';
 
@@ -23,16 +25,18 @@ export const DEFAULT_PG_RETRY_BASE_MS = 250;
 export const DEFAULT_PG_RETRY_MAX_MS = 10_000;
 
 const positiveInt = z.coerce.number().int().positive();
+/** A PostgreSQL URL; the message never repeats the value: it carries the password. */
+const postgresUrl = () =>
+  z.url({ protocol: /^postgres(ql)?$/, message: 'must be a postgres:// or postgresql:// URL' }).optional();
 
 /** The trade-store variables, spread into the EnvSchema. */
 export const TRADE_STORE_ENV = {
   QT_TRADE_STORE: z.enum(['sqlite', 'postgres', 'dual']).default('sqlite'),
   // With `dual`: the store that answers /orders and /trades (both are written).
   QT_TRADE_STORE_READ_FROM: z.enum(['sqlite', 'postgres']).default('sqlite'),
-  // The message never repeats the value: it carries the password.
-  DATABASE_URL: z
-    .url({ protocol: /^postgres(ql)?$/, message: 'must be a postgres:// or postgresql:// URL' })
-    .optional(),
+  DATABASE_URL: postgresUrl(),
+  // A direct connection (not through PgBouncer) for what needs one session: the migrations' advisory lock.
+  QT_PG_MIGRATION_URL: postgresUrl(),
   QT_PG_POOL_MAX: positiveInt.max(1_000).default(DEFAULT_PG_POOL_MAX),
   QT_PG_CONNECT_TIMEOUT_MS: positiveInt.default(DEFAULT_PG_CONNECT_TIMEOUT_MS),
   QT_PG_IDLE_TIMEOUT_MS: positiveInt.default(DEFAULT_PG_IDLE_TIMEOUT_MS),
@@ -57,6 +61,12 @@ export function tradeStoreIssues(e: TradeStoreEnv): { key: string; message: stri
 export interface PostgresStoreConfig {
   /** Secret (it may carry a password): log it only through `redactUrl`. */
   readonly databaseUrl: string;
+  /**
+   * Secret too: the same database reached directly, for the migrations and
+   * anything else that holds a session (advisory locks); `databaseUrl` unless
+   * QT_PG_MIGRATION_URL is set.
+   */
+  readonly migrationUrl: string;
   readonly poolMax: number;
   readonly connectTimeoutMs: number;
   readonly idleTimeoutMs: number;
@@ -76,6 +86,7 @@ export function postgresStoreConfig(e: TradeStoreEnv): PostgresStoreConfig | und
   if (e.DATABASE_URL === undefined) return undefined;
   return {
     databaseUrl: e.DATABASE_URL,
+    migrationUrl: e.QT_PG_MIGRATION_URL ?? e.DATABASE_URL,
     poolMax: e.QT_PG_POOL_MAX,
     connectTimeoutMs: e.QT_PG_CONNECT_TIMEOUT_MS,
     idleTimeoutMs: e.QT_PG_IDLE_TIMEOUT_MS,

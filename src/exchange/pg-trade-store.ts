@@ -2,9 +2,11 @@
  * The PostgreSQL trade store (`QT_TRADE_STORE=postgres`; contract in
  * trade-store.ts): orders in `orders`, fills in `trades`, through a `pg` Pool
  * sized and timed by the QT_PG_* settings. {@link PostgresTradeStore.open}
- * applies the migrations (pg-migrations.ts). A fill already stored is skipped
- * (`ON CONFLICT DO NOTHING` on venue and trade id); an order is upserted by
- * client order id, as in SQLite. `DATABASE_URL` is only ever logged redacted.
+ * applies the migrations (pg-migrations.ts), on a connection of their own to
+ * `migrationUrl` when it is not `databaseUrl` (a direct one, when
+ * `databaseUrl` is PgBouncer: their session advisory lock needs one session).
+ * A fill already stored is skipped (`ON CONFLICT DO NOTHING` on venue and
+ * trade id); an order is upserted by client order id, as in SQLite. Both URLs are only ever logged redacted.
  */
 import pg from 'pg';
 import type { PostgresStoreConfig } from '../config/trade-store.js';
@@ -33,7 +35,9 @@ const INSERT_TRADE = `
   ON CONFLICT (venue, trade_id) DO NOTHING`;
 
 /** Settings of {@link PostgresTradeStore}. */
-export interface PostgresTradeStoreOptions extends Omit<PostgresStoreConfig, 'retry'> {
+export interface PostgresTradeStoreOptions extends Omit<PostgresStoreConfig, 'retry' | 'migrationUrl'> {
+  /** Where the migrations connect (one client, ended after); default the pool's `databaseUrl`. */
+  readonly migrationUrl?: string;
   readonly log?: Logger;
   /** What the server shows for these connections (`pg_stat_activity`); default `qt-execution`. */
   readonly applicationName?: string;
@@ -64,6 +68,8 @@ export class PostgresTradeStore implements TradeStore {
   readonly kind = 'postgres';
   readonly #pool: pg.Pool;
   readonly #log: Logger;
+  /** The migrations' own connection settings; undefined: they run on a pooled connection. */
+  readonly #migrationConfig: pg.ClientConfig | undefined;
   #opened: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
 
@@ -76,6 +82,23 @@ export class PostgresTradeStore implements TradeStore {
     });
     // An idle connection that breaks (Postgres restarted) is dropped by the pool; without a listener it would crash us.
     this.#pool.on('error', (err) => this.#log.warn({ err: err.message }, 'trade store: idle connection lost'));
+    const { migrationUrl } = options;
+    if (migrationUrl !== undefined && migrationUrl !== options.databaseUrl) {
+      this.#migrationConfig = pgConnectionConfig({ ...options, databaseUrl: migrationUrl });
+      this.#log = this.#log.child({ migrationsAt: redactUrl(migrationUrl) });
+    }
+  }
+
+  /** Runs `work` on a new client of the migration URL, ended after; its `error` event cannot crash us. */
+  async #withMigrationClient<T>(config: pg.ClientConfig, work: (client: pg.ClientBase) => Promise<T>): Promise<T> {
+    const client = new pg.Client(config);
+    client.on('error', (err) => this.#log.warn({ err: err.message }, 'trade store: migration connection lost'));
+    try {
+      await client.connect();
+      return await work(client);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
   }
 
   /**
@@ -109,10 +132,12 @@ export class PostgresTradeStore implements TradeStore {
 
   /** Applies the migrations; a failed attempt is forgotten, so the next call tries again. */
   open(): Promise<void> {
-    this.#opened ??= this.#withClient(async (client) => {
+    const run = async (client: pg.ClientBase) => {
       const { applied, version } = await migrate(client);
       this.#log.info({ applied, version }, 'trade store: schema ready');
-    }).catch((err: unknown) => {
+    };
+    const config = this.#migrationConfig;
+    this.#opened ??= (config ? this.#withMigrationClient(config, run) : this.#withClient(run)).catch((err: unknown) => {
       this.#opened = undefined;
       throw err;
     });

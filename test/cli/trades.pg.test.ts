@@ -4,8 +4,9 @@
  * adds nothing), counts and sums are printed and checked, verify names the rows that differ and exits 1;
  * odd files (missing, empty, not SQLite, no trades table, a value of the wrong type) are refused with
  * exit 5 and one line; bad usage exits 2 with the usage; PostgreSQL unreachable exits 7; a migrate waits
- * for another one's lock, and two at once both succeed with every row once. The DATABASE_URL password
- * is in no output.
+ * for another one's lock, and two at once both succeed with every row once; with QT_PG_MIGRATION_URL
+ * migrate connects there alone and verify to DATABASE_URL alone, and a bad one exits 2. The password is
+ * in no output.
  */
 import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -347,3 +348,48 @@ test.serial('a migrate waits for another one holding the lock; two at once both 
   );
   t.deepEqual(counts[0], { o: 1_507, t: 3_005 });
 });
+
+test.serial(
+  'QT_PG_MIGRATION_URL: migrate connects there alone, verify to DATABASE_URL alone; a bad one exits 2',
+  async (t) => {
+    const dir = await tempDir(t);
+    const file = await sqliteStore(dir, 3);
+    const db = await database();
+    const port = await getFreePort();
+    const nowhere = `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/qt`;
+    const unreachable = new RegExp(`^qt: cannot reach PostgreSQL at 127\\.0\\.0\\.1:${port}/qt: .*ECONNREFUSED`);
+    const label = `127.0.0.1:${server.port}/cli_trades_`;
+
+    // DATABASE_URL reaches nothing: migrate works on QT_PG_MIGRATION_URL, verify cannot.
+    const split = { DATABASE_URL: nowhere, QT_PG_MIGRATION_URL: db.url, QT_PG_CONNECT_TIMEOUT_MS: '1000' };
+    const migrated = await qt(['--json', 'migrate', '--from', file], split);
+    t.is(migrated.code, 0, migrated.stderr);
+    const report = TradesMigrateOutputSchema.parse(JSON.parse(migrated.stdout));
+    t.true(report.verified);
+    t.true(report.database.startsWith(label), report.database);
+    const notVerified = await qt(['verify', '--sqlite', file], split);
+    t.is(notVerified.code, 7, notVerified.stderr);
+    t.regex(notVerified.stderr, unreachable);
+
+    // The other way round: verify works on DATABASE_URL, migrate cannot reach QT_PG_MIGRATION_URL.
+    const swapped = { DATABASE_URL: db.url, QT_PG_MIGRATION_URL: nowhere, QT_PG_CONNECT_TIMEOUT_MS: '1000' };
+    const verified = await qt(['--json', 'verify', '--sqlite', file], swapped);
+    t.is(verified.code, 0, verified.stderr);
+    t.true(TradesVerifyOutputSchema.parse(JSON.parse(verified.stdout)).equal);
+    const notMigrated = await qt(['migrate', '--from', file], swapped);
+    t.is(notMigrated.code, 7, notMigrated.stderr);
+    t.regex(notMigrated.stderr, unreachable);
+
+    // Not a postgres URL: exit 2, the key named, the value (and its password) not repeated.
+    for (const bad of [`mysql://postgres:${PASSWORD}@db/qt`, PASSWORD]) {
+      for (const args of [
+        ['migrate', '--from', file],
+        ['verify', '--sqlite', file],
+      ]) {
+        const result = await qt(args, { DATABASE_URL: db.url, QT_PG_MIGRATION_URL: bad });
+        t.is(result.code, 2, result.stderr);
+        t.regex(result.stderr, /QT_PG_MIGRATION_URL: must be a postgres:\/\/ or postgresql:\/\/ URL/);
+      }
+    }
+  },
+);

@@ -1,6 +1,10 @@
-/** The trade store settings (src/config/trade-store.ts): defaults, the postgres rule, bad values named, the URL never echoed. */
+/**
+ * The trade store settings (src/config/trade-store.ts): defaults, the postgres rule, bad values named, the
+ * URLs (DATABASE_URL, QT_PG_MIGRATION_URL) never echoed, the migration URL DATABASE_URL by default.
+ */
 import test from 'ava';
 import { loadConfig } from '../../src/config/load.js';
+import { postgresSettingsFromEnv } from '../../src/config/trade-store.js';
 import { isQtError } from '../../src/errors.js';
 
 function issues(env: Record<string, string>): { key: string; message: string }[] {
@@ -25,6 +29,7 @@ test('QT_TRADE_STORE=postgres takes DATABASE_URL and the pool settings, with the
     kind: 'postgres',
     postgres: {
       databaseUrl: url,
+      migrationUrl: url,
       poolMax: 10,
       connectTimeoutMs: 5_000,
       idleTimeoutMs: 30_000,
@@ -101,5 +106,48 @@ test('a DATABASE_URL that is not a postgres URL is named without repeating it (i
     }
     t.regex(message, /DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL/);
     t.false(message.includes('hunter2pw'));
+  }
+});
+
+test('QT_PG_MIGRATION_URL: the migrations’ direct URL, DATABASE_URL when unset (main and qt trades alike)', (t) => {
+  const pooled = 'postgres://qt_app:s3cret@127.0.0.1:6432/qt';
+  const direct = 'postgresql://qt_app:s3cret@db.internal:5432/qt?sslmode=require';
+  for (const kind of ['postgres', 'dual'] as const) {
+    t.like(loadConfig({ QT_TRADE_STORE: kind, DATABASE_URL: pooled, QT_PG_MIGRATION_URL: direct }).tradeStore, {
+      kind,
+      postgres: { databaseUrl: pooled, migrationUrl: direct },
+    });
+    t.like(loadConfig({ QT_TRADE_STORE: kind, DATABASE_URL: pooled }).tradeStore, {
+      postgres: { databaseUrl: pooled, migrationUrl: pooled },
+    });
+  }
+  t.like(postgresSettingsFromEnv({ DATABASE_URL: pooled, QT_PG_MIGRATION_URL: direct }), {
+    ok: true,
+    config: { databaseUrl: pooled, migrationUrl: direct },
+  });
+  t.like(postgresSettingsFromEnv({ DATABASE_URL: pooled }), { ok: true, config: { migrationUrl: pooled } });
+  // With SQLite it is ignored, like DATABASE_URL; alone it does not stand in for DATABASE_URL.
+  t.deepEqual(loadConfig({ QT_PG_MIGRATION_URL: direct }).tradeStore, { kind: 'sqlite' });
+  t.deepEqual(issues({ QT_TRADE_STORE: 'postgres', QT_PG_MIGRATION_URL: direct }), [
+    { key: 'DATABASE_URL', message: 'is required when QT_TRADE_STORE is postgres' },
+  ]);
+});
+
+test('a QT_PG_MIGRATION_URL that is not a postgres URL is QT_CONFIG_INVALID naming it, never repeating it', (t) => {
+  const good = 'postgres://qt_app:pooled-pw@127.0.0.1:6432/qt';
+  for (const bad of ['mysql://qt:hunter2pw@db/qt', 'hunter2pw', 'postgres//qt:hunter2pw@db/qt']) {
+    for (const store of ['postgres', 'sqlite']) {
+      const err = t.throws(() => loadConfig({ QT_TRADE_STORE: store, DATABASE_URL: good, QT_PG_MIGRATION_URL: bad }));
+      t.true(isQtError(err, 'QT_CONFIG_INVALID'), String(err));
+      const text = (err?.message ?? '') + JSON.stringify((err as { details?: unknown }).details);
+      t.regex(text, /QT_PG_MIGRATION_URL: must be a postgres:\/\/ or postgresql:\/\/ URL/);
+      t.false(text.includes('hunter2pw'), bad);
+      t.false(text.includes('pooled-pw'));
+    }
+    const cli = postgresSettingsFromEnv({ DATABASE_URL: good, QT_PG_MIGRATION_URL: bad });
+    t.false(cli.ok);
+    const text = JSON.stringify(cli);
+    t.regex(text, /QT_PG_MIGRATION_URL: must be a postgres/);
+    t.false(text.includes('hunter2pw'));
   }
 });

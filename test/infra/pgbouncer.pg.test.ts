@@ -7,7 +7,8 @@
  * works through it (its queries under transaction pooling, many records at once on few server
  * connections, statement_timeout from the role); the start-up parameter it sends is why the ini ignores
  * statement_timeout; and the migrations' session advisory lock does not hold through transaction
- * pooling (why migrations connect directly). Skipped only when pgbouncer is not installed.
+ * pooling (why they connect to QT_PG_MIGRATION_URL, directly: pgbouncer-migration-url.pg.test.ts).
+ * Skipped only when pgbouncer is not installed.
  */
 import { readFileSync } from 'node:fs';
 import anyTest, { type TestFn } from 'ava';

@@ -219,11 +219,11 @@ test('the env file: known settings only, every secret a CHANGE_ME the runtime re
   const known = new Set(Object.keys(EnvSchema.shape));
   for (const [key] of [...entries(false), ...entries(true)]) t.true(known.has(key), `${key} is a setting`);
   const secrets = [...entries(false), ...entries(true)].filter(([k]) =>
-    /TOKEN|SECRET|API_KEY|WEBHOOK|REDIS_URL|DATABASE_URL/.test(k),
+    /TOKEN|SECRET|API_KEY|WEBHOOK|REDIS_URL|DATABASE_URL|MIGRATION_URL/.test(k),
   );
   t.true(secrets.length >= 6, secrets.map(([k]) => k).join(', '));
   for (const [key, v] of secrets) {
-    const secret = key === 'REDIS_URL' || key === 'DATABASE_URL' ? new URL(v).password : v;
+    const secret = /^(REDIS_URL|DATABASE_URL|QT_PG_MIGRATION_URL)$/.test(key) ? new URL(v).password : v;
     t.regex(secret, /CHANGE_ME/, `${key} is a placeholder`);
   }
   const env = Object.fromEntries(entries(false));

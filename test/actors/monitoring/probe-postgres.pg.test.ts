@@ -28,6 +28,7 @@ const PASSWORD = 'monitoring-pw-never-shown';
 function settings(url: string): PostgresStoreConfig {
   return {
     databaseUrl: url,
+    migrationUrl: url,
     poolMax: 1,
     connectTimeoutMs: 500,
     idleTimeoutMs: 30_000,
