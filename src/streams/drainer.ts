@@ -184,29 +184,28 @@ export class Drainer {
       this.#metrics.replayed.inc(run.length);
       this.#next.set(topic, (run.at(-1) as SequencedRow).seq + 1);
     };
-    try {
-      let previous: SequencedRow | undefined;
-      for (const run of contiguousRuns(sequenced, MAX_APPEND_EVENTS)) {
-        const first = run[0] as SequencedRow;
-        const follows = previous !== undefined && first.seq === previous.seq + 1;
-        while (flights.length > 0 && (!follows || flights.length >= MAX_IN_FLIGHT)) await settle();
-        const outcome = link.execute(() =>
-          appendBatch(appender, {
-            topic,
-            firstSeq: first.seq,
-            types: run.map((r) => r.type),
-            payloads: run.map((r) => withSeq(r.body, r.seq)),
-            follows: flights.length > 0,
-          }),
-        );
-        flights.push({ run, outcome });
-        previous = run.at(-1);
-      }
-      while (flights.length > 0) await settle();
-    } finally {
-      // After a failure the runs still in flight are dropped: their rows stay and are re-sent.
-      for (const f of flights) f.outcome.catch(() => undefined);
+    let previous: SequencedRow | undefined;
+    for (const run of contiguousRuns(sequenced, MAX_APPEND_EVENTS)) {
+      const first = run[0] as SequencedRow;
+      const follows = previous !== undefined && first.seq === previous.seq + 1;
+      while (flights.length > 0 && (!follows || flights.length >= MAX_IN_FLIGHT)) await settle();
+      const outcome = link.execute(() =>
+        appendBatch(appender, {
+          topic,
+          firstSeq: first.seq,
+          types: run.map((r) => r.type),
+          payloads: run.map((r) => withSeq(r.body, r.seq)),
+          follows: flights.length > 0,
+        }),
+      );
+      // Observed at once: a run behind the one being awaited may fail first,
+      // and an unobserved rejection would stop the process. Read in order by settle().
+      outcome.catch(() => undefined);
+      flights.push({ run, outcome });
+      previous = run.at(-1);
     }
+    // A failure above leaves the runs still in flight unread: their rows stay and are re-sent.
+    while (flights.length > 0) await settle();
     // One delete for the whole window. Should the process die before it,
     // every row is re-sent and the append script skips them all.
     this.#buffer.removeThrough(topic, (rows.at(-1) as BufferedRow).id);

@@ -321,7 +321,7 @@ export class RedisPublisher implements Publisher, LaneHandoff {
     // Bounded with a buffer: against a stalled Redis the batch is parked (in doubt once it has seqs).
     const bounded = <T>(p: Promise<T>): Promise<T> => (this.#buffer ? withDeadline(p, this.#deadline(batch)) : p);
     if (lane.nextSeq !== undefined) {
-      flight.outcome = bounded(send(lane.nextSeq));
+      flight.outcome = observed(bounded(send(lane.nextSeq)));
       return flight;
     }
     const lookup = this.#link.execute(() =>
@@ -330,7 +330,7 @@ export class RedisPublisher implements Publisher, LaneHandoff {
     // Redis's record, not lastAssigned: seqs of a batch that was refused or
     // failed (and rejected to its caller) are reused, leaving no gap. A
     // lookup that ran out of time sends nothing.
-    flight.outcome = bounded(lookup).then((last) => bounded(send((last === null ? 0 : Number(last)) + 1)));
+    flight.outcome = observed(bounded(lookup).then((last) => bounded(send((last === null ? 0 : Number(last)) + 1))));
     return flight;
   }
 
@@ -435,4 +435,15 @@ export class RedisPublisher implements Publisher, LaneHandoff {
     this.#metrics.published.inc({ topic: lane.topic, outcome: 'buffer' }, batch.length);
     for (const l of this.#parkedListeners) l(lane.topic);
   }
+}
+
+/**
+ * `promise`, marked as handled: a batch behind the one being awaited may
+ * fail first (a dropped connection fails them all at once, and parking the
+ * first takes a turn of the event loop), and an unobserved rejection would
+ * stop the process. Its outcome is still read, in order, by #settle.
+ */
+function observed<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
 }

@@ -5,7 +5,11 @@
  * a batch sent behind one that Redis refused appends nothing (`follows`, gap
  * -2 in the append script) and goes out again from a fresh seq.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import test from 'ava';
+import { DiskBuffer } from '../../src/buffer/disk-buffer.js';
 import { DEFAULT_PUBLISH_BATCH } from '../../src/config/schema.js';
 import { decodeEntry } from '../../src/streams/codec.js';
 import { RedisPublisher } from '../../src/streams/publisher.js';
@@ -115,4 +119,45 @@ test('bursts of many batches keep every seq in order with none missing or double
   );
   await publisher.close();
   redis.disconnect();
+});
+
+test('a connection dropped with two batches in flight: both are parked in the disk buffer, in order, and nothing goes unobserved', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'qt-publish-pipeline-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const buffer = DiskBuffer.open({ path: join(dir, 'buffer.sqlite') });
+  const redis = server.client();
+  const keys = testKeys('dropped');
+  await redis.ping();
+  const publisher = new RedisPublisher({ redis, keys, producer: 'p1', source: 'test', buffer });
+  const first = await publisher.publish('market.tick', tick(1));
+  t.is(first.via, 'redis', 'the seq is known: the next batches go two at a time');
+  const unobserved: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unobserved.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  t.teardown(() => process.off('unhandledRejection', onUnhandled));
+  // Writes paused for a while: the two batches are sent and stay unanswered; then the connection drops under them.
+  const admin = server.client();
+  await admin.call('CLIENT', 'PAUSE', '500', 'WRITE');
+  const burst = Array.from({ length: DEFAULT_PUBLISH_BATCH * 2 }, (_, i) =>
+    publisher.publish('market.tick', tick(i + 2)),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  redis.disconnect();
+  admin.disconnect();
+  const results = await Promise.all(burst);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.deepEqual(unobserved, [], 'no rejection left unobserved');
+  t.true(
+    results.every((r) => r.via === 'buffer'),
+    'every event of both batches parked',
+  );
+  const parked = buffer.oldest('market', 10_000);
+  t.is(parked.length, DEFAULT_PUBLISH_BATCH * 2);
+  t.deepEqual(
+    parked.map((r) => r.seq),
+    Array.from({ length: DEFAULT_PUBLISH_BATCH * 2 }, (_, i) => i + 2),
+    'parked in doubt with their seqs, in order',
+  );
+  await publisher.close();
+  await buffer.close();
 });
