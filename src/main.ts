@@ -9,7 +9,13 @@ import { hostname } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { replayRunFor } from './actors/replay-run.js';
-import { IMPLEMENTED_SERVICES, type PreparedService, prepareServices, stopServices } from './actors/runtime.js';
+import {
+  IMPLEMENTED_SERVICES,
+  openCsvFeedEarly,
+  type PreparedService,
+  prepareServices,
+  stopServices,
+} from './actors/runtime.js';
 import { parseActors, SERVICE_NAMES, SERVICES, type ServiceName } from './actors/services.js';
 import { type Config, loadConfig } from './config/load.js';
 import { isQtError, QtError } from './errors.js';
@@ -160,6 +166,8 @@ async function startUp(
   shutdown: ShutdownSignal,
   step: <T>(value: T) => T,
 ): Promise<number> {
+  // Reading a long CSV file overlaps the rest of start-up; marketdata awaits it.
+  const csvFeed = openCsvFeedEarly(config, services);
   let local: LocalRedis | undefined;
   if (config.redis.mode === 'standalone' && !(await isRedisReachable(config.redis.url))) {
     const startOne = config.redis.local === 'always' || (config.redis.local === 'auto' && !config.redis.explicit);
@@ -234,7 +242,7 @@ async function startUp(
     prepared = await prepareServices(services, (name) => {
       const server = servers[services.indexOf(name)];
       if (!server) throw new QtError('QT_INVARIANT_BROKEN', `no HTTP server for ${name}`);
-      return { config, bus, producer, log, registry, http: server, replay };
+      return { config, bus, producer, log, registry, http: server, replay, csvFeed };
     });
   } catch (err) {
     // A service cannot be set up (e.g. an unreadable CSV feed): a configuration problem, exit 2.

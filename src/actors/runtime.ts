@@ -42,6 +42,8 @@ export interface ServiceContext {
   };
   /** A replay at max speed in this process: its event clock is every service's clock (src/actors/replay-run.ts). */
   readonly replay?: ReplayRun | undefined;
+  /** A CSV feed already being read ({@link openCsvFeedEarly}), for marketdata. */
+  readonly csvFeed?: Promise<MarketFeed> | undefined;
 }
 
 /**
@@ -96,6 +98,22 @@ async function hostActor<M extends AnyStateMachine>(ctx: ServiceContext, spec: A
 }
 
 /**
+ * Starts reading the configured CSV files when this process replays them
+ * (marketdata hosted here, `QT_FEED_CSV` set), so that parsing a long file
+ * overlaps the rest of start-up (Redis, the disk buffer, the other
+ * services); marketdata awaits it. A file that cannot be read fails that
+ * await, as it would have failed opening it there. Undefined otherwise.
+ */
+export function openCsvFeedEarly(config: Config, services: readonly ServiceName[]): Promise<MarketFeed> | undefined {
+  const live = config.feed.source === 'binance' || config.feed.source === 'binance-testnet';
+  if (!services.includes('marketdata') || live || !config.feed.csvPath) return undefined;
+  const feed = openCsvFeed(config.feed, { speed: config.feed.csvSpeed });
+  // Observed here; the error reaches whoever awaits it (or nobody, if start-up stops first).
+  feed.catch(() => undefined);
+  return feed;
+}
+
+/**
  * The configured market feed (`config.feed.source`): the live Binance feed
  * (its back-fill spends the shared Binance budget in Redis, hence `deps`), a
  * CSV replay when QT_FEED_CSV is set, else the seeded synthetic walk.
@@ -116,7 +134,7 @@ export async function openFeed(config: Config, deps: BinanceFeedDeps): Promise<M
 const PREPARERS: Partial<Record<ServiceName, Preparer>> = {
   marketdata: async (ctx) => {
     const { bus, log, replay } = ctx;
-    const feed = await openFeed(ctx.config, { redis: bus.redis, keys: bus.keys, log });
+    const feed = await (ctx.csvFeed ?? openFeed(ctx.config, { redis: bus.redis, keys: bus.keys, log }));
     let maxSpeed: MaxSpeedReplay | undefined;
     if (replay && 'nextAt' in feed && typeof feed.nextAt === 'function') {
       const paced = feed as MaxSpeedReplay['feed'];
