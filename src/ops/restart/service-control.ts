@@ -215,6 +215,9 @@ async function systemctl(verb: 'stop' | 'start', unit: string, timeoutMs: number
   }
 }
 
+/** How much longer than its stop timeout `systemctl stop` may take: systemd's SIGKILL at the unit's TimeoutStopSec. */
+const SYSTEMCTL_STOP_MARGIN_MS = 5_000;
+
 /** systemd units (production): `systemctl stop` / `systemctl start`, then the same health checks. */
 export class SystemdControl implements ServiceControl {
   readonly kind = 'systemd' as const;
@@ -230,7 +233,9 @@ export class SystemdControl implements ServiceControl {
 
   async stop(endpoint: ServiceEndpoint, timeoutMs: number): Promise<string> {
     const unit = this.#unit(endpoint.service);
-    await systemctl('stop', unit, timeoutMs);
+    // The units stop within TimeoutStopSec=30, the restart's bound (SIGTERM, then SIGKILL): a little
+    // longer here, so systemd's own kill settles a slow stop rather than this timeout.
+    await systemctl('stop', unit, timeoutMs + SYSTEMCTL_STOP_MARGIN_MS);
     if (!(await until(async () => (await readHealth(endpoint)) === null, 5_000)))
       throw new Error(`${unit} stopped but ${endpoint.service} still answers`);
     return `${unit} stopped`;
