@@ -253,7 +253,8 @@ test('one flash-crash request through marketdata → risk-safety → execution, 
   const exits = events.filter((e) => e.envelope.source === 'execution');
   t.deepEqual(
     [...new Set(exits.map((e) => e.envelope.type))].sort(),
-    ['order.filled', 'order.placed'],
+    // order.reported: the venue's answer, published for the trade store with the fill it caused.
+    ['order.filled', 'order.placed', 'order.reported'],
     'execution placed and filled the stop-loss exit',
   );
   for (const e of exits) {

@@ -13,12 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
-import pg from 'pg';
+import type pg from 'pg';
 import { TradesMigrateOutputSchema, TradesVerifyOutputSchema } from '../../src/cli/trades-report.js';
-import { DEFAULT_PG_CONNECT_TIMEOUT_MS, DEFAULT_PG_IDLE_TIMEOUT_MS } from '../../src/config/trade-store.js';
-import type { VenueOrder } from '../../src/exchange/adapter.js';
 import { MIGRATION_LOCK_KEY, MIGRATIONS } from '../../src/exchange/pg-migrations.js';
-import { PostgresTradeStore } from '../../src/exchange/pg-trade-store.js';
 import { SqliteTradeStore } from '../../src/exchange/sqlite-trade-store.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { runQt } from '../support/cli.js';
@@ -26,6 +23,7 @@ import { type AppRole, createAppRole, superQuery } from '../support/pg-app-role.
 import { BACKUP_SH, backupFiles, manifestTables, RESTORE_SH, runScript } from '../support/pg-backup.js';
 import { type PgServer, startPostgres } from '../support/pg-fixture.js';
 import { PGBOUNCER, type Pgbouncer, startPgbouncer } from '../support/pgbouncer.js';
+import { answer, client, storeAt } from '../support/pgbouncer-store.js';
 
 interface Rig {
   server: PgServer;
@@ -64,47 +62,6 @@ test.after.always(async (t) => {
   await t.context.bouncer?.stop();
   await t.context.server?.stop();
 });
-
-function storeAt(databaseUrl: string, more: { migrationUrl?: string; log?: Logger } = {}): PostgresTradeStore {
-  return new PostgresTradeStore({
-    ...more,
-    databaseUrl,
-    poolMax: 4,
-    connectTimeoutMs: DEFAULT_PG_CONNECT_TIMEOUT_MS,
-    idleTimeoutMs: DEFAULT_PG_IDLE_TIMEOUT_MS,
-    queryTimeoutMs: 10_000,
-  });
-}
-
-async function client(url: string): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: url });
-  c.on('error', () => {});
-  await c.connect();
-  return c;
-}
-
-function answer(i: number): VenueOrder {
-  return {
-    venue: 'paper',
-    venueOrderId: `v-${i}`,
-    clientOrderId: `c-${String(i).padStart(4, '0')}`,
-    symbol: i % 2 === 0 ? 'BTCUSDT' : 'ETHUSDT',
-    side: i % 3 === 0 ? 'sell' : 'buy',
-    type: 'limit',
-    status: 'filled',
-    quantity: 0.5,
-    price: 60_000 + i,
-    executedQuantity: 0.5,
-    averagePrice: 60_000 + i + 0.25,
-    fills: [1, 2].map((k) => ({
-      tradeId: `t-${i}-${k}`,
-      price: 60_000 + i + k / 10,
-      quantity: 0.25,
-      fee: 0.015,
-      feeAsset: 'USDT',
-    })),
-  };
-}
 
 /** A logger writing JSON lines into a string. */
 function captured(): { log: Logger; text: () => string; records: () => Record<string, unknown>[] } {

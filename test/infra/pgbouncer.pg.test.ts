@@ -13,10 +13,7 @@
 import { readFileSync } from 'node:fs';
 import anyTest, { type TestFn } from 'ava';
 import pg from 'pg';
-import { DEFAULT_PG_CONNECT_TIMEOUT_MS, DEFAULT_PG_IDLE_TIMEOUT_MS } from '../../src/config/trade-store.js';
-import type { VenueOrder } from '../../src/exchange/adapter.js';
 import { MIGRATION_LOCK_KEY } from '../../src/exchange/pg-migrations.js';
-import { PostgresTradeStore } from '../../src/exchange/pg-trade-store.js';
 import { type AppRole, createAppRole, superQuery } from '../support/pg-app-role.js';
 import { type PgServer, startPostgres } from '../support/pg-fixture.js';
 import {
@@ -27,6 +24,7 @@ import {
   pgbouncerVersion,
   startPgbouncer,
 } from '../support/pgbouncer.js';
+import { answer, client, storeAt } from '../support/pgbouncer-store.js';
 
 interface Rig {
   server: PgServer;
@@ -74,46 +72,6 @@ test.after.always(async (t) => {
   await t.context.bouncer?.stop();
   await t.context.server?.stop();
 });
-
-function storeAt(databaseUrl: string, poolMax = 4): PostgresTradeStore {
-  return new PostgresTradeStore({
-    databaseUrl,
-    poolMax,
-    connectTimeoutMs: DEFAULT_PG_CONNECT_TIMEOUT_MS,
-    idleTimeoutMs: DEFAULT_PG_IDLE_TIMEOUT_MS,
-    queryTimeoutMs: 10_000,
-  });
-}
-
-async function client(url: string): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: url });
-  c.on('error', () => {});
-  await c.connect();
-  return c;
-}
-
-function answer(i: number): VenueOrder {
-  return {
-    venue: 'paper',
-    venueOrderId: `v-${i}`,
-    clientOrderId: `c-${String(i).padStart(4, '0')}`,
-    symbol: i % 2 === 0 ? 'BTCUSDT' : 'ETHUSDT',
-    side: i % 3 === 0 ? 'sell' : 'buy',
-    type: 'limit',
-    status: 'filled',
-    quantity: 0.5,
-    price: 60_000 + i,
-    executedQuantity: 0.5,
-    averagePrice: 60_000 + i + 0.25,
-    fills: [1, 2].map((k) => ({
-      tradeId: `t-${i}-${k}`,
-      price: 60_000 + i + k / 10,
-      quantity: 0.25,
-      fee: 0.015,
-      feeAsset: 'USDT',
-    })),
-  };
-}
 
 /** Server connections of the application role to its database right now (what pgbouncer holds open). */
 async function serverConnections(rig: Rig): Promise<number> {
@@ -187,7 +145,7 @@ serial(
   async (t) => {
     const rig = t.context;
     const { bouncer, app } = rig;
-    const pooled = storeAt(bouncer.urlOf('qt', 'qt_app', app.password), 30);
+    const pooled = storeAt(bouncer.urlOf('qt', 'qt_app', app.password), { poolMax: 30 });
     t.teardown(() => pooled.close());
     const answers = Array.from({ length: 60 }, (_, i) => answer(i));
     let most = 0;

@@ -16,16 +16,15 @@ import type { Envelope } from '../../src/events/envelope.js';
 import { DEFAULT_START_ORDER, DEFAULT_STOP_ORDER } from '../../src/ops/restart/plan.js';
 import { loadRunRecord } from '../../src/ops/restart/run-record.js';
 import { readExecutionState } from '../../src/ops/restart/state-capture.js';
-import { decodeEntry } from '../../src/streams/codec.js';
-import { RedisPublisher } from '../../src/streams/publisher.js';
 import { waitFor } from '../support/bus.js';
 import { runQt } from '../support/cli.js';
 import { freePortOffset } from '../support/main-process.js';
 import { getJson } from '../support/monitoring.js';
+import { essOf, positionAndTrippedEss, RESTART_TOKEN, streamEvents } from '../support/restart-platform.js';
 import { type RedisRig, redisRig } from '../support/rig.js';
 import { type SystemctlStandIn, systemctlStandIn, unitOf } from '../support/systemctl-stand-in.js';
 
-const TOKEN = 'a-restart-admin-token-for-tests';
+const TOKEN = RESTART_TOKEN;
 
 interface Platform {
   readonly rig: RedisRig;
@@ -71,11 +70,6 @@ async function platform(t: ExecutionContext, label: string, services: readonly s
   return { rig, systemd, qtEnv, url };
 }
 
-async function streamEvents(p: Platform, topic: string): Promise<Envelope[]> {
-  const redis = p.rig.server.client();
-  return (await redis.xrange(p.rig.keys.stream(topic), '-', '+')).map(([, fields]) => decodeEntry(fields));
-}
-
 const restartArgs = ['restart', '--execute', '--control', 'systemd', '--operator', 'systemd-timer'];
 
 interface Report {
@@ -97,42 +91,14 @@ test.serial(
       'ai-engine',
       'monitoring-health',
     ]);
-    const redis = p.rig.server.client();
-    // A position to keep (the paper venue fills an approval at the current price), and a tripped ESS.
-    const desk = new RedisPublisher({ redis, keys: p.rig.keys, producer: 'restart-desk', source: 'test' });
-    t.teardown(() => desk.close());
-    await waitFor(async () => (await streamEvents(p, 'market')).length > 10, 'ticks', 30_000, 200);
-    const tick = (await streamEvents(p, 'market')).findLast((e) => e.type === 'market.tick') as Envelope<'market.tick'>;
-    await desk.publish('order.approved', {
+    const kept = await positionAndTrippedEss(t, p, {
       orderId: 'ord-systemd-kept',
-      symbol: tick.data.symbol,
-      side: 'buy',
-      type: 'market',
-      quantity: 0.01,
-      reduceOnly: false,
-      notional: 0.01 * tick.data.price,
-      decidedAt: new Date().toISOString(),
-      asOf: {},
+      reason: 'before the systemd restart',
     });
-    await waitFor(
-      async () =>
-        (await streamEvents(p, 'order')).some(
-          (e) => e.type === 'order.filled' && (e.data as { orderId: string }).orderId === 'ord-systemd-kept',
-        ),
-      'the fill',
-      30_000,
-      200,
-    );
-    const trip = await fetch(`${p.url('risk-safety')}/ess/trip`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ operator: 'alice', reason: 'before the systemd restart' }),
-    });
-    t.true(trip.status === 200 || trip.status === 202);
-    const ess = async () =>
-      (await getJson<{ state: string; cooldownUntil: string | null }>(`${p.url('risk-safety')}/ess`)).body;
-    await waitFor(async () => (await ess()).state === 'tripped', 'tripped', 20_000, 200);
-    const essBefore = await ess();
+    const essBefore = kept.ess;
+    const ess = () => essOf(p);
+    const redis = p.rig.server.client();
+    t.teardown(() => redis.disconnect());
     const pidsBefore = new Map<string, number | undefined>();
     for (const s of [...DEFAULT_STOP_ORDER, 'marketdata']) pidsBefore.set(s, await p.systemd.pid(unitOf(s)));
     const callsBefore = (await p.systemd.calls()).length;
@@ -179,7 +145,7 @@ test.serial(
     t.is(record?.status, 'done');
     const positions = (await readExecutionState(redis, p.rig.keys)).positions;
     t.deepEqual(positions, record?.captured.execution?.positions);
-    t.is(positions[tick.data.symbol]?.quantity, 0.01);
+    t.is(positions[kept.symbol]?.quantity, 0.01);
     const risk = (await streamEvents(p, 'risk')).map((e) => e.type).filter((r) => r.startsWith('risk.entries'));
     t.deepEqual(risk, ['risk.entries_paused', 'risk.entries_resumed']);
   },

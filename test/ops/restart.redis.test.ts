@@ -16,15 +16,14 @@ import test, { type ExecutionContext } from 'ava';
 import { SERVICE_NAMES, SERVICES } from '../../src/actors/services.js';
 import { TOPICS } from '../../src/events/catalog.js';
 import type { Envelope } from '../../src/events/envelope.js';
-import { decodeEntry } from '../../src/streams/codec.js';
-import { RedisPublisher } from '../../src/streams/publisher.js';
 import { waitFor } from '../support/bus.js';
 import { runQt, spawnQt } from '../support/cli.js';
 import { freePortOffset } from '../support/main-process.js';
 import { getJson, startMainAt } from '../support/monitoring.js';
+import { essOf, positionAndTrippedEss, RESTART_TOKEN, streamEvents } from '../support/restart-platform.js';
 import { type RedisRig, redisRig } from '../support/rig.js';
 
-const TOKEN = 'a-restart-admin-token-for-tests';
+const TOKEN = RESTART_TOKEN;
 
 interface Platform {
   readonly rig: RedisRig;
@@ -63,11 +62,6 @@ async function platform(t: ExecutionContext, label: string): Promise<Platform> {
 
 const qtEnvOf = (p: Platform) => ({ ...p.env, QT_LOG_LEVEL: 'silent' });
 
-async function streamEvents(p: Platform, topic: string): Promise<Envelope[]> {
-  const redis = p.rig.server.client();
-  return (await redis.xrange(p.rig.keys.stream(topic), '-', '+')).map(([, fields]) => decodeEntry(fields));
-}
-
 /** Per topic and producer, the seqs must run 1, 2, 3, … in stream order: nothing lost, doubled or reordered. */
 async function auditStreams(t: ExecutionContext, p: Platform): Promise<number> {
   let audited = 0;
@@ -90,42 +84,9 @@ test.serial(
   async (t) => {
     t.timeout(240_000);
     const p = await platform(t, 'restart-full');
-    // A position to keep: an approval the paper venue fills at the current price.
-    const redis = p.rig.server.client();
-    const desk = new RedisPublisher({ redis, keys: p.rig.keys, producer: 'restart-desk', source: 'test' });
-    t.teardown(() => desk.close());
-    await waitFor(async () => (await streamEvents(p, 'market')).length > 10, 'ticks', 30_000, 200);
-    const tick = (await streamEvents(p, 'market')).findLast((e) => e.type === 'market.tick') as Envelope<'market.tick'>;
-    await desk.publish('order.approved', {
-      orderId: 'ord-restart-kept',
-      symbol: tick.data.symbol,
-      side: 'buy',
-      type: 'market',
-      quantity: 0.01,
-      reduceOnly: false,
-      notional: 0.01 * tick.data.price,
-      decidedAt: new Date().toISOString(),
-      asOf: {},
-    });
-    await waitFor(
-      async () =>
-        (await streamEvents(p, 'order')).some(
-          (e) => e.type === 'order.filled' && (e.data as { orderId: string }).orderId === 'ord-restart-kept',
-        ),
-      'the fill',
-      30_000,
-      200,
-    );
-    const trip = await fetch(`${p.url('risk-safety')}/ess/trip`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ operator: 'alice', reason: 'before the restart' }),
-    });
-    t.true(trip.status === 200 || trip.status === 202);
-    const ess = async () =>
-      (await getJson<{ state: string; cooldownUntil: string | null }>(`${p.url('risk-safety')}/ess`)).body;
-    await waitFor(async () => (await ess()).state === 'tripped', 'tripped', 20_000, 200);
-    const essBefore = await ess();
+    const kept = await positionAndTrippedEss(t, p, { orderId: 'ord-restart-kept', reason: 'before the restart' });
+    const essBefore = kept.ess;
+    const ess = () => essOf(p);
     const balancesBefore = (await getJson(`${p.url('execution')}/balances`)).body;
 
     const started = Date.now();

@@ -6,18 +6,15 @@
  * is back), `/trades` answers 503 meanwhile, and the password of DATABASE_URL never appears in the output.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import pg from 'pg';
 import { TRADE_STORE_FILE } from '../../../src/exchange/sqlite-trade-store.js';
 import { decodeEntry } from '../../../src/streams/codec.js';
 import { createKeys } from '../../../src/streams/keys.js';
-import { uniquePrefix, waitFor } from '../../support/bus.js';
+import { waitFor } from '../../support/bus.js';
 import { startMain } from '../../support/main-process.js';
-import { startPostgres } from '../../support/pg-fixture.js';
-import { startRedis } from '../../support/redis-fixture.js';
+import { pgRig } from '../../support/pg-rig.js';
 
 const PASSWORD = 'pw-that-must-never-be-logged';
 
@@ -27,18 +24,7 @@ interface Health {
 }
 
 test('main on the PostgreSQL trade store: fills recorded there, served, in /health; the password never logged', async (t) => {
-  const redisServer = await startRedis({ name: 'pg-main' });
-  const pgServer = await startPostgres({ name: 'pg-main' });
-  const dataDir = await mkdtemp(join(tmpdir(), 'qt-pg-main-'));
-  t.teardown(async () => {
-    await redisServer.stop();
-    await pgServer.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  });
-  const database = await pgServer.createDatabase('qt');
-  // Trust authentication ignores the password; it is there to be looked for in the output.
-  const databaseUrl = database.replace('postgres@', `postgres:${PASSWORD}@`);
-  const prefix = uniquePrefix('pg-main');
+  const { redisServer, pgServer, dataDir, database, databaseUrl, prefix } = await pgRig(t, 'pg-main', PASSWORD);
   const started = await startMain(t, ['--actors=all'], {
     REDIS_URL: redisServer.url,
     QT_DATA_DIR: dataDir,

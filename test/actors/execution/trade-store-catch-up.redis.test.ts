@@ -1,16 +1,3 @@
-/**
- * The trade store catching up from the `order` stream (docs/trade-store.md, "The writer"), with real
- * processes: a `main --actors=execution` on the PostgreSQL store (a server of the test's own) fills
- * approvals posted to the `order` stream on the paper venue; PostgreSQL is SIGKILLed while they flow;
- * fills go on (the stream shows them, /health is DEGRADED, /trades 503); `main` itself is SIGKILLed
- * with a backlog and started again while PostgreSQL is still down (it starts, and fills on); PostgreSQL
- * is restarted; the `trades` table ends with exactly the fills of the stream's venue answers, none
- * missing and none twice, every order row at its last answer, and the DATABASE_URL password is in no
- * output and no stream. Figures (fills while down, catch-up time) go to the test log.
- */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import pg from 'pg';
@@ -19,10 +6,9 @@ import type { Envelope } from '../../../src/events/envelope.js';
 import { decodeEntry } from '../../../src/streams/codec.js';
 import { createKeys } from '../../../src/streams/keys.js';
 import { RedisPublisher } from '../../../src/streams/publisher.js';
-import { uniquePrefix, waitFor } from '../../support/bus.js';
+import { waitFor } from '../../support/bus.js';
 import { type StartedMain, startMain } from '../../support/main-process.js';
-import { startPostgres } from '../../support/pg-fixture.js';
-import { startRedis } from '../../support/redis-fixture.js';
+import { pgRig } from '../../support/pg-rig.js';
 
 const PASSWORD = 'catch-up-pw-never-shown';
 /** One approval every this long while the test posts them. */
@@ -39,18 +25,7 @@ interface TradeRow {
 
 test('PostgreSQL SIGKILLed while fills flow, main SIGKILLed with a backlog: the trades table ends exactly the stream', async (t) => {
   t.timeout(240_000);
-  const redisServer = await startRedis({ name: 'catch-up' });
-  const pgServer = await startPostgres({ name: 'catch-up' });
-  const dataDir = await mkdtemp(join(tmpdir(), 'qt-catch-up-'));
-  t.teardown(async () => {
-    await redisServer.stop();
-    await pgServer.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  });
-  const database = await pgServer.createDatabase('qt');
-  // Trust authentication ignores the password; it is there to be looked for.
-  const databaseUrl = database.replace('postgres@', `postgres:${PASSWORD}@`);
-  const prefix = uniquePrefix('catch-up');
+  const { redisServer, pgServer, dataDir, database, databaseUrl, prefix } = await pgRig(t, 'catch-up', PASSWORD);
   const keys = createKeys(prefix);
   const redis = redisServer.client();
   const env = {
