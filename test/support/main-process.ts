@@ -1,11 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
-import { SERVICES } from '../../src/actors/services.js';
+import { freeServiceOffset } from '../../scripts/simulate/ports.js';
 import { waitFor } from './bus.js';
-import { getFreePort } from './free-port.js';
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 
@@ -77,21 +75,8 @@ export async function startMain(
  * chose). Ports are only free at the moment of the check: callers still
  * retry when `main` exits 3 ("cannot listen").
  */
-export async function freePortOffset(avoid: readonly number[] = []): Promise<number> {
-  const bases = Object.values(SERVICES).map((s) => s.port);
-  for (let attempt = 0; ; attempt++) {
-    // The lowest base port is 8001: every service lands at or above a port that was free.
-    const offset = (await getFreePort()) - 8001;
-    const ports = bases.map((b) => b + offset);
-    if (ports.some((p) => avoid.includes(p) || p > 65_535)) continue;
-    if ((await Promise.all(ports.map(bindable))).every(Boolean) || attempt >= 20) return offset;
-  }
-}
-
-function bindable(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
+export function freePortOffset(avoid: readonly number[] = []): Promise<number> {
+  // Below the kernel's ephemeral range, so no outgoing connection of another
+  // test can take a service's port between this check and main's listen.
+  return freeServiceOffset(avoid);
 }
