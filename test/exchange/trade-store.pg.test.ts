@@ -7,12 +7,11 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
-import pg from 'pg';
 import { DEFAULT_PG_CONNECT_TIMEOUT_MS, DEFAULT_PG_IDLE_TIMEOUT_MS } from '../../src/config/trade-store.js';
 import { MIGRATIONS } from '../../src/exchange/pg-migrations.js';
 import { PostgresTradeStore } from '../../src/exchange/pg-trade-store.js';
 import { waitFor } from '../support/bus.js';
-import { type PgServer, startPostgres } from '../support/pg-fixture.js';
+import { type PgServer, pgQuery as query, startPostgres } from '../support/pg-fixture.js';
 import { tradeStoreContract } from './trade-store-contract.js';
 
 let server: PgServer;
@@ -35,16 +34,6 @@ function storeAt(databaseUrl: string): PostgresTradeStore {
 
 async function freshDatabase(): Promise<string> {
   return server.createDatabase(`trades_${process.pid}_${++databases}`);
-}
-
-async function query<R extends pg.QueryResultRow>(url: string, sql: string): Promise<R[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<R>(sql)).rows;
-  } finally {
-    await client.end();
-  }
 }
 
 tradeStoreContract('postgres', async (t) => {

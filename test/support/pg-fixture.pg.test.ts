@@ -4,18 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import test from 'ava';
-import pg from 'pg';
-import { startPostgres } from './pg-fixture.js';
-
-async function query<R extends pg.QueryResultRow>(url: string, sql: string): Promise<R[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<R>(sql)).rows;
-  } finally {
-    await client.end();
-  }
-}
+import { pgQuery as query, startPostgres } from './pg-fixture.js';
 
 function running(pid: number): boolean {
   try {

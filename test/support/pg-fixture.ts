@@ -292,3 +292,14 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 function tail(text: string): string {
   return `--- postgres log (tail) ---\n${text.trimEnd().split('\n').slice(-20).join('\n')}`;
 }
+
+/** Runs one statement on a connection of its own to `url` and returns its rows. */
+export async function pgQuery<R extends pg.QueryResultRow>(url: string, sql: string): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<R>(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
