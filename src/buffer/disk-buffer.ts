@@ -13,6 +13,7 @@ import { Capacity } from './capacity.js';
 import { corruptError, inspectBufferFile, openFailure } from './inspect.js';
 import { type BufferMetrics, bufferMetrics } from './metrics.js';
 import { BufferMetaSchema, migrate, readMetaRows } from './migrations.js';
+import { type SeqRun, seqAt, toRuns } from './seq-runs.js';
 import type { BufferedEvent, BufferedRow, BufferStats, DiskBufferOptions } from './types.js';
 
 /**
@@ -41,11 +42,23 @@ function prepare(db: Database.Database) {
       .raw(),
     windowSize: db.prepare('SELECT count(*), total(size) FROM events WHERE topic = ? AND id <= ?').raw(),
     removeThrough: db.prepare('DELETE FROM events WHERE topic = ? AND id <= ?'),
-    // A whole window in one statement each, its ids (and seqs) passed as one
-    // JSON array: one statement run instead of one per row, ~5× cheaper.
-    setSeqs: db.prepare('UPDATE events SET seq = j.value ->> 1 FROM json_each(?) AS j WHERE events.id = j.value ->> 0'),
+    // A window's runs in one statement, passed as one JSON array.
+    insertRuns: db.prepare(
+      'INSERT INTO seq_runs (topic, first_id, last_id, first_seq) SELECT ?, j.value ->> 0, j.value ->> 1, j.value ->> 2 FROM json_each(?) AS j',
+    ),
+    runsFrom: db
+      .prepare('SELECT first_id, last_id, first_seq FROM seq_runs WHERE topic = ? AND last_id >= ? ORDER BY first_id')
+      .raw(),
+    removeRunsThrough: db.prepare('DELETE FROM seq_runs WHERE topic = ? AND last_id <= ?'),
+    removeRuns: db.prepare('DELETE FROM seq_runs WHERE topic = ?'),
     remove: db.prepare('DELETE FROM events WHERE id IN (SELECT value FROM json_each(?)) RETURNING topic, size').raw(),
     maxSeq: db.prepare('SELECT max(seq) FROM events WHERE topic = ? AND seq IS NOT NULL').pluck(),
+    // Over the rows still held: a run outlives rows remove() took from it.
+    maxRunSeq: db
+      .prepare(
+        'SELECT max(r.first_seq + e.id - r.first_id) FROM seq_runs r JOIN events e ON e.topic = r.topic AND e.id BETWEEN r.first_id AND r.last_id WHERE r.topic = ? AND e.seq IS NULL',
+      )
+      .pluck(),
     oldestCreatedAt: db.prepare('SELECT created_at FROM events ORDER BY id LIMIT 1').pluck(),
     // Rows per topic from the index alone; bytes need the table (the limit is global).
     perTopic: db.prepare('SELECT topic, count(*) FROM events GROUP BY topic').raw(),
@@ -104,6 +117,7 @@ export class DiskBuffer {
   private readonly now: () => number;
   private readonly metrics: BufferMetrics | undefined;
   private readonly commitGroup: (batch: readonly PendingAppend[], at: number) => void;
+  private readonly deleteWindow: (topic: string, lastId: number) => [rows: number, bytes: number];
   private pending: PendingAppend[] = [];
   private pendingRows = 0;
   private flushHandle: NodeJS.Immediate | undefined;
@@ -138,6 +152,13 @@ export class DiskBuffer {
           insert.run(e.topic, e.type, e.seq, e.body, sizes[i], at);
         }
       }
+    });
+    const { windowSize, removeThrough, removeRunsThrough } = this.stmts;
+    this.deleteWindow = db.transaction((topic: string, lastId: number) => {
+      const size = windowSize.get(topic, lastId) as [number, number];
+      removeThrough.run(topic, lastId);
+      removeRunsThrough.run(topic, lastId);
+      return size;
     });
     this.metrics = options.registry ? bufferMetrics(options.registry) : undefined;
     this.metrics?.sources.add(this);
@@ -228,18 +249,48 @@ export class DiskBuffer {
     return [...this.backlogs.keys()];
   }
 
-  /** Committed rows of `topic`, oldest first (by id), at most `limit`. */
+  /**
+   * Committed rows of `topic`, oldest first (by id), at most `limit`. A row
+   * carries its seq when it was parked with one or given one by
+   * {@link assignSeqs}; null otherwise.
+   */
   oldest(topic: string, limit: number): BufferedRow[] {
     this.assertOpen();
-    const rows = this.stmts.oldest.all(topic, limit) as [number, string, string, number | null, string, number][];
-    return rows.map(([id, topic, type, seq, body, createdAt]) => ({ id, topic, type, seq, body, createdAt }));
+    const raw = this.stmts.oldest.all(topic, limit) as [number, string, string, number | null, string, number][];
+    const rows = raw.map(
+      ([id, topic, type, seq, body, createdAt]): BufferedRow => ({
+        id,
+        topic,
+        type,
+        seq,
+        body,
+        createdAt,
+      }),
+    );
+    if (rows.length > 0 && rows.some((r) => r.seq === null)) this.applyRuns(topic, rows);
+    return rows;
   }
 
-  /** Records the seqs assigned to rows (in one transaction), marking them in doubt until removed. */
-  assignSeqs(rows: readonly { id: number; seq: number }[]): void {
+  /**
+   * Records the seqs the drainer gives rows of `topic` that have none, in
+   * one transaction, marking them in doubt until removed. Stored as runs of
+   * consecutive ids and seqs (`seq_runs`), one short row per run: the rows
+   * themselves are not rewritten.
+   */
+  assignSeqs(topic: string, rows: readonly { id: number; seq: number }[]): void {
     this.assertOpen();
     if (rows.length === 0) return;
-    this.stmts.setSeqs.run(JSON.stringify(rows.map((r) => [r.id, r.seq])));
+    this.stmts.insertRuns.run(topic, JSON.stringify(toRuns(rows)));
+  }
+
+  /** Fills the seq of rows (of `topic`, ascending ids) that a run covers. */
+  private applyRuns(topic: string, rows: BufferedRow[]): void {
+    const runs = this.stmts.runsFrom.all(topic, (rows[0] as BufferedRow).id) as SeqRun[];
+    if (runs.length === 0) return;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i] as BufferedRow;
+      if (row.seq === null) rows[i] = { ...row, seq: seqAt(runs, row.id) };
+    }
   }
 
   /**
@@ -261,7 +312,10 @@ export class DiskBuffer {
     for (const [topic, n] of freed) {
       const left = (this.backlogs.get(topic) ?? 0) - n;
       if (left > 0) this.backlogs.set(topic, left);
-      else this.backlogs.delete(topic);
+      else {
+        this.backlogs.delete(topic);
+        this.stmts.removeRuns.run(topic);
+      }
     }
     this.capacity.release(rows, bytes);
   }
@@ -274,19 +328,21 @@ export class DiskBuffer {
    */
   removeThrough(topic: string, lastId: number): void {
     this.assertOpen();
-    const [rows, bytes] = this.stmts.windowSize.get(topic, lastId) as [number, number];
+    const [rows, bytes] = this.deleteWindow(topic, lastId);
     if (rows === 0) return;
-    this.stmts.removeThrough.run(topic, lastId);
     const left = (this.backlogs.get(topic) ?? 0) - rows;
     if (left > 0) this.backlogs.set(topic, left);
     else this.backlogs.delete(topic);
     this.capacity.release(rows, bytes);
   }
 
-  /** Highest seq assigned among the rows of `topic`, or undefined. */
+  /** Highest seq among the rows of `topic` (parked with one, or assigned), or undefined. */
   maxSeq(topic: string): number | undefined {
     this.assertOpen();
-    return (this.stmts.maxSeq.get(topic) as number | null) ?? undefined;
+    const own = this.stmts.maxSeq.get(topic) as number | null;
+    const assigned = this.stmts.maxRunSeq.get(topic) as number | null;
+    if (own === null && assigned === null) return undefined;
+    return Math.max(own ?? Number.NEGATIVE_INFINITY, assigned ?? Number.NEGATIVE_INFINITY);
   }
 
   /** Rows and bytes held (committed or accepted), age of the oldest committed row, rows committed since open. */

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { isQtError } from '../errors.js';
 import { checkHeader, corruptError, inspectBufferFile, sqliteCode } from './inspect.js';
+import { readRuns, type SeqRun, seqAt } from './seq-runs.js';
 
 /** What {@link exportBuffer} did. */
 export interface ExportResult {
@@ -197,7 +198,7 @@ export function summarizeBuffer(path: string): BufferSummary {
     }
     const db = new Database(copy, { readonly: true, fileMustExist: true, timeout: 0 });
     try {
-      const topics = z
+      let topics = z
         .array(TopicRowSchema)
         .parse(
           db
@@ -206,6 +207,17 @@ export function summarizeBuffer(path: string): BufferSummary {
             )
             .all(),
         );
+      const assigned = readRuns(db);
+      if (assigned) {
+        const covered = db
+          .prepare(
+            'SELECT e.topic, count(*) FROM events e JOIN seq_runs r ON r.topic = e.topic AND e.id BETWEEN r.first_id AND r.last_id WHERE e.seq IS NULL GROUP BY e.topic',
+          )
+          .raw()
+          .all() as [string, number][];
+        const byTopic = new Map(covered);
+        topics = topics.map((t) => ({ ...t, inDoubt: t.inDoubt + (byTopic.get(t.topic) ?? 0) }));
+      }
       const instance = db.prepare("SELECT value FROM meta WHERE key = 'instance_id'").pluck().get();
       const oldest = topics.flatMap((t) => (t.oldestCreatedAt === null ? [] : [t.oldestCreatedAt]));
       return {
@@ -236,7 +248,7 @@ function exportFile(copy: string, file: string, write: (line: string) => void, e
       errors.push(`${file}: not a disk buffer (no events table; tables: ${tables.join(', ') || 'none'})`);
       return 0;
     }
-    return exportRows(db, write, errors);
+    return exportRows(db, assignedSeqs(db, errors), write, errors);
   } catch (err) {
     if (err instanceof WriteFailed) throw err;
     const code = sqliteCode(err);
@@ -247,8 +259,28 @@ function exportFile(copy: string, file: string, write: (line: string) => void, e
   }
 }
 
-/** Streams rows in id order, stepping over unreadable ranges. */
-function exportRows(db: Database.Database, write: (line: string) => void, errors: string[]): number {
+/**
+ * The seqs the drainer assigned (`seq_runs`), by topic. Unreadable runs are
+ * reported and left out: the rows still export, with the seq they carry.
+ */
+function assignedSeqs(db: Database.Database, errors: string[]): Map<string, SeqRun[]> {
+  try {
+    return readRuns(db) ?? new Map();
+  } catch (err) {
+    errors.push(
+      `assigned seqs (seq_runs) are unreadable; rows show only the seq they carry: ${(err as Error).message}`,
+    );
+    return new Map();
+  }
+}
+
+/** Streams rows in id order, stepping over unreadable ranges; a row without a seq of its own gets its assigned one. */
+function exportRows(
+  db: Database.Database,
+  runs: ReadonlyMap<string, readonly SeqRun[]>,
+  write: (line: string) => void,
+  errors: string[],
+): number {
   const rows = db.prepare(ROWS_FROM);
   const firstAfter = db.prepare(`${ROWS_FROM} LIMIT 1`);
   const lastId = highestId(db);
@@ -271,7 +303,8 @@ function exportRows(db: Database.Database, write: (line: string) => void, errors
           invalid.push(raw);
           continue;
         }
-        emit(write, row.data);
+        const assigned = row.data.seq === null ? runs.get(row.data.topic) : undefined;
+        emit(write, assigned ? { ...row.data, seq: seqAt(assigned, row.data.id) } : row.data);
         exported++;
         after = row.data.id;
       }

@@ -51,6 +51,27 @@ export const MIGRATIONS: readonly Migration[] = [
       put.run('created_at', new Date().toISOString());
     },
   },
+  {
+    version: 2,
+    description: 'seq_runs: seqs the drainer assigned, as runs of consecutive ids',
+    up(db) {
+      db.exec(`
+        -- The seqs the drainer gave parked rows before sending them. The row of
+        -- the run's topic with id first_id + k has seq first_seq + k, for k up to
+        -- last_id - first_id; a run is only made of consecutive ids of one topic.
+        -- A window's assignment is then one short row per run instead of a
+        -- rewrite of every row (body and all) of the window. A row's own seq
+        -- column (set when it was parked in doubt) takes precedence.
+        CREATE TABLE seq_runs (
+          topic TEXT NOT NULL,
+          first_id INTEGER NOT NULL,
+          last_id INTEGER NOT NULL,
+          first_seq INTEGER NOT NULL,
+          PRIMARY KEY (topic, first_id)
+        ) WITHOUT ROWID;
+      `);
+    },
+  },
 ];
 
 /** The schema version this build writes and reads. */

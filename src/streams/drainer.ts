@@ -230,7 +230,7 @@ export class Drainer {
       assignments.push({ id: r.id, seq });
       return { ...r, seq };
     });
-    if (assignments.length > 0) this.#buffer.assignSeqs(assignments);
+    if (assignments.length > 0) this.#buffer.assignSeqs(topic, assignments);
     if (cursor !== undefined) this.#next.set(topic, cursor);
     return out;
   }

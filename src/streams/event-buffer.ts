@@ -15,7 +15,8 @@ export interface EventBuffer {
   backlog(topic: string): number;
   topicsWithBacklog(): string[];
   oldest(topic: string, limit: number): BufferedRow[];
-  assignSeqs(rows: readonly { id: number; seq: number }[]): void;
+  /** Gives seqs to rows of `topic` that have none, durably. */
+  assignSeqs(topic: string, rows: readonly { id: number; seq: number }[]): void;
   remove(ids: readonly number[]): void;
   /** Deletes every row of `topic` with an id up to `lastId` (a window `oldest` returned). */
   removeThrough(topic: string, lastId: number): void;

@@ -5,8 +5,10 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import test from 'ava';
+import Database from 'better-sqlite3';
 import { Registry } from 'prom-client';
 import { DiskBuffer, GROUP_COMMIT_MAX_ROWS } from '../../src/buffer/disk-buffer.js';
+import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../../src/buffer/migrations.js';
 import type { BufferedRow } from '../../src/buffer/types.js';
 import { isQtError } from '../../src/errors.js';
 import { event, nOf, tempBufferPath } from './helpers.js';
@@ -100,7 +102,7 @@ test('assignSeqs, maxSeq and remove', async (t) => {
   t.is(buffer.maxSeq('market'), 41, 'seq given at append time');
   t.is(buffer.maxSeq('order'), undefined);
   const [a, b, c] = buffer.oldest('market', 10) as [BufferedRow, BufferedRow, BufferedRow];
-  buffer.assignSeqs([
+  buffer.assignSeqs('market', [
     { id: c.id, seq: 43 },
     { id: a.id, seq: 40 },
   ]);
@@ -122,6 +124,94 @@ test('assignSeqs, maxSeq and remove', async (t) => {
   t.deepEqual(buffer.topicsWithBacklog(), ['order']);
   t.is(buffer.stats().rows, 1);
   await buffer.close();
+});
+
+test('assigned seqs are kept as runs: every row gets its own back, also after a reopen, and a partial delete keeps the rest', async (t) => {
+  const path = tempBufferPath(t);
+  const buffer = DiskBuffer.open({ path });
+  // Interleaved topics: the market rows' ids are not consecutive, so they make more than one run.
+  await buffer.append([
+    event('market', 1),
+    event('market', 2),
+    event('order', 3),
+    event('market', 4),
+    event('market', 5, 77),
+    event('market', 6),
+  ]);
+  const rows = buffer.oldest('market', 10);
+  const fresh = rows.filter((r) => r.seq === null);
+  t.is(fresh.length, 4);
+  buffer.assignSeqs(
+    'market',
+    fresh.map((r, i) => ({ id: r.id, seq: 100 + i })),
+  );
+  const expected = rows.map((r) => (r.seq === null ? 100 + fresh.indexOf(r) : r.seq));
+  t.deepEqual(expected, [100, 101, 102, 77, 103]);
+  t.deepEqual(
+    buffer.oldest('market', 10).map((r) => r.seq),
+    expected,
+  );
+  t.deepEqual(
+    buffer.oldest('order', 10).map((r) => r.seq),
+    [null],
+    'another topic is untouched, even with ids inside a run',
+  );
+  t.is(buffer.maxSeq('market'), 103);
+  await buffer.close();
+
+  const reopened = DiskBuffer.open({ path });
+  t.deepEqual(
+    reopened.oldest('market', 10).map((r) => r.seq),
+    expected,
+    'durable: a drainer restarted after a crash sends the same seqs',
+  );
+  const [, second] = reopened.oldest('market', 2) as [BufferedRow, BufferedRow];
+  reopened.removeThrough('market', second.id);
+  t.deepEqual(
+    reopened.oldest('market', 10).map((r) => r.seq),
+    [102, 77, 103],
+    'rows left after a partial delete keep their seqs',
+  );
+  t.is(reopened.maxSeq('market'), 103);
+  reopened.removeThrough('market', (reopened.oldest('market', 10).at(-1) as BufferedRow).id);
+  t.is(reopened.maxSeq('market'), undefined, 'the runs go with their rows');
+  t.is(reopened.backlog('market'), 0);
+  await reopened.close();
+});
+
+test('a file of schema 1 (seqs only in the rows) is migrated on open and keeps its rows and seqs', async (t) => {
+  const path = tempBufferPath(t);
+  const v1 = new Database(path);
+  v1.pragma('journal_mode = WAL');
+  v1.transaction(() => {
+    MIGRATIONS[0]!.up(v1);
+    v1.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', '1')").run();
+    const insert = v1.prepare(
+      'INSERT INTO events (topic, type, seq, body, size, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    insert.run('market', 'market.tested', 7, '{"n":1}', 10, 1_000);
+    insert.run('market', 'market.tested', null, '{"n":2}', 10, 1_000);
+  })();
+  v1.close();
+
+  const buffer = DiskBuffer.open({ path });
+  t.deepEqual(
+    buffer.oldest('market', 10).map((r) => r.seq),
+    [7, null],
+  );
+  const [, fresh] = buffer.oldest('market', 10) as [BufferedRow, BufferedRow];
+  buffer.assignSeqs('market', [{ id: fresh.id, seq: 8 }]);
+  t.deepEqual(
+    buffer.oldest('market', 10).map((r) => r.seq),
+    [7, 8],
+  );
+  await buffer.close();
+  const check = new Database(path, { readonly: true });
+  t.is(
+    check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get(),
+    String(LATEST_SCHEMA_VERSION),
+  );
+  check.close();
 });
 
 test('ids are never reused, even after the buffer empties and reopens', async (t) => {
@@ -193,7 +283,7 @@ test('close commits accepted appends; afterwards the buffer refuses use; close i
   for (const use of [
     () => buffer.oldest('market', 1),
     () => buffer.remove([1]),
-    () => buffer.assignSeqs([{ id: 1, seq: 1 }]),
+    () => buffer.assignSeqs('market', [{ id: 1, seq: 1 }]),
     () => buffer.maxSeq('market'),
     () => buffer.stats(),
   ]) {

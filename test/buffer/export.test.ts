@@ -8,7 +8,7 @@ import type { ExecutionContext } from 'ava';
 import test from 'ava';
 import Database from 'better-sqlite3';
 import { DiskBuffer } from '../../src/buffer/disk-buffer.js';
-import { type ExportedRow, exportBuffer } from '../../src/buffer/export.js';
+import { type ExportedRow, exportBuffer, summarizeBuffer } from '../../src/buffer/export.js';
 import { event, filesIn, nOf, sha256, startChild, tempBufferPath, waitFor } from './helpers.js';
 
 const ROWS = 2_000;
@@ -66,6 +66,35 @@ test('a healthy buffer exports every row, oldest first, as one JSON object per l
   });
   t.is(rows[1]!.seq, null);
   t.is(sha256(path), before);
+});
+
+test('seqs the drainer assigned are exported with their rows and counted in doubt by the summary', async (t) => {
+  const path = await bufferFile(t);
+  const buffer = DiskBuffer.open({ path });
+  const market = buffer.oldest('market', 6);
+  const fresh = market.filter((r) => r.seq === null);
+  buffer.assignSeqs(
+    'market',
+    fresh.map((r, i) => ({ id: r.id, seq: 500 + i })),
+  );
+  await buffer.close();
+
+  const { rows, errors } = runExport(path);
+  t.deepEqual(errors, []);
+  t.deepEqual(
+    rows
+      .filter((r) => r.topic === 'market')
+      .slice(0, 6)
+      .map((r) => r.seq),
+    [0, 500, 501, 502, 503, 10],
+    'the rows parked with a seq keep theirs; the others show the assigned one',
+  );
+  t.true(rows.filter((r) => r.topic === 'order').every((r) => r.seq === null));
+  const summary = summarizeBuffer(path);
+  const inDoubt = Object.fromEntries(summary.topics.map((topic) => [topic.topic, topic.inDoubt]));
+  // Parked with a seq: every tenth row, all of them on market (even n). Assigned: four more.
+  t.deepEqual(inDoubt, { market: ROWS / 10 + 4, order: 0 });
+  t.is(summary.inDoubt, ROWS / 10 + 4);
 });
 
 test('a damaged page loses only its rows; the error names the id range; the file is unchanged', async (t) => {
