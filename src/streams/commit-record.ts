@@ -37,11 +37,39 @@ export interface CommitBatch {
  */
 export type Committer = (batch: CommitBatch) => Promise<readonly unknown[]>;
 
-/** The record script's arguments after its keys: group, n, then n × (entryId, producer, seq). */
+/**
+ * The record script's arguments after its keys: group, then the acks as
+ * `read_acks` (scripts.ts) takes them: n, the entry ids joined by ',', the
+ * number of runs, and per run of one producer's rising seqs (producer,
+ * firstSeq, count).
+ */
 export function commitRecordArgs(group: string, acks: readonly Ack[]): (string | number)[] {
-  const args: (string | number)[] = [group, acks.length];
-  for (const a of acks) args.push(a.entryId, a.producer, a.seq);
-  return args;
+  return [group, acks.length, acks.map((a) => a.entryId).join(','), ...seqRuns(acks)];
+}
+
+/**
+ * The (producer, seq) of each item as runs: the number of runs, then per run
+ * (producer, firstSeq, count), where a run holds consecutive items of one
+ * producer whose seqs rise by one.
+ */
+export function seqRuns(items: readonly { readonly producer: string; readonly seq: number }[]): (string | number)[] {
+  const runs: (string | number)[] = [];
+  let n = 0;
+  let at = -1; // index in runs of the current run's count
+  let next = 0;
+  let producer: string | undefined;
+  for (const { producer: p, seq } of items) {
+    if (at >= 0 && p === producer && seq === next) {
+      (runs[at] as number)++;
+    } else {
+      runs.push(p, seq, 1);
+      at = runs.length - 1;
+      producer = p;
+      n++;
+    }
+    next = seq + 1;
+  }
+  return [n, ...runs];
 }
 
 /** A gap reported by the record script, before it is attributed to a topic and group. */

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Envelope } from '../events/envelope.js';
+import { seqRuns } from './commit-record.js';
 
 /** The identity a group deduplicates by: producer and seq. */
 export function eventKey(event: Pick<Envelope, 'producer' | 'seq'>): string {
@@ -19,9 +20,7 @@ export async function alreadyProcessed(
 ): Promise<Set<string>> {
   const out = new Set<string>();
   if (events.length === 0) return out;
-  const args: (string | number)[] = [events.length];
-  for (const e of events) args.push(e.producer, e.seq);
-  const flags = await redis.qtSeen(groupSeqs, ...args);
+  const flags = await redis.qtSeen(groupSeqs, ...seqRuns(events));
   events.forEach((e, i) => {
     if (Number(flags[i]) === 1) out.add(eventKey(e));
   });

@@ -80,26 +80,27 @@ return append(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], tonumber(ARGV[3]), n,
  * in-order case costs no mark look-ups.
  *
  * KEYS: groupSeqs
- * ARGV: n, then n × (producer, seq)
- * Returns: n × 1|0 (1 = already processed)
+ * ARGV: the number of runs, then per run (producer, firstSeq, count): the
+ *   events in order, a run's seqs rising by one (as \`seqRuns\` lays them out)
+ * Returns: one 1|0 per event (1 = already processed)
  */
 export const SEEN_LUA = `
-local n = tonumber(ARGV[1])
 local marks = tonumber(redis.call('HGET', KEYS[1], '#marks') or '0')
 local out = {}
 local lows = {}
-for i = 0, n - 1 do
-  local p = ARGV[2 + i * 2]
-  local seq = tonumber(ARGV[3 + i * 2])
+for r = 0, tonumber(ARGV[1]) - 1 do
+  local p, first, count = ARGV[2 + r * 3], tonumber(ARGV[3 + r * 3]), tonumber(ARGV[4 + r * 3])
   local low = lows[p]
   if low == nil then
     low = tonumber(redis.call('HGET', KEYS[1], p) or '0')
     lows[p] = low
   end
-  if (low > 0 and seq <= low) or (marks > 0 and redis.call('HEXISTS', KEYS[1], p .. '#' .. seq) == 1) then
-    out[i + 1] = 1
-  else
-    out[i + 1] = 0
+  for seq = first, first + count - 1 do
+    if (low > 0 and seq <= low) or (marks > 0 and redis.call('HEXISTS', KEYS[1], p .. '#' .. seq) == 1) then
+      out[#out + 1] = 1
+    else
+      out[#out + 1] = 0
+    end
   end
 end
 return out
@@ -116,21 +117,35 @@ return out
  * yet (a new group, or a Redis that lost its data) the first seq is the
  * baseline.
  *
- * `commit_record` takes n entries from argv[at] as (entryId, producer, seq);
- * producer '' = ack only. Returns a flat list of gaps: producer, missing,
- * lowBefore, seq, ...
+ * The acks arrive compact (\`read_acks\`, laid out by \`commitRecordArgs\`):
+ * n, the n entry ids joined by ',', then runs of (producer, firstSeq, count)
+ * giving each entry's producer and seq in order (a run's seqs rise by one);
+ * producer '' = ack only. One batch of one producer is then five arguments
+ * whatever its size, where one per entry and field cost the client more
+ * than the rest of the commit. \`commit_record\` returns a flat list of gaps:
+ * producer, missing, lowBefore, seq, ...
  */
 const COMMIT_FUNCTIONS = `
-local function commit_record(stream, gs, group, n, argv, at)
-  local ids = {}
-  for i = 0, n - 1 do
-    ids[#ids + 1] = argv[at + i * 3]
-    if #ids == 500 then
-      redis.call('XACK', stream, group, unpack(ids))
-      ids = {}
+local function read_acks(argv, at)
+  local n = tonumber(argv[at])
+  local ids, ps, seqs = {}, {}, {}
+  for id in string.gmatch(argv[at + 1], '[^,]+') do ids[#ids + 1] = id end
+  local k = at + 3
+  for r = 1, tonumber(argv[at + 2]) do
+    local p, first, count = argv[k], tonumber(argv[k + 1]), tonumber(argv[k + 2])
+    for j = 0, count - 1 do
+      ps[#ps + 1] = p
+      seqs[#seqs + 1] = first + j
     end
+    k = k + 3
   end
-  if #ids > 0 then redis.call('XACK', stream, group, unpack(ids)) end
+  if #ids ~= n or #ps ~= n then error('acks: ' .. n .. ' expected, ' .. #ids .. ' ids and ' .. #ps .. ' seqs given') end
+  return n, ids, ps, seqs, k
+end
+local function commit_record(stream, gs, group, n, ids, ps, seqs)
+  for i = 1, n, 500 do
+    redis.call('XACK', stream, group, unpack(ids, i, math.min(i + 499, n)))
+  end
   local marks0 = tonumber(redis.call('HGET', gs, '#marks') or '0')
   local marks = marks0
   local lows = {}
@@ -148,8 +163,8 @@ local function commit_record(stream, gs, group, n, argv, at)
       end
     until cursor == '0'
   end
-  for i = 0, n - 1 do
-    local id, p, seq = argv[at + i * 3], argv[at + 1 + i * 3], tonumber(argv[at + 2 + i * 3])
+  for i = 1, n do
+    local id, p, seq = ids[i], ps[i], seqs[i]
     if p ~= '' then
       local low = lows[p]
       if low == nil then
@@ -200,10 +215,11 @@ end
  * One group's commit (see COMMIT_FUNCTIONS).
  *
  * KEYS: stream, groupSeqs
- * ARGV: group, n, then n × (entryId, producer, seq)
+ * ARGV: group, then the acks (see read_acks)
  */
 export const COMMIT_LUA = `${COMMIT_FUNCTIONS}
-return commit_record(KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2]), ARGV, 3)
+local n, ids, ps, seqs = read_acks(ARGV, 2)
+return commit_record(KEYS[1], KEYS[2], ARGV[1], n, ids, ps, seqs)
 `;
 
 /**
@@ -223,8 +239,8 @@ return commit_record(KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2]), ARGV, 3)
  *
  * KEYS: version, snapshot, consumed stream, groupSeqs, then 3 per output
  *   topic (stream, producerSeqs, gaps), then one per projection
- * ARGV: expectedVersion, snapshotJson, group, nAcks, nAcks × (entryId,
- *   producer, seq), nTopics, per topic (producer, instance, firstSeq, n,
+ * ARGV: expectedVersion, snapshotJson, group, the acks (see read_acks),
+ *   nTopics, per topic (producer, instance, firstSeq, n,
  *   n × (type, envelopeJson)), nProjections, one value per projection,
  *   then optionally checkSeen ('1')
  */
@@ -232,8 +248,7 @@ export const ACTOR_COMMIT_LUA = `${APPEND_FUNCTIONS}${COMMIT_FUNCTIONS}
 local expected = tonumber(ARGV[1])
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if current ~= expected then return {'stale', current} end
-local nAcks = tonumber(ARGV[4])
-local at = 5 + nAcks * 3
+local nAcks, ids, ps, seqs, at = read_acks(ARGV, 4)
 local nTopics = tonumber(ARGV[at])
 at = at + 1
 local batches = {}
@@ -247,12 +262,12 @@ end
 local nProjections = tonumber(ARGV[at])
 if ARGV[at + nProjections + 1] == '1' and nAcks > 0 then
   local marks = tonumber(redis.call('HGET', KEYS[4], '#marks') or '0')
-  for i = 0, nAcks - 1 do
-    local p, seq = ARGV[6 + i * 3], tonumber(ARGV[7 + i * 3])
+  for i = 1, nAcks do
+    local p, seq = ps[i], seqs[i]
     if p ~= '' then
       local low = tonumber(redis.call('HGET', KEYS[4], p) or '0')
       if (low > 0 and seq <= low) or (marks > 0 and redis.call('HEXISTS', KEYS[4], p .. '#' .. seq) == 1) then
-        return {'seen', i + 1}
+        return {'seen', i}
       end
     end
   end
@@ -263,7 +278,7 @@ for t = 1, nTopics do
   appended[t] = append(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], b.producer, b.instance, b.first, b.n, ARGV, b.at, false)
 end
 local gaps = {}
-if nAcks > 0 then gaps = commit_record(KEYS[3], KEYS[4], ARGV[3], nAcks, ARGV, 5) end
+if nAcks > 0 then gaps = commit_record(KEYS[3], KEYS[4], ARGV[3], nAcks, ids, ps, seqs) end
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('SET', KEYS[1], expected + 1)
 for p = 1, nProjections do redis.call('SET', KEYS[4 + nTopics * 3 + p], ARGV[at + p]) end
