@@ -254,11 +254,7 @@ export class StreamConsumer {
     const [seen] = await Promise.all([
       unchecked
         ? new Set<string>()
-        : alreadyProcessed(
-            this.#redis,
-            this.#keys.groupSeqs(this.topic, this.group),
-            decoded.flatMap((d) => (d.event ? [d.event] : [])),
-          ),
+        : alreadyProcessed(this.#redis, this.#keys.groupSeqs(this.topic, this.group), eventsOf(decoded)),
       previousCommit,
     ]);
     const release = await this.#lock?.acquire();
@@ -278,7 +274,7 @@ export class StreamConsumer {
     unchecked: boolean,
   ): Promise<{ committed: Promise<void> }> {
     const acks: Ack[] = [];
-    const doneHere = new Set<string>();
+    const doneHere = new HandledInBatch();
     // Counted once for the batch: a counter's inc() costs more than the rest of an event's bookkeeping.
     let handled = 0;
     try {
@@ -292,13 +288,12 @@ export class StreamConsumer {
           continue;
         }
         const event = item.event;
-        const key = eventKey(event);
         if (event.replayOf !== undefined && event.replayOf.group !== this.group) {
           // A dead letter put back for another group: not ours to handle again.
           acks.push({ entryId: entry.id, producer: event.producer, seq: event.seq });
           continue;
         }
-        if (seen.has(key) || doneHere.has(key)) {
+        if ((seen.size > 0 && seen.has(eventKey(event))) || doneHere.has(event)) {
           this.#count.duplicate.inc();
           this.#log.debug({ id: entry.id, producer: event.producer, seq: event.seq }, 'duplicate acked');
           acks.push({ entryId: entry.id, producer: event.producer, seq: event.seq });
@@ -308,10 +303,11 @@ export class StreamConsumer {
         const outcome = typeof run === 'string' ? run : await run;
         if (outcome === 'stopped') break;
         if (outcome === 'gone') continue;
-        if (outcome === 'handled') handled++;
-        doneHere.add(key);
-        const ack = { entryId: entry.id, producer: event.producer, seq: event.seq };
-        acks.push(outcome === 'handled' ? { ...ack, handled: event } : ack);
+        doneHere.add(event);
+        if (outcome === 'handled') {
+          handled++;
+          acks.push({ entryId: entry.id, producer: event.producer, seq: event.seq, handled: event });
+        } else acks.push({ entryId: entry.id, producer: event.producer, seq: event.seq });
       }
     } finally {
       if (handled > 0) this.#count.handled.inc(handled);
@@ -417,7 +413,7 @@ export class StreamConsumer {
         groupSeqs: this.#keys.groupSeqs(this.topic, this.group),
         group: this.group,
         acks,
-        handled: acks.flatMap((a) => (a.handled ? [a.handled] : [])),
+        handled: handledOf(acks),
         ...(unchecked ? { unchecked } : {}),
       });
     } catch (err) {
@@ -466,6 +462,49 @@ export class StreamConsumer {
     } catch {
       // aborted by close()
     }
+  }
+}
+
+/** The decoded events of a batch, in order. */
+function eventsOf(decoded: readonly { event?: Envelope }[]): Envelope[] {
+  const events: Envelope[] = [];
+  for (const d of decoded) if (d.event) events.push(d.event);
+  return events;
+}
+
+/** The events whose handlers ran, in order. */
+function handledOf(acks: readonly Ack[]): Envelope[] {
+  const handled: Envelope[] = [];
+  for (const a of acks) if (a.handled) handled.push(a.handled);
+  return handled;
+}
+
+/**
+ * The events of one batch handled so far, by producer and seq, so a repeat
+ * within the batch is acked as a duplicate. A producer's seqs rise along a
+ * stream, so the common question ("is this seq above the producer's last
+ * one?") is one map look-up; only a seq at or below it builds the full set.
+ */
+class HandledInBatch {
+  readonly #highest = new Map<string, number>();
+  readonly #producers: string[] = [];
+  readonly #seqs: number[] = [];
+  #all: Set<string> | undefined;
+
+  has(event: Envelope): boolean {
+    const highest = this.#highest.get(event.producer);
+    if (highest === undefined || event.seq > highest) return false;
+    if (event.seq === highest) return true;
+    this.#all ??= new Set(this.#producers.map((producer, i) => eventKey({ producer, seq: this.#seqs[i] as number })));
+    return this.#all.has(eventKey(event));
+  }
+
+  add(event: Envelope): void {
+    const highest = this.#highest.get(event.producer);
+    if (highest === undefined || event.seq > highest) this.#highest.set(event.producer, event.seq);
+    this.#producers.push(event.producer);
+    this.#seqs.push(event.seq);
+    this.#all?.add(eventKey(event));
   }
 }
 

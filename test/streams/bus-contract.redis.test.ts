@@ -233,6 +233,29 @@ test('a duplicate (same producer and seq) is acked without reaching the handler'
   await closeAll();
 });
 
+test('repeats inside one batch, across interleaved producers, are acked without reaching the handler', async (t) => {
+  const { redis, keys, consumer, publisher, closeAll } = setup('dup-batch');
+  const a = publisher();
+  const sent: Envelope[] = [];
+  for (let i = 1; i <= 3; i++) sent.push((await a.publish('market.tick', tick(i))).envelope as Envelope);
+  const [a1, a2, a3] = sent as [Envelope, Envelope, Envelope];
+  const b1 = { ...a1, id: a2.id, producer: 'other-producer', seq: 1 } as Envelope;
+  // Written before the consumer starts, so one read takes them all: a3, a2, a1 again, and b1 twice around them.
+  for (const copy of [b1, a3, a2, b1, a1]) await redis.xadd(keys.stream('market'), '*', ...encodeEntry(copy));
+  const registry = new Registry();
+  const handled: string[] = [];
+  await consumer({ registry, handler: (e) => void handled.push(`${e.producer}#${e.seq}`) }).start();
+  await waitFor(
+    async () => (await pendingCount(redis, keys.stream('market'), 'g')) === 0 && handled.length >= 4,
+    'all acked',
+  );
+  t.deepEqual(handled, [`${a1.producer}#1`, `${a1.producer}#2`, `${a1.producer}#3`, 'other-producer#1']);
+  const consumed = await registry.getSingleMetric('eventbus_messages_consumed_total')?.get();
+  t.is(consumed?.values.find((v) => v.labels.outcome === 'duplicate')?.value, 4);
+  t.is(consumed?.values.find((v) => v.labels.outcome === 'handled')?.value, 4);
+  await closeAll();
+});
+
 test('re-sending an append never duplicates a stream entry', async (t) => {
   const { redis, keys, publisher } = setup('idem');
   const env = (await publisher().publish('market.tick', tick(1))).envelope;
