@@ -94,6 +94,7 @@ export const BINANCE_MESSAGES: Readonly<Record<number, string>> = {
     'Too much request weight used; current limit is 6000 request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.',
   [-1006]: 'An unexpected response was received from the message bus. Execution status unknown.',
   [-1007]: 'Timeout waiting for response from backend server. Send status unknown; execution status unknown.',
+  [-1013]: 'Filter failure: LOT_SIZE',
   [-1015]: 'Too many new orders; current limit is 100 orders per 10 SECOND.',
   [-1021]: 'Timestamp for this request is outside of the recvWindow.',
   [-1022]: 'Signature for this request is not valid.',

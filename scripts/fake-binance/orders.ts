@@ -1,12 +1,15 @@
 /**
  * The fake Binance's account (`server.ts` serves it): orders by client order
- * id (an open duplicate is -2010 "Duplicate order sent."), market and
+ * id (an open duplicate is -2010 "Duplicate order sent."), the symbol
+ * filters a new order must pass (`filters.ts`; -1013 "Filter failure: …")
+ * and the exchangeInfo listing them, market and
  * marketable limit orders filled at once at a settable price with
  * commission, balances, and the answer shapes of the order, open-orders and
  * account endpoints. With `settle`, a fill moves the balances as Binance's
  * would (the asset received net of commission, the asset paid in full).
  */
 import { BINANCE_MESSAGES } from './faults.js';
+import { DEFAULT_SYMBOL_FILTERS, type FakeFilter, failedFilter, PERMISSIVE_FILTERS } from './filters.js';
 
 /** An order the fake holds. */
 export interface FakeOrder {
@@ -75,6 +78,8 @@ export interface FakeAccountOptions {
   readonly commissionRate: number;
   readonly prices: Record<string, number>;
   readonly balances: Record<string, { free: number; locked: number }>;
+  /** Filters per symbol, over {@link DEFAULT_SYMBOL_FILTERS}; a symbol in neither gets {@link PERMISSIVE_FILTERS}. */
+  readonly filters: Readonly<Record<string, readonly FakeFilter[]>>;
   readonly settle: boolean;
   readonly now: () => number;
 }
@@ -84,6 +89,7 @@ export class FakeAccount {
   readonly orders: FakeOrder[] = [];
   readonly prices: Map<string, number>;
   readonly balances: Map<string, { free: number; locked: number }>;
+  readonly filters: Map<string, readonly FakeFilter[]>;
   readonly #o: FakeAccountOptions;
   #nextOrderId = 1;
   #nextTradeId = 1;
@@ -92,6 +98,12 @@ export class FakeAccount {
     this.#o = options;
     this.prices = new Map(Object.entries(options.prices));
     this.balances = new Map(Object.entries(options.balances).map(([a, b]) => [a, { ...b }]));
+    this.filters = new Map(Object.entries({ ...DEFAULT_SYMBOL_FILTERS, ...options.filters }));
+  }
+
+  /** The filters a symbol's orders must pass. */
+  filtersOf(symbol: string): readonly FakeFilter[] {
+    return this.filters.get(symbol) ?? PERMISSIVE_FILTERS;
   }
 
   /** The newest order with this client order id. */
@@ -112,6 +124,13 @@ export class FakeAccount {
     const price = type === 'LIMIT' ? decimal(params, 'price') : 0;
     if (type === 'LIMIT' && need(params, 'timeInForce') !== 'GTC')
       throw new Refusal(400, -1115, 'Invalid timeInForce.');
+    const failed = failedFilter(this.filtersOf(symbol), {
+      type,
+      quantity: need(params, 'quantity'),
+      price: params.price,
+      marketPrice: market,
+    });
+    if (failed !== undefined) throw new Refusal(400, -1013, `Filter failure: ${failed}`);
     const clientOrderId = params.newClientOrderId ?? `fake-${this.#nextOrderId}`;
     const existing = this.find(clientOrderId);
     if (existing && isOpen(existing)) throw new Refusal(400, -2010, 'Duplicate order sent.');
@@ -139,6 +158,50 @@ export class FakeAccount {
       commission: fmt(f.commission),
     }));
     return { answer: { status: 200, body: { ...queryShape(order), transactTime: order.time, fills } }, clientOrderId };
+  }
+
+  /** `GET /api/v3/exchangeInfo`: the symbol given (-1121 if the fake has no price for it), else every priced one. */
+  exchangeInfo(params: Params): Answer {
+    const wanted = params.symbol;
+    if (wanted !== undefined && !this.prices.has(wanted)) throw new Refusal(400, -1121);
+    const symbols = (wanted === undefined ? [...this.prices.keys()] : [wanted]).map((symbol) => {
+      const { base, quote } = assets(symbol);
+      return {
+        symbol,
+        status: 'TRADING',
+        baseAsset: base,
+        baseAssetPrecision: 8,
+        quoteAsset: quote,
+        quotePrecision: 8,
+        quoteAssetPrecision: 8,
+        orderTypes: ['LIMIT', 'LIMIT_MAKER', 'MARKET', 'STOP_LOSS_LIMIT', 'TAKE_PROFIT_LIMIT'],
+        icebergAllowed: true,
+        ocoAllowed: true,
+        quoteOrderQtyMarketAllowed: true,
+        isSpotTradingAllowed: true,
+        isMarginTradingAllowed: false,
+        filters: this.filtersOf(symbol),
+        permissions: [],
+        permissionSets: [['SPOT']],
+        defaultSelfTradePreventionMode: 'EXPIRE_MAKER',
+        allowedSelfTradePreventionModes: ['EXPIRE_TAKER', 'EXPIRE_MAKER', 'EXPIRE_BOTH'],
+      };
+    });
+    return {
+      status: 200,
+      body: {
+        timezone: 'UTC',
+        serverTime: this.#o.now(),
+        rateLimits: [
+          { rateLimitType: 'REQUEST_WEIGHT', interval: 'MINUTE', intervalNum: 1, limit: 6000 },
+          { rateLimitType: 'ORDERS', interval: 'SECOND', intervalNum: 10, limit: 100 },
+          { rateLimitType: 'ORDERS', interval: 'DAY', intervalNum: 1, limit: 200000 },
+          { rateLimitType: 'RAW_REQUESTS', interval: 'MINUTE', intervalNum: 5, limit: 61000 },
+        ],
+        exchangeFilters: [],
+        symbols,
+      },
+    };
   }
 
   /** `GET /api/v3/order`. */

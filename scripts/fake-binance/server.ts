@@ -4,7 +4,9 @@
  * shapes: it checks the API key header (-2015), the HMAC-SHA256 signature
  * over query string + body (-1022), the timestamp against its own clock and
  * `recvWindow` (-1021), keeps orders by client order id (`orders.ts`),
- * answers `GET /api/v3/klines` from a source the caller sets, and reports
+ * serves each symbol's filters on `GET /api/v3/exchangeInfo` and refuses an
+ * order that fails one (-1013, `filters.ts`), answers `GET /api/v3/klines`
+ * from a source the caller sets, and reports
  * `X-MBX-USED-WEIGHT-1M` and `X-MBX-ORDER-COUNT-10S`/`-1D`.
  *
  * Faults are scripted (`faults.ts`): {@link FakeBinance.fail} queues one;
@@ -19,8 +21,10 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BINANCE_MESSAGES, type FakeFault } from './faults.js';
+import type { FakeFilter } from './filters.js';
 import { type Answer, FakeAccount, type FakeOrder, need, Refusal } from './orders.js';
 
+export type { FakeFilter } from './filters.js';
 export type { FakeOrder } from './orders.js';
 
 /** One request as the fake received it. */
@@ -67,6 +71,11 @@ export interface FakeBinanceOptions {
   readonly commissionRate?: number;
   readonly prices?: Record<string, number>;
   readonly balances?: Record<string, { free: number; locked: number }>;
+  /**
+   * Symbol filters by symbol, over `DEFAULT_SYMBOL_FILTERS` (BTCUSDT and
+   * ETHUSDT as Binance lists them); other symbols get 8-decimal steps.
+   */
+  readonly filters?: Record<string, readonly FakeFilter[]>;
   /** Fills move the balances (default false: balances stay as set). */
   readonly settle?: boolean;
   /** A 418 answered bans every request until its end, as Binance does (default false). */
@@ -98,6 +107,8 @@ export interface FakeBinance {
   /** The fake's clock runs `ms` ahead of `now()` (negative: behind). */
   setClockSkew(ms: number): void;
   setBalance(asset: string, free: number, locked?: number): void;
+  /** Replaces a symbol's filters (exchangeInfo lists them and new orders must pass them from now on). */
+  setFilters(symbol: string, filters: readonly FakeFilter[]): void;
   /** Sets the weight already used in the current minute, as if other clients of the IP had spent it. */
   setUsedWeight(weight: number): void;
   /** The request weight counted in each minute (epoch-aligned, its start in ms), oldest first. */
@@ -115,9 +126,10 @@ const WEIGHTS: Record<string, number> = {
   'GET /api/v3/time': 1,
   'GET /api/v3/ping': 1,
   'GET /api/v3/klines': 2,
+  'GET /api/v3/exchangeInfo': 20,
 };
 /** Endpoints answered without a signature. */
-const UNSIGNED = new Set(['/api/v3/time', '/api/v3/ping', '/api/v3/klines']);
+const UNSIGNED = new Set(['/api/v3/time', '/api/v3/ping', '/api/v3/klines', '/api/v3/exchangeInfo']);
 const MINUTE_MS = 60_000;
 
 /** Starts the fake on 127.0.0.1 on a free port. */
@@ -131,6 +143,7 @@ export async function startFakeBinance(options: FakeBinanceOptions = {}): Promis
     commissionRate: options.commissionRate ?? 0.001,
     prices: options.prices ?? { BTCUSDT: 50_000, ETHUSDT: 3000 },
     balances: options.balances ?? { USDT: { free: 10_000, locked: 0 } },
+    filters: options.filters ?? {},
     settle: options.settle ?? false,
     now,
   });
@@ -187,6 +200,7 @@ export async function startFakeBinance(options: FakeBinanceOptions = {}): Promis
   const routes: Record<string, (params: Record<string, string>, record: FakeRequest) => Answer> = {
     'GET /api/v3/time': () => ({ status: 200, body: { serverTime: now() } }),
     'GET /api/v3/ping': () => ({ status: 200, body: {} }),
+    'GET /api/v3/exchangeInfo': (params) => account.exchangeInfo(params),
     'POST /api/v3/order': (params, record) => {
       const { answer, clientOrderId } = account.create(params);
       record.createdOrder = clientOrderId;
@@ -346,6 +360,9 @@ export async function startFakeBinance(options: FakeBinanceOptions = {}): Promis
     },
     setBalance: (asset, free, locked = 0) => {
       account.balances.set(asset, { free, locked });
+    },
+    setFilters: (symbol, filters) => {
+      account.filters.set(symbol, filters);
     },
     setUsedWeight: (weight) => {
       counters.set(`weight1m:${Math.floor(now() / MINUTE_MS)}`, weight);

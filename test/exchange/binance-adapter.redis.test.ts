@@ -1,7 +1,8 @@
 /**
  * The Binance adapter against the fake venue (real Redis for the shared
  * limits): signed requests, order life cycle, lookups, balances, credential
- * errors, clock resync, an unreachable venue or Redis, and close().
+ * errors, clock resync, an unreachable venue or Redis, and close(). The
+ * symbol filters have their own file (binance-filters.redis.test.ts).
  */
 import test, { type ExecutionContext } from 'ava';
 import { Redis } from 'ioredis';
@@ -55,10 +56,12 @@ test('a market order is signed, sent with decimal strings, and comes back filled
   t.regex(post?.params.signature ?? '', /^[0-9a-f]{64}$/);
   t.is(post?.status, 200);
 
-  // A tiny quantity JavaScript prints as 1e-7 goes out as a decimal the venue accepts.
+  // A tiny quantity JavaScript prints as 1e-7 goes out as a decimal the venue accepts (on a symbol whose
+  // lot step allows it: the fake gives a symbol it lists no filters for 8-decimal steps).
+  fake.setPrice('XRPUSDT', 0.5);
   await binance.placeOrder({
     clientOrderId: 'ord-sig-2',
-    symbol: 'BTCUSDT',
+    symbol: 'XRPUSDT',
     side: 'buy',
     type: 'market',
     quantity: 1e-7,
@@ -205,7 +208,8 @@ test('a clock out of recvWindow (-1021) is resynced from /api/v3/time and the ca
   t.is(order.status, 'filled');
   t.deepEqual(
     fake.requests.map((r) => `${r.method} ${r.path} ${r.status}`),
-    ['POST /api/v3/order 400', 'GET /api/v3/time 200', 'POST /api/v3/order 200'],
+    // The symbol's filters are read unsigned, so the skew shows only on the order.
+    ['GET /api/v3/exchangeInfo 200', 'POST /api/v3/order 400', 'GET /api/v3/time 200', 'POST /api/v3/order 200'],
   );
   t.is(binance.clockOffsetMs, 8000);
   t.is(fake.orders.length, 1);

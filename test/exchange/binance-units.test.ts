@@ -216,6 +216,7 @@ test('the endpoint table carries the documented weights', (t) => {
   t.is(BINANCE_ENDPOINTS.openOrdersAll.weight, 80);
   t.is(BINANCE_ENDPOINTS.account.weight, 20);
   t.is(BINANCE_ENDPOINTS.time.weight, 1);
+  t.like(BINANCE_ENDPOINTS.exchangeInfo, { weight: 20, signed: false, idempotent: true });
 });
 
 test('invalid options throw QT_CONFIG_INVALID naming the field, never the secret', (t) => {

@@ -54,7 +54,7 @@ test('a 5xx before the order was created: the lookup finds nothing (-2013), so i
   t.is(order.status, 'filled');
   t.deepEqual(
     fake.requests.map((r) => `${r.method} ${r.path} ${r.status}`),
-    ['POST /api/v3/order 502', 'GET /api/v3/order 400', 'POST /api/v3/order 200'],
+    ['GET /api/v3/exchangeInfo 200', 'POST /api/v3/order 502', 'GET /api/v3/order 400', 'POST /api/v3/order 200'],
   );
   t.is(fake.orders.length, 1);
 });
@@ -124,7 +124,7 @@ test('a cancel lost before it reached the order is looked up, found open, and se
   fake.fail({ kind: 'drop', method: 'DELETE' });
   t.like(await binance.cancelOrder('BTCUSDT', 'ord-u6'), { status: 'cancelled' });
   t.deepEqual(
-    fake.requests.slice(1).map((r) => `${r.method} ${r.status}`),
+    fake.requests.slice(2).map((r) => `${r.method} ${r.status}`),
     ['DELETE undefined', 'GET 200', 'DELETE 200'],
     'dropped, looked up (still new), cancelled',
   );

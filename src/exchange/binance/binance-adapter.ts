@@ -9,7 +9,9 @@ import {
   type VenueUsage,
 } from '../adapter.js';
 import { toVenueClientOrderId } from './client-order-id.js';
+import { type Decimal, decimalOf } from './decimal.js';
 import { BINANCE_CODES, BINANCE_ENDPOINTS } from './endpoints.js';
+import { SymbolFilterCache } from './filter-cache.js';
 import { SharedLimits } from './limits.js';
 import {
   BinanceAccountSchema,
@@ -23,10 +25,22 @@ import {
 } from './mapping.js';
 import { BinanceRestClient } from './rest-client.js';
 import { type BinanceAdapterOptions, type BinanceSettings, parseBinanceSettings } from './settings.js';
-import { toDecimalString } from './signing.js';
+import {
+  applySymbolFilters,
+  BinanceExchangeInfoSchema,
+  type SymbolFilters,
+  toSymbolFilters,
+} from './symbol-filters.js';
 
 /** Statuses after which an order cannot change any more. */
 const FINAL = new Set(['filled', 'cancelled', 'rejected', 'expired']);
+
+/**
+ * How long a fill's price stands in for a symbol's market price in a market
+ * order's notional check: Binance's filters use the average price of the
+ * last `avgPriceMins` minutes, 5 on its main symbols.
+ */
+const MARKET_PRICE_MAX_AGE_MS = 5 * 60_000;
 
 /**
  * The Binance spot {@link ExchangeAdapter} (docs/architecture.md §11.3): signed REST against
@@ -46,12 +60,17 @@ export class BinanceAdapter implements ExchangeAdapter {
   readonly #settings: BinanceSettings;
   readonly #client: BinanceRestClient;
   readonly #limits: SharedLimits;
+  readonly #filters: SymbolFilterCache;
+  /** The price of the newest fill seen per symbol, and when: a market order's notional estimate. */
+  readonly #fillPrices = new Map<string, { price: number; at: number }>();
+  readonly #now: () => number;
   readonly #log: Logger;
 
   constructor(options: BinanceAdapterOptions) {
     this.#settings = parseBinanceSettings(options);
     this.venue = this.#settings.venue;
     const now = options.now ?? Date.now;
+    this.#now = now;
     this.#log = (options.log ?? silentLogger).child({ venue: this.venue });
     const limits = new SharedLimits({
       redis: options.redis,
@@ -68,6 +87,12 @@ export class BinanceAdapter implements ExchangeAdapter {
       random: options.random ?? Math.random,
       log: this.#log,
     });
+    this.#filters = new SymbolFilterCache({
+      fetch: (symbol) => this.#fetchFilters(symbol),
+      ttlMs: this.#settings.symbolFiltersTtlMs,
+      now,
+      log: this.#log,
+    });
   }
 
   /** Venue time minus local time as last measured (0 until a -1021 forced a resync). */
@@ -76,12 +101,17 @@ export class BinanceAdapter implements ExchangeAdapter {
   }
 
   async placeOrder(request: OrderRequest): Promise<VenueOrder> {
-    const params = this.#orderParams(request);
+    const params = await this.#orderParams(request);
     const call = () => this.#client.call(BINANCE_ENDPOINTS.newOrder, params, BinanceOrderSchema);
     for (let submission = 1; ; submission++) {
       try {
-        return toVenueOrder(this.venue, await call(), request.clientOrderId);
+        return this.#seen(toVenueOrder(this.venue, await call(), request.clientOrderId));
       } catch (err) {
+        if (isVenueError(err, 'rejected') && err.venueCode === BINANCE_CODES.INVALID_MESSAGE) {
+          // A filter refused what the cached filters let through: they may have changed since the fetch.
+          if (/filter failure/i.test(err.message)) this.#filters.expire(request.symbol);
+          throw err;
+        }
         if (isVenueError(err, 'rejected') && isDuplicate(err)) {
           // A resubmit (ours or the caller's) of an order that is open at the venue: that order is the answer.
           const existing = await this.#lookupAfter(err, request);
@@ -113,7 +143,7 @@ export class BinanceAdapter implements ExchangeAdapter {
         { symbol, origClientOrderId: toVenueClientOrderId(clientOrderId) },
         BinanceOrderSchema,
       );
-      return await this.#withFills(order, clientOrderId);
+      return this.#seen(await this.#withFills(order, clientOrderId));
     } catch (err) {
       if (isVenueError(err, 'rejected') && err.venueCode === BINANCE_CODES.NO_SUCH_ORDER) return undefined;
       throw err;
@@ -125,7 +155,7 @@ export class BinanceAdapter implements ExchangeAdapter {
     for (let attempt = 1; ; attempt++) {
       try {
         const order = await this.#client.call(BINANCE_ENDPOINTS.cancelOrder, params, BinanceOrderSchema);
-        return await this.#withFills(order, clientOrderId);
+        return this.#seen(await this.#withFills(order, clientOrderId));
       } catch (err) {
         if (isVenueError(err, 'rejected') && err.venueCode === BINANCE_CODES.CANCEL_REJECTED) return undefined;
         if (!isVenueError(err, 'unknown')) throw err;
@@ -164,7 +194,12 @@ export class BinanceAdapter implements ExchangeAdapter {
     this.#client.close();
   }
 
-  #orderParams(request: OrderRequest): Record<string, string> {
+  /**
+   * The order as Binance's parameters, after the symbol's filters
+   * (`symbol-filters.ts`): quantity and price rounded to the step and tick,
+   * or a `rejected` error naming the filter and nothing sent.
+   */
+  async #orderParams(request: OrderRequest): Promise<Record<string, string>> {
     if (!(request.quantity > 0) || !Number.isFinite(request.quantity)) {
       throw new VenueError('rejected', `order ${request.clientOrderId}: quantity must be a positive number`);
     }
@@ -172,15 +207,63 @@ export class BinanceAdapter implements ExchangeAdapter {
     if (limit && (request.price === undefined || !(request.price > 0) || !Number.isFinite(request.price))) {
       throw new VenueError('rejected', `order ${request.clientOrderId}: a limit order needs a positive price`);
     }
+    const filters = await this.#filtersFor(request);
+    const { quantity, price } = applySymbolFilters(request, filters, limit ? undefined : this.#marketPrice(request));
     return {
       symbol: request.symbol,
       side: request.side === 'buy' ? 'BUY' : 'SELL',
       type: limit ? 'LIMIT' : 'MARKET',
-      ...(limit ? { timeInForce: 'GTC', price: toDecimalString(request.price!) } : {}),
-      quantity: toDecimalString(request.quantity),
+      ...(limit && price !== undefined ? { timeInForce: 'GTC', price } : {}),
+      quantity,
       newClientOrderId: toVenueClientOrderId(request.clientOrderId),
       newOrderRespType: 'FULL',
     };
+  }
+
+  /**
+   * The symbol's filters, cached. Without a copy the order cannot be checked,
+   * so it is not sent: the fetch's failure is thrown with the order named,
+   * `unknown` becoming `unavailable` (the order itself never left).
+   */
+  async #filtersFor(request: OrderRequest): Promise<SymbolFilters> {
+    try {
+      return await this.#filters.get(request.symbol);
+    } catch (err) {
+      if (!isVenueError(err)) throw err;
+      throw new VenueError(
+        err.kind === 'unknown' ? 'unavailable' : err.kind,
+        `order ${request.clientOrderId}: the symbol filters of ${request.symbol} could not be read (${err.message}); order not sent`,
+        {
+          cause: err,
+          ...(err.retryAt === undefined ? {} : { retryAt: err.retryAt }),
+          ...(err.venueCode === undefined ? {} : { venueCode: err.venueCode }),
+          ...(err.httpStatus === undefined ? {} : { httpStatus: err.httpStatus }),
+        },
+      );
+    }
+  }
+
+  async #fetchFilters(symbol: string): Promise<SymbolFilters> {
+    const info = await this.#client.call(BINANCE_ENDPOINTS.exchangeInfo, { symbol }, BinanceExchangeInfoSchema);
+    const filters = toSymbolFilters(info, symbol);
+    if (filters === undefined) {
+      throw new VenueError('unknown', `GET /api/v3/exchangeInfo: the answer does not list ${symbol}`);
+    }
+    return filters;
+  }
+
+  /** The newest fill price of the symbol while recent enough to stand for the market price. */
+  #marketPrice(request: OrderRequest): Decimal | undefined {
+    const seen = this.#fillPrices.get(request.symbol);
+    if (seen === undefined || this.#now() - seen.at > MARKET_PRICE_MAX_AGE_MS) return undefined;
+    return decimalOf(seen.price);
+  }
+
+  /** Notes the order's last fill price for {@link #marketPrice}; returns the order. */
+  #seen<O extends VenueOrder | undefined>(order: O): O {
+    const fill = order?.fills.at(-1);
+    if (order && fill && fill.price > 0) this.#fillPrices.set(order.symbol, { price: fill.price, at: this.#now() });
+    return order;
   }
 
   /**

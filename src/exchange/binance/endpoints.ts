@@ -27,7 +27,8 @@ export interface BinanceEndpoint {
 /**
  * Documented weights (Binance spot API, 2024-2025): new order 1, query order
  * 4, cancel order 1, open orders 6 for one symbol and 80 for all, account 20,
- * server time 1, an order's trades (`myTrades` with `orderId`) 5.
+ * server time 1, an order's trades (`myTrades` with `orderId`) 5, exchange
+ * information 20 (with or without `symbol`).
  */
 export const BINANCE_ENDPOINTS = {
   newOrder: { method: 'POST', path: '/api/v3/order', signed: true, weight: 1, placesOrder: true, idempotent: false },
@@ -67,11 +68,22 @@ export const BINANCE_ENDPOINTS = {
     placesOrder: false,
     idempotent: true,
   },
+  /** One symbol's trading rules (`symbol` given): the filters applied before an order is sent. */
+  exchangeInfo: {
+    method: 'GET',
+    path: '/api/v3/exchangeInfo',
+    signed: false,
+    weight: 20,
+    placesOrder: false,
+    idempotent: true,
+  },
 } as const satisfies Record<string, BinanceEndpoint>;
 
 /** Binance error codes the adapter branches on. */
 export const BINANCE_CODES = {
   UNKNOWN: -1000,
+  /** "Filter failure: LOT_SIZE" and the other filters' refusals. */
+  INVALID_MESSAGE: -1013,
   TOO_MANY_REQUESTS: -1003,
   UNEXPECTED_RESPONSE: -1006,
   TIMEOUT: -1007,

@@ -25,6 +25,8 @@ export const DEFAULT_BINANCE_TIMEOUT_MS = 10_000;
 export const DEFAULT_BINANCE_BACKOFF_BASE_MS = 250;
 /** Default backoff ceiling. */
 export const DEFAULT_BINANCE_BACKOFF_MAX_MS = 5000;
+/** Default time a symbol's filters are used before they are fetched again (Binance changes them rarely). */
+export const DEFAULT_BINANCE_SYMBOL_FILTERS_TTL_MS = 3_600_000;
 
 /** The plain settings of the Binance adapter, validated once at construction. */
 export const BinanceSettingsSchema = z.object({
@@ -50,6 +52,7 @@ export const BinanceSettingsSchema = z.object({
   backoffBaseMs: z.number().int().min(0).default(DEFAULT_BINANCE_BACKOFF_BASE_MS),
   backoffMaxMs: z.number().int().min(0).default(DEFAULT_BINANCE_BACKOFF_MAX_MS),
   defaultBanMs: z.number().int().positive().default(DEFAULT_BINANCE_BAN_MS),
+  symbolFiltersTtlMs: z.number().int().positive().default(DEFAULT_BINANCE_SYMBOL_FILTERS_TTL_MS),
 });
 
 /** Settings after defaults. */
