@@ -74,6 +74,8 @@ export class Monitor {
   #closed = false;
   /** The status of the previous cycle: a change is logged. */
   #previousStatus: SystemLevel | undefined;
+  /** When start() ran: cycles within one interval of it see services still starting. */
+  #startedAt: number | undefined;
 
   constructor(options: MonitorOptions) {
     this.#o = options;
@@ -90,6 +92,7 @@ export class Monitor {
   /** Starts the cycles: the first at once, then every interval. */
   start(): void {
     if (this.#timer || this.#closed) return;
+    this.#startedAt = this.#now();
     this.#tick();
     this.#timer = setInterval(() => this.#tick(), this.#o.config.health.intervalMs);
   }
@@ -206,10 +209,22 @@ export class Monitor {
     for (const i of snapshot.infrastructure) metrics.infrastructure.set({ component: i.name }, HEALTH_CODE[i.status]);
     if (snapshot.health.status !== this.#previousStatus) {
       const findings = snapshot.health.findings.map((f) => f.message);
+      if (snapshot.health.status !== 'OK' && this.#startingUp()) {
+        // The services of this very process are still starting (their actors
+        // wait for Redis): not yet a finding. Not remembered either, so a
+        // status that holds past the first interval is logged at its level.
+        this.#log.info({ findings }, `system ${snapshot.health.status} while starting up`);
+        return;
+      }
       const level = snapshot.health.status === 'OK' ? 'info' : snapshot.health.status === 'DEGRADED' ? 'warn' : 'error';
       this.#log[level]({ findings }, `system ${snapshot.health.status}`);
       this.#previousStatus = snapshot.health.status;
     }
+  }
+
+  /** Within one health interval of start(): the first cycle runs while the services are coming up. */
+  #startingUp(): boolean {
+    return this.#startedAt !== undefined && this.#now() - this.#startedAt < this.#o.config.health.intervalMs;
   }
 
   /** Stops the cycles and waits for the one running. */
