@@ -21,6 +21,16 @@ const lotSize = (minQty: string, maxQty: string, stepSize: string): FakeFilter =
 });
 
 /** BTCUSDT's and ETHUSDT's filters as Binance spot lists them (2024-2025). */
+/** The notional bounds Binance lists for its USDT pairs. */
+const USDT_NOTIONAL: FakeFilter = {
+  filterType: 'NOTIONAL',
+  minNotional: '5.00000000',
+  applyMinToMarket: true,
+  maxNotional: '9000000.00000000',
+  applyMaxToMarket: false,
+  avgPriceMins: 5,
+};
+
 export const DEFAULT_SYMBOL_FILTERS: Readonly<Record<string, readonly FakeFilter[]>> = {
   BTCUSDT: [
     { filterType: 'PRICE_FILTER', minPrice: '0.01000000', maxPrice: '1000000.00000000', tickSize: '0.01000000' },
@@ -36,14 +46,7 @@ export const DEFAULT_SYMBOL_FILTERS: Readonly<Record<string, readonly FakeFilter
       askMultiplierDown: '0.2',
       avgPriceMins: 5,
     },
-    {
-      filterType: 'NOTIONAL',
-      minNotional: '5.00000000',
-      applyMinToMarket: true,
-      maxNotional: '9000000.00000000',
-      applyMaxToMarket: false,
-      avgPriceMins: 5,
-    },
+    USDT_NOTIONAL,
     { filterType: 'MAX_NUM_ORDERS', maxNumOrders: 200 },
     { filterType: 'MAX_NUM_ALGO_ORDERS', maxNumAlgoOrders: 5 },
   ],
@@ -52,14 +55,7 @@ export const DEFAULT_SYMBOL_FILTERS: Readonly<Record<string, readonly FakeFilter
     lotSize('0.00010000', '9000.00000000', '0.00010000'),
     { filterType: 'ICEBERG_PARTS', limit: 100 },
     { filterType: 'MARKET_LOT_SIZE', minQty: '0.00000000', maxQty: '2500.00000000', stepSize: '0.00000000' },
-    {
-      filterType: 'NOTIONAL',
-      minNotional: '5.00000000',
-      applyMinToMarket: true,
-      maxNotional: '9000000.00000000',
-      applyMaxToMarket: false,
-      avgPriceMins: 5,
-    },
+    USDT_NOTIONAL,
     { filterType: 'MAX_NUM_ORDERS', maxNumOrders: 200 },
   ],
 };
