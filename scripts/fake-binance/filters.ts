@@ -20,7 +20,6 @@ const lotSize = (minQty: string, maxQty: string, stepSize: string): FakeFilter =
   stepSize,
 });
 
-/** BTCUSDT's and ETHUSDT's filters as Binance spot lists them (2024-2025). */
 /** The notional bounds Binance lists for its USDT pairs. */
 const USDT_NOTIONAL: FakeFilter = {
   filterType: 'NOTIONAL',
@@ -31,6 +30,7 @@ const USDT_NOTIONAL: FakeFilter = {
   avgPriceMins: 5,
 };
 
+/** BTCUSDT's and ETHUSDT's filters, modelled on Binance spot's (the values were not checked against a live answer). */
 export const DEFAULT_SYMBOL_FILTERS: Readonly<Record<string, readonly FakeFilter[]>> = {
   BTCUSDT: [
     { filterType: 'PRICE_FILTER', minPrice: '0.01000000', maxPrice: '1000000.00000000', tickSize: '0.01000000' },
