@@ -78,7 +78,6 @@ export async function freeServiceOffset(avoid: readonly number[] = []): Promise<
 
 /** Where the claims are: one file per port, holding the claiming pid. */
 export const PORT_CLAIMS_DIR = join(tmpdir(), 'qt-port-claims');
-const CLAIMS = PORT_CLAIMS_DIR;
 const claimed = new Set<number>();
 
 /**
@@ -86,7 +85,7 @@ const claimed = new Set<number>();
  * them: false when a live process (this one included) holds one already.
  */
 export function claimPorts(ports: readonly number[]): boolean {
-  mkdirSync(CLAIMS, { recursive: true });
+  mkdirSync(PORT_CLAIMS_DIR, { recursive: true });
   const taken: number[] = [];
   for (const port of ports) {
     if (!claimOne(port)) {
@@ -101,7 +100,7 @@ export function claimPorts(ports: readonly number[]): boolean {
 }
 
 function claimOne(port: number): boolean {
-  const file = join(CLAIMS, String(port));
+  const file = join(PORT_CLAIMS_DIR, String(port));
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       writeFileSync(file, String(process.pid), { flag: 'wx' });
@@ -125,7 +124,7 @@ function claimOne(port: number): boolean {
 
 function release(port: number): void {
   claimed.delete(port);
-  rmSync(join(CLAIMS, String(port)), { force: true });
+  rmSync(join(PORT_CLAIMS_DIR, String(port)), { force: true });
 }
 
 function isAlive(pid: number): boolean {

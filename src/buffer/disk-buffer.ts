@@ -267,7 +267,7 @@ export class DiskBuffer {
         createdAt,
       }),
     );
-    if (rows.length > 0 && rows.some((r) => r.seq === null)) this.applyRuns(topic, rows);
+    if (rows.some((r) => r.seq === null)) this.applyRuns(topic, rows);
     return rows;
   }
 

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { isQtError } from '../errors.js';
 import { checkHeader, corruptError, inspectBufferFile, sqliteCode } from './inspect.js';
-import { readRuns, type SeqRun, seqAt } from './seq-runs.js';
+import { hasSeqRuns, readRuns, type SeqRun, seqAt } from './seq-runs.js';
 
 /** What {@link exportBuffer} did. */
 export interface ExportResult {
@@ -207,8 +207,7 @@ export function summarizeBuffer(path: string): BufferSummary {
             )
             .all(),
         );
-      const assigned = readRuns(db);
-      if (assigned) {
+      if (hasSeqRuns(db)) {
         const covered = db
           .prepare(
             'SELECT e.topic, count(*) FROM events e JOIN seq_runs r ON r.topic = e.topic AND e.id BETWEEN r.first_id AND r.last_id WHERE e.seq IS NULL GROUP BY e.topic',

@@ -41,14 +41,18 @@ export function seqAt(runs: readonly SeqRun[], id: number): number | null {
   return null;
 }
 
+/** Whether the file has the `seq_runs` table (schema 2 on). */
+export function hasSeqRuns(db: Database): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'seq_runs'").get() !== undefined;
+}
+
 /**
  * Every run of a buffer file by topic, for readers of a copy (export,
  * summary). Undefined for a file written before runs existed (schema 1):
  * its assigned seqs are in the rows themselves.
  */
 export function readRuns(db: Database): Map<string, SeqRun[]> | undefined {
-  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'seq_runs'").get();
-  if (exists === undefined) return undefined;
+  if (!hasSeqRuns(db)) return undefined;
   const byTopic = new Map<string, SeqRun[]>();
   const rows = db.prepare('SELECT topic, first_id, last_id, first_seq FROM seq_runs ORDER BY topic, first_id').raw();
   for (const [topic, first, last, seq] of rows.iterate() as Iterable<[string, number, number, number]>) {

@@ -4,14 +4,14 @@ import { QtError } from '../errors.js';
 import { EVENT_CATALOG, EVENT_SCHEMA_VERSION, type EventData, type EventType, isEventType } from './catalog.js';
 import { KEY_PART_PATTERN } from './names.js';
 
+/** What an event type looks like: `topic.name`. */
+const TYPE_PATTERN = /^[a-z]+\.[a-z_]+$/;
+
 /**
  * The envelope every event travels in. `id` is a UUIDv7 and the idempotency
  * key; `(producer, seq)` orders a producer's events on one topic and lets a
  * consumer spot duplicates and gaps.
  */
-/** What an event type looks like: `topic.name`. */
-const TYPE_PATTERN = /^[a-z]+\.[a-z_]+$/;
-
 export const EnvelopeSchema = z.object({
   id: z.uuid({ version: 'v7' }),
   type: z.string().regex(TYPE_PATTERN),

@@ -53,23 +53,22 @@ export function commitRecordArgs(group: string, acks: readonly Ack[]): (string |
  * producer whose seqs rise by one.
  */
 export function seqRuns(items: readonly { readonly producer: string; readonly seq: number }[]): (string | number)[] {
-  const runs: (string | number)[] = [];
-  let n = 0;
-  let at = -1; // index in runs of the current run's count
+  const out: (string | number)[] = [0]; // the number of runs, then the runs
+  let at = -1; // index in out of the current run's count
   let next = 0;
   let producer: string | undefined;
   for (const { producer: p, seq } of items) {
     if (at >= 0 && p === producer && seq === next) {
-      (runs[at] as number)++;
+      (out[at] as number)++;
     } else {
-      runs.push(p, seq, 1);
-      at = runs.length - 1;
+      out.push(p, seq, 1);
+      at = out.length - 1;
       producer = p;
-      n++;
+      (out[0] as number)++;
     }
     next = seq + 1;
   }
-  return [n, ...runs];
+  return out;
 }
 
 /** A gap reported by the record script, before it is attributed to a topic and group. */

@@ -480,31 +480,20 @@ function handledOf(acks: readonly Ack[]): Envelope[] {
 }
 
 /**
- * The events of one batch handled so far, by producer and seq, so a repeat
- * within the batch is acked as a duplicate. A producer's seqs rise along a
- * stream, so the common question ("is this seq above the producer's last
- * one?") is one map look-up; only a seq at or below it builds the full set.
+ * The events of one batch handled so far, per producer the seqs, so a
+ * repeat within the batch is acked as a duplicate (no string key per event).
  */
 class HandledInBatch {
-  readonly #highest = new Map<string, number>();
-  readonly #producers: string[] = [];
-  readonly #seqs: number[] = [];
-  #all: Set<string> | undefined;
+  readonly #seqs = new Map<string, Set<number>>();
 
   has(event: Envelope): boolean {
-    const highest = this.#highest.get(event.producer);
-    if (highest === undefined || event.seq > highest) return false;
-    if (event.seq === highest) return true;
-    this.#all ??= new Set(this.#producers.map((producer, i) => eventKey({ producer, seq: this.#seqs[i] as number })));
-    return this.#all.has(eventKey(event));
+    return this.#seqs.get(event.producer)?.has(event.seq) === true;
   }
 
   add(event: Envelope): void {
-    const highest = this.#highest.get(event.producer);
-    if (highest === undefined || event.seq > highest) this.#highest.set(event.producer, event.seq);
-    this.#producers.push(event.producer);
-    this.#seqs.push(event.seq);
-    this.#all?.add(eventKey(event));
+    const seqs = this.#seqs.get(event.producer);
+    if (seqs) seqs.add(event.seq);
+    else this.#seqs.set(event.producer, new Set([event.seq]));
   }
 }
 
