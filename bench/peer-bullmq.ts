@@ -7,7 +7,7 @@
  *
  * - {@link bullmqAddBulk}: `Queue.addBulk` of 512 jobs a call, 4 calls in
  *   flight (the batching of the raw pipelined XADD baseline).
- * - {@link bullmqAddLatency}: `Queue.add` of one job, open loop at a steady rate.
+ * - {@link bullmqAdder}: `Queue.add` of one job, for the open-loop latency bench.
  * - {@link bullmqWorkerThroughput}: a Worker at concurrency 50 with a
  *   processor that only counts; jobs added as in {@link bullmqAddBulk}, timed
  *   from the first add until the worker has completed every job.
@@ -15,7 +15,6 @@
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type BenchContext, now, perSecond, waitUntil, withDeadline } from './harness.js';
-import { type OpenLoopOptions, type OpenLoopResult, runOpenLoop } from './open-loop.js';
 import { RAW_PIPELINE_SIZE, RAW_PIPELINES_IN_FLIGHT, TICK_TYPE, tickEntryFields } from './workload.js';
 
 /** The queue every BullMQ figure uses (its keys live under the benchmark's `bullmq` prefix). */
@@ -69,20 +68,18 @@ export async function bullmqAddBulk(bench: BenchContext, count: number): Promise
   }
 }
 
-/** `Queue.add` latencies of one job at a time, driven open loop as `plan` says, on a flushed server. */
-export async function bullmqAddLatency(
+/**
+ * BullMQ's `Queue.add` of one job carrying the envelope of `seq`, on a
+ * queue opened once: `add` sends one job, `close` closes the queue. The
+ * caller drives it (the publish latency bench, open loop, in slices).
+ */
+export async function bullmqAdder(
   bench: BenchContext,
-  plan: Omit<OpenLoopOptions, 'send'>,
   seq: number,
-): Promise<OpenLoopResult> {
-  await bench.flush();
+): Promise<{ add(): Promise<unknown>; close(): Promise<void> }> {
   const queue = await openQueue(bench, 'bullmq-producer');
-  try {
-    const data = tickJobData(seq);
-    return await runOpenLoop({ ...plan, send: () => queue.add(TICK_TYPE, data) });
-  } finally {
-    await queue.close();
-  }
+  const data = tickJobData(seq);
+  return { add: () => queue.add(TICK_TYPE, data), close: () => queue.close() };
 }
 
 /**
