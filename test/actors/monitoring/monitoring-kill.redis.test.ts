@@ -72,7 +72,17 @@ test('SIGKILL a process of five services: CRITICAL within two cycles, one root-c
   let first = await startMainAt(t, FIRST, env);
   let second = await startMainAt(t, SECOND, env);
   const api = monitoringApi(`http://127.0.0.1:${8080 + offset}`);
-  await waitFor(async () => (await api.system()).status === 'OK', 'the system OK', 60_000, 200);
+  // OK and the feed watched: before its first tick the watch judges the feed under `ANY` from its own
+  // start, and a kill in the cycle that crosses that limit would raise a stale-feed alert of its own.
+  await waitFor(
+    async () => {
+      const system = await api.system();
+      return system.status === 'OK' && system.probes.some((p) => /^stale_feed:[A-Z]+USDT$/.test(p.condition));
+    },
+    'the system OK with the feed watched',
+    60_000,
+    200,
+  );
 
   const atKill = (await api.system()).cycle;
   second.child.kill('SIGKILL');
