@@ -89,16 +89,16 @@ export async function run(bench: BenchContext): Promise<BenchResult[]> {
 
 /** One side's slices as one result, sorted ascending as runOpenLoop's are. */
 function merge(slices: readonly OpenLoopResult[]): OpenLoopResult {
-  const join = (pick: (r: OpenLoopResult) => Float64Array): Float64Array => {
-    const out = new Float64Array(slices.reduce((n, r) => n + pick(r).length, 0));
+  const join = (parts: readonly Float64Array[]): Float64Array => {
+    const out = new Float64Array(parts.reduce((n, part) => n + part.length, 0));
     let at = 0;
-    for (const r of slices) {
-      out.set(pick(r), at);
-      at += pick(r).length;
+    for (const part of parts) {
+      out.set(part, at);
+      at += part.length;
     }
     return out.sort();
   };
-  return { latencies: join((r) => r.latencies), sendLag: join((r) => r.sendLag) };
+  return { latencies: join(slices.map((r) => r.latencies)), sendLag: join(slices.map((r) => r.sendLag)) };
 }
 
 function ms(x: number): number {

@@ -9,6 +9,7 @@
  * trips the ESS.
  */
 import test, { type ExecutionContext } from 'ava';
+import { ANY_SYMBOL } from '../../../src/actors/monitoring/probe-trading.js';
 import { waitFor } from '../../support/bus.js';
 import { freePortOffset } from '../../support/main-process.js';
 import {
@@ -77,7 +78,8 @@ test('SIGKILL a process of five services: CRITICAL within two cycles, one root-c
   await waitFor(
     async () => {
       const system = await api.system();
-      return system.status === 'OK' && system.probes.some((p) => /^stale_feed:[A-Z]+USDT$/.test(p.condition));
+      const watched = (c: string) => c.startsWith('stale_feed:') && c !== `stale_feed:${ANY_SYMBOL}`;
+      return system.status === 'OK' && system.probes.some((p) => watched(p.condition));
     },
     'the system OK with the feed watched',
     60_000,
