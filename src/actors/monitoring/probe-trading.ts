@@ -64,9 +64,27 @@ export class FeedWatch {
     for (const [id, fields] of entries) this.#note(id, fields);
     if (this.#lastTickAt.size === 0)
       return [staleFeed({ symbol: ANY_SYMBOL, lastTickAt: this.#startedAt, now }, limits)];
-    return [...this.#lastTickAt.entries()]
+    const symbols = [...this.#lastTickAt.entries()]
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([symbol, lastTickAt]) => staleFeed({ symbol, lastTickAt, now }, limits));
+    return [this.#anyTicked(), ...symbols];
+  }
+
+  /**
+   * `ANY` once the feed has ticked: OK, and still reported, because the
+   * alert engine keeps a condition's last known check while it goes
+   * unreported. Dropped instead, a stale `ANY` from the first seconds (or
+   * from before a monitoring restart) would stay failing for ever and
+   * raise its own alert beside the per-symbol ones.
+   */
+  #anyTicked(): ProbeResult {
+    return {
+      component: 'marketdata',
+      condition: `stale_feed:${ANY_SYMBOL}`,
+      status: 'OK',
+      reason: `the feed has ticked; ${this.#lastTickAt.size} symbol(s) watched`,
+      details: { symbols: this.#lastTickAt.size },
+    };
   }
 
   #note(id: string, fields: readonly string[]): void {

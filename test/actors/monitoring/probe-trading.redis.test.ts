@@ -9,6 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import test, { type ExecutionContext } from 'ava';
 import type { Redis } from 'ioredis';
+import { checkFromProbe, INITIAL_ALERT_STATE, stepAlerts } from '../../../src/actors/monitoring/alerts.js';
 import { type PolledService, pollService } from '../../../src/actors/monitoring/poll-services.js';
 import {
   ANY_SYMBOL,
@@ -20,6 +21,7 @@ import {
   readEss,
   redisTime,
 } from '../../../src/actors/monitoring/probe-trading.js';
+import type { ProbeResult } from '../../../src/actors/monitoring/probes.js';
 import { essProjection } from '../../../src/actors/risk-safety/ess-projection.js';
 import { SERVICES, type ServiceName } from '../../../src/actors/services.js';
 import { DEFAULT_PROBE_THRESHOLDS } from '../../../src/config/health.js';
@@ -79,19 +81,20 @@ test('FeedWatch: each symbol’s last tick age from the market stream; other mar
   t.deepEqual(
     probes.map((p) => [p.component, p.condition, p.status]),
     [
+      ['marketdata', 'stale_feed:ANY', 'OK'],
       ['marketdata', 'stale_feed:BTCUSDT', 'OK'],
       ['marketdata', 'stale_feed:ETHUSDT', 'OK'],
     ],
   );
-  for (const p of probes) {
+  for (const p of probes.slice(1)) {
     const age = p.details.age_ms as number;
     t.true(age >= 0 && age < 2_000, `${p.condition} age ${age}`);
   }
-  // Judged against the `now` given: 40 s later both are DOWN.
+  // Judged against the `now` given: 40 s later both are DOWN (each symbol its own condition; ANY has ticked).
   const later = await watch.probe(redis, keys, now + 40_000, LIMITS.staleFeedMs, TIMEOUT_MS);
   t.deepEqual(
     later.map((p) => p.status),
-    ['DOWN', 'DOWN'],
+    ['OK', 'DOWN', 'DOWN'],
   );
 });
 
@@ -108,7 +111,8 @@ test('FeedWatch: a symbol that stops ticking ages while another keeps ticking', 
     await tick(publisher, 'ETHUSDT', 100 + i);
   }
   const probes = await watch.probe(redis, keys, await redisTime(redis, TIMEOUT_MS), limits, TIMEOUT_MS);
-  const [btc, eth] = probes;
+  const [any, btc, eth] = probes;
+  t.is(any?.condition, 'stale_feed:ANY');
   t.is(btc?.condition, 'stale_feed:BTCUSDT', 'still watched though absent from this read');
   t.is(btc?.status, 'DEGRADED');
   t.true((btc?.details.age_ms as number) >= 700, `BTCUSDT age ${btc?.details.age_ms}`);
@@ -125,12 +129,28 @@ test('FeedWatch: before any tick the feed is judged under ANY from the watch sta
   t.like(none, { condition: `stale_feed:${ANY_SYMBOL}`, status: 'DEGRADED', details: { age_ms: 10_000 } });
   const [down] = await watch.probe(redis, keys, now + 25_000, LIMITS.staleFeedMs, TIMEOUT_MS);
   t.like(down, { condition: 'stale_feed:ANY', status: 'DOWN' });
-  // The first tick replaces ANY by its symbol.
+  // The stale ANY raises its alert (nothing it depends on is failing).
+  const raised = stepAlerts(INITIAL_ALERT_STATE, {
+    type: 'evaluation',
+    at: 't1',
+    checks: [checkFromProbe(down as ProbeResult)],
+  });
+  t.deepEqual(Object.keys(raised.state.active), ['marketdata:stale_feed:ANY']);
+  // The first tick adds its symbol, and ANY is still reported, now OK: its alert resolves.
   await tick(publisher, 'BTCUSDT');
   const after = await watch.probe(redis, keys, await redisTime(redis, TIMEOUT_MS), LIMITS.staleFeedMs, TIMEOUT_MS);
   t.deepEqual(
     after.map((p) => [p.condition, p.status]),
-    [['stale_feed:BTCUSDT', 'OK']],
+    [
+      ['stale_feed:ANY', 'OK'],
+      ['stale_feed:BTCUSDT', 'OK'],
+    ],
+  );
+  const resolved = stepAlerts(raised.state, { type: 'evaluation', at: 't2', checks: after.map(checkFromProbe) });
+  t.deepEqual(Object.keys(resolved.state.active), []);
+  t.deepEqual(
+    resolved.events.map((e) => e.type),
+    ['health.alert_cleared'],
   );
 });
 
